@@ -1,0 +1,81 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+// Code generation for the numeric kernels. Swift's default x86_64 target is baseline SSE2, which
+// turns SIMD16<Float> arithmetic into scalar calls; x86-64-v3 (AVX2 + FMA, every x86 server since
+// 2013) is the portable default. `LSTMD_MARCH=native swift build -c release` tunes for the build
+// machine; `LSTMD_MARCH=none` keeps the compiler default.
+let march: String? = {
+    let requested = ProcessInfo.processInfo.environment["LSTMD_MARCH"] ?? "x86-64-v3"
+    if requested == "none" || requested.isEmpty { return nil }
+    #if arch(x86_64)
+    return requested
+    #else
+    return requested == "x86-64-v3" ? nil : requested
+    #endif
+}()
+let kernelSettings: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
+
+let package = Package(
+    name: "lstmd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lstmd", targets: ["lstmd"]),
+        .executable(name: "lstmctl", targets: ["lstmctl"]),
+        .library(name: "LSTMKit", targets: ["LSTMKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // C libraries: exactly one Swift module imports each.
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // Numerics: tensors, kernels, layers, model file. No sockets, no files but the model.
+        .target(
+            name: "LSTMKit",
+            dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: kernelSettings),
+        // Datasets, scaling, rebalancing, augmentation, training, metrics.
+        .target(name: "LSTMTraining", dependencies: ["LSTMKit"], swiftSettings: kernelSettings),
+        // The only importer of CZeroMQ.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // The only importer of CSystemd.
+        .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
+        // The daemon: configuration, wire format, stream table, classifier, publisher, control.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "LSTMKit", "LSTMTraining", "ZeroMQ", "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/default.safetensors")],
+            swiftSettings: kernelSettings),
+        .executableTarget(
+            name: "lstmd",
+            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "lstmctl",
+            dependencies: [
+                "Daemon", "LSTMKit", "LSTMTraining", "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: kernelSettings),
+
+        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["LSTMKit", "ZeroMQ"]),
+    ]
+)
