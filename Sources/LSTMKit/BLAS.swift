@@ -1,0 +1,25 @@
+internal import COpenBLAS
+
+/// The BLAS routines the engine uses (OpenBLAS through CBLAS). No C type leaves this file.
+public enum BLAS {
+    /// `C = alpha·A·B + beta·C`, all row-major: A [m×k] (lda), B [k×n] (ldb), C [m×n] (ldc).
+    @inline(__always)
+    static func sgemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Sets the number of threads OpenBLAS uses for one call (1 for per-stream work).
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(count))
+    }
+
+    /// The number of threads OpenBLAS currently uses.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+}

@@ -1,0 +1,168 @@
+// LSTM kernels: small free functions over contiguous buffers, outputs first, then inputs, then
+// sizes (llm.c style). Gate order i, f, g, o as PyTorch.
+//
+// Packed layout. Hidden units are padded to `Hp = 16·⌈H/16⌉` and grouped in blocks of 16 units.
+// A block's 64 gate rows sit together as [i(16) f(16) g(16) o(16)], so one pass over a block
+// computes its gates and updates its cell and hidden state without storing the gates. Padded units
+// have zero weights and biases, so their state stays exactly zero.
+//   fused weights  [Hp/16][N][4][16]  column j of the 4Hp × N matrix [W_ih | W_hh], block-major
+//   preactivation  [Hp/16][4][16]     bias (b_ih + b_hh), or bias + input projection
+
+public typealias Vector16 = SIMD16<Float>
+
+@inlinable @inline(__always)
+func load16(_ pointer: UnsafePointer<Float>) -> Vector16 {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Vector16.self)
+}
+
+@inlinable @inline(__always)
+func store16(_ value: Vector16, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector16.self)
+}
+
+/// One LSTM cell update for 16 units: `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
+@inlinable @inline(__always)
+func lstmPointwise(
+    _ i: Vector16, _ f: Vector16, _ g: Vector16, _ o: Vector16, cell: inout Vector16
+) -> Vector16 {
+    let next = Activations.sigmoid(f) * cell + Activations.sigmoid(i) * Activations.tanh(g)
+    cell = next
+    return Activations.sigmoid(o) * Activations.tanh(next)
+}
+
+/// Advances `blocks`·16 LSTM units by one timestep with the fused gate product.
+///
+/// For each block: `gates = pre + W·z` (W: 64 rows × `count` columns, block-major), then the cell
+/// update. `z` must not alias `hidden` (it usually holds the previous hidden state).
+/// - Parameters:
+///   - hidden: output `h'` [blocks·16].
+///   - cell: cell state [blocks·16], updated in place.
+///   - weights: packed weights of block 0; block b starts `b·blockStride` floats later.
+///   - blockStride: floats between consecutive blocks' weights (≥ 64·count).
+///   - input: `z` [count].
+///   - count: columns `N`.
+///   - preactivation: [blocks][4][16].
+///   - blocks: `Hp/16`.
+@inlinable
+public func lstmCellStep(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
+    weights: UnsafePointer<Float>, blockStride: Int,
+    input: UnsafePointer<Float>, count: Int,
+    preactivation: UnsafePointer<Float>, blocks: Int
+) {
+    for block in 0..<blocks {
+        let pre = preactivation + block * 64
+        var i = load16(pre), f = load16(pre + 16), g = load16(pre + 32), o = load16(pre + 48)
+        var w = weights + block * blockStride
+        for j in 0..<count {
+            let s = Vector16(repeating: input[j])
+            i = i.addingProduct(load16(w), s)
+            f = f.addingProduct(load16(w + 16), s)
+            g = g.addingProduct(load16(w + 32), s)
+            o = o.addingProduct(load16(w + 48), s)
+            w += 64
+        }
+        var c = load16(cell + block * 16)
+        let h = lstmPointwise(i, f, g, o, cell: &c)
+        store16(c, cell + block * 16)
+        store16(h, hidden + block * 16)
+    }
+}
+
+/// Gate preactivations `out = pre + W·z` for `blocks` blocks, without the cell update: the input
+/// projection of one timestep, shared by every state that consumes it.
+@inlinable
+public func lstmProject(
+    _ out: UnsafeMutablePointer<Float>,
+    weights: UnsafePointer<Float>, blockStride: Int,
+    input: UnsafePointer<Float>, count: Int,
+    preactivation: UnsafePointer<Float>, blocks: Int
+) {
+    for block in 0..<blocks {
+        let pre = preactivation + block * 64
+        var i = load16(pre), f = load16(pre + 16), g = load16(pre + 32), o = load16(pre + 48)
+        var w = weights + block * blockStride
+        for j in 0..<count {
+            let s = Vector16(repeating: input[j])
+            i = i.addingProduct(load16(w), s)
+            f = f.addingProduct(load16(w + 16), s)
+            g = g.addingProduct(load16(w + 32), s)
+            o = o.addingProduct(load16(w + 48), s)
+            w += 64
+        }
+        let base = out + block * 64
+        store16(i, base)
+        store16(f, base + 16)
+        store16(g, base + 32)
+        store16(o, base + 48)
+    }
+}
+
+/// The cell update from preactivations given as a sum of two packed buffers (`a + b`, `b` may
+/// be nil): used by the batched forward where `a` is the input projection and `b = W_hh·h`.
+@inlinable
+public func lstmPointwiseForward(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, blocks: Int
+) {
+    for block in 0..<blocks {
+        let p = a + block * 64
+        var i = load16(p), f = load16(p + 16), g = load16(p + 32), o = load16(p + 48)
+        if let b {
+            let q = b + block * 64
+            i += load16(q)
+            f += load16(q + 16)
+            g += load16(q + 32)
+            o += load16(q + 48)
+        }
+        var c = load16(cell + block * 16)
+        let h = lstmPointwise(i, f, g, o, cell: &c)
+        store16(c, cell + block * 16)
+        store16(h, hidden + block * 16)
+    }
+}
+
+/// `out[r] = bias[r] + Σ_j W[r][j]·x[j]` for a row-major `rows × count` matrix, then ReLU when asked.
+@inlinable
+public func denseForward(
+    _ out: UnsafeMutablePointer<Float>,
+    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    input: UnsafePointer<Float>, rows: Int, count: Int, relu: Bool
+) {
+    for row in 0..<rows {
+        let w = weights + row * count
+        var acc = Vector16()
+        var j = 0
+        while j + 16 <= count {
+            acc = acc.addingProduct(load16(w + j), load16(input + j))
+            j += 16
+        }
+        var sum = acc.sum()
+        while j < count {
+            sum += w[j] * input[j]
+            j += 1
+        }
+        sum += bias[row]
+        out[row] = relu ? max(sum, 0) : sum
+    }
+}
+
+/// In-place numerically stable softmax over `count` values.
+@inlinable
+public func softmaxInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+    var largest = -Float.infinity
+    for k in 0..<count { largest = max(largest, values[k]) }
+    var total: Float = 0
+    for k in 0..<count {
+        let e = expf(values[k] - largest)
+        values[k] = e
+        total += e
+    }
+    for k in 0..<count { values[k] /= total }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,232 @@
+/// The result of a batch forward pass.
+public struct ForwardResult: Sendable {
+    /// Batch size `B`.
+    public var batchSize: Int
+    /// Classes `K`.
+    public var classCount: Int
+    /// [B, K] logits before softmax.
+    public var logits: [Float]
+    /// [B, K] class probabilities.
+    public var probabilities: [Float]
+    /// Per layer, [B, T, H·D] outputs at valid timesteps (zeros at padding); only when requested.
+    public var layerOutputs: [[Float]]
+
+    /// The probabilities of sample `index`.
+    public func probabilities(of index: Int) -> ArraySlice<Float> {
+        probabilities[index * classCount..<(index + 1) * classCount]
+    }
+
+    /// The most probable class index of sample `index` (ties: the lowest index).
+    public func predictedClass(of index: Int) -> Int {
+        let row = probabilities(of: index)
+        return row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! - index * classCount
+    }
+}
+
+extension LSTMModel {
+    /// Samples processed together inside `forward`: bounds temporary memory.
+    public static let forwardChunk = 256
+
+    /// Classifies a batch of windows.
+    ///
+    /// Inputs are raw (unscaled): the model's scaler is applied first. Each sample `b` uses its
+    /// first `lengths[b]` timesteps; the rest is padding and is ignored (PyTorch
+    /// `pack_padded_sequence` semantics).
+    /// - Parameters:
+    ///   - input: [B, T, C] row-major raw values.
+    ///   - lengths: [B] valid timesteps per sample, each in 1...T; nil means all T.
+    ///   - keepLayerOutputs: also return every layer's outputs (for tests and debugging).
+    /// - Throws: `ModelError(.input)` when sizes do not match or a value is not finite.
+    public func forward(
+        _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int]? = nil,
+        keepLayerOutputs: Bool = false
+    ) throws -> ForwardResult {
+        let c = channels, k = classCount
+        guard batchSize >= 0, timesteps >= 1, input.count == batchSize * timesteps * c else {
+            throw ModelError(.input, "input holds \(input.count) values, expected B·T·C = \(batchSize)·\(timesteps)·\(c)")
+        }
+        let lengths = lengths ?? Array(repeating: timesteps, count: batchSize)
+        guard lengths.count == batchSize else {
+            throw ModelError(.input, "\(lengths.count) lengths given for \(batchSize) samples")
+        }
+        if let bad = lengths.firstIndex(where: { !(1...timesteps).contains($0) }) {
+            throw ModelError(.input, "sample \(bad) has length \(lengths[bad]), expected 1...\(timesteps)")
+        }
+        for b in 0..<batchSize {
+            let base = b * timesteps * c
+            if let bad = input[base..<(base + lengths[b] * c)].firstIndex(where: { !$0.isFinite }) {
+                throw ModelError(.input, "sample \(b) timestep \((bad - base) / c) channel \((bad - base) % c) is not finite")
+            }
+        }
+        var result = ForwardResult(
+            batchSize: batchSize, classCount: k,
+            logits: [Float](repeating: 0, count: batchSize * k),
+            probabilities: [Float](repeating: 0, count: batchSize * k),
+            layerOutputs: keepLayerOutputs
+                ? Array(repeating: [Float](repeating: 0, count: batchSize * timesteps * architecture.featureSize), count: architecture.numLayers)
+                : [])
+        var start = 0
+        while start < batchSize {
+            let count = min(Self.forwardChunk, batchSize - start)
+            let chunk = Array(input[(start * timesteps * c)..<((start + count) * timesteps * c)])
+            forwardChunk(
+                chunk, batchSize: count, timesteps: timesteps, lengths: Array(lengths[start..<(start + count)]),
+                first: start, into: &result, keepLayerOutputs: keepLayerOutputs)
+            start += count
+        }
+        return result
+    }
+
+    private func forwardChunk(
+        _ raw: [Float], batchSize: Int, timesteps: Int, lengths: [Int], first: Int,
+        into result: inout ForwardResult, keepLayerOutputs: Bool
+    ) {
+        let c = channels, hp = paddedHidden, d = architecture.directions, k = classCount
+        let h = architecture.hiddenSize
+        let rows = batchSize * timesteps
+        // Longest first: the samples still running at step s are a prefix of `order`.
+        let order = (0..<batchSize).sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+
+        var layerInput = [Float](repeating: 0, count: rows * c)
+        raw.withUnsafeBufferPointer { x in
+            layerInput.withUnsafeMutableBufferPointer { out in
+                for b in 0..<batchSize {
+                    for t in 0..<lengths[b] {
+                        let offset = (b * timesteps + t) * c
+                        file.scaler.apply(x.baseAddress! + offset, into: out.baseAddress! + offset)
+                    }
+                }
+            }
+        }
+        var inputWidth = c
+        var gates = [Float](repeating: 0, count: rows * 4 * hp)
+        var recurrent = [Float](repeating: 0, count: batchSize * 4 * hp)
+        var hidden = [Float](repeating: 0, count: batchSize * hp)
+        var cell = [Float](repeating: 0, count: batchSize * hp)
+        var output = [Float]()
+        for (layerIndex, directions) in layers.enumerated() {
+            output = [Float](repeating: 0, count: rows * d * hp)
+            for (direction, packed) in directions.enumerated() {
+                gates.withUnsafeMutableBufferPointer { g in
+                    // G = bias + X·W_ihᵀ for every row at once.
+                    packed.bias.withUnsafeBufferPointer { bias in
+                        for row in 0..<rows {
+                            (g.baseAddress! + row * 4 * hp).update(from: bias.baseAddress!, count: 4 * hp)
+                        }
+                    }
+                    layerInput.withUnsafeBufferPointer { x in
+                        packed.inputWeights.withUnsafeBufferPointer { w in
+                            BLAS.sgemm(
+                                m: rows, n: 4 * hp, k: inputWidth, a: x.baseAddress!, lda: inputWidth,
+                                b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: g.baseAddress!, ldc: 4 * hp)
+                        }
+                    }
+                }
+                for index in hidden.indices { hidden[index] = 0 }
+                for index in cell.indices { cell[index] = 0 }
+                gates.withUnsafeBufferPointer { g in
+                    recurrent.withUnsafeMutableBufferPointer { r in
+                        hidden.withUnsafeMutableBufferPointer { hs in
+                            cell.withUnsafeMutableBufferPointer { cs in
+                                output.withUnsafeMutableBufferPointer { out in
+                                    packed.recurrentWeights.withUnsafeBufferPointer { whh in
+                                        var active = batchSize
+                                        for step in 0..<timesteps {
+                                            while active > 0 && lengths[order[active - 1]] <= step { active -= 1 }
+                                            if active == 0 { break }
+                                            if step > 0 {
+                                                BLAS.sgemm(
+                                                    m: active, n: 4 * hp, k: hp, a: hs.baseAddress!, lda: hp,
+                                                    b: whh.baseAddress!, ldb: 4 * hp, beta: 0, c: r.baseAddress!, ldc: 4 * hp)
+                                            }
+                                            for slot in 0..<active {
+                                                let b = order[slot]
+                                                let t = direction == 0 ? step : lengths[b] - 1 - step
+                                                let hRow = hs.baseAddress! + slot * hp
+                                                lstmPointwiseForward(
+                                                    hidden: hRow, cell: cs.baseAddress! + slot * hp,
+                                                    g.baseAddress! + (b * timesteps + t) * 4 * hp,
+                                                    step > 0 ? UnsafePointer(r.baseAddress! + slot * 4 * hp) : nil,
+                                                    blocks: hp / 16)
+                                                (out.baseAddress! + (b * timesteps + t) * d * hp + direction * hp)
+                                                    .update(from: hRow, count: hp)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if keepLayerOutputs {
+                let width = h * d
+                for b in 0..<batchSize {
+                    for t in 0..<lengths[b] {
+                        for direction in 0..<d {
+                            for u in 0..<h {
+                                result.layerOutputs[layerIndex][((first + b) * timesteps + t) * width + direction * h + u] =
+                                    output[(b * timesteps + t) * d * hp + direction * hp + u]
+                            }
+                        }
+                    }
+                }
+            }
+            layerInput = output
+            inputWidth = d * hp
+        }
+
+        // Head: pool the top layer's outputs, then dense layers and softmax.
+        let featureWidth = d * hp
+        var features = [Float](repeating: 0, count: featureWidth)
+        var scratch = [Float](repeating: 0, count: 2 * head.widest)
+        var scores = [Float](repeating: 0, count: timesteps)
+        output.withUnsafeBufferPointer { out in
+            features.withUnsafeMutableBufferPointer { f in
+                for b in 0..<batchSize {
+                    let length = lengths[b]
+                    let rowBase = out.baseAddress! + b * timesteps * featureWidth
+                    if head.attention != nil {
+                        var largest = -Float.infinity
+                        for t in 0..<length {
+                            scores[t] = attentionScore(rowBase + t * featureWidth)
+                            largest = max(largest, scores[t])
+                        }
+                        var total: Float = 0
+                        for t in 0..<length {
+                            scores[t] = expf(scores[t] - largest)
+                            total += scores[t]
+                        }
+                        for j in 0..<featureWidth { f[j] = 0 }
+                        for t in 0..<length {
+                            let weight = scores[t] / total
+                            let y = rowBase + t * featureWidth
+                            for j in 0..<featureWidth { f[j] += weight * y[j] }
+                        }
+                    } else {
+                        (f.baseAddress!).update(from: rowBase + (length - 1) * featureWidth, count: hp)
+                        if d == 2 {
+                            (f.baseAddress! + hp).update(from: rowBase + hp, count: hp)
+                        }
+                    }
+                    result.logits.withUnsafeMutableBufferPointer { logits in
+                        result.probabilities.withUnsafeMutableBufferPointer { probabilities in
+                            scratch.withUnsafeMutableBufferPointer { s in
+                                applyHead(
+                                    features: f.baseAddress!, logits: logits.baseAddress! + (first + b) * k,
+                                    probabilities: probabilities.baseAddress! + (first + b) * k,
+                                    scratch: s.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,245 @@
+import Crypto
+import Foundation
+
+/// A dense float tensor: a shape and its row-major elements.
+public struct Tensor: Sendable, Equatable {
+    /// Dimensions, outermost first.
+    public var shape: [Int]
+    /// Elements in row-major order.
+    public var scalars: [Float]
+
+    /// Creates a tensor; the element count must match the shape.
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
+        self.shape = shape
+        self.scalars = scalars
+    }
+}
+
+/// How a stream is classified by default.
+public enum StreamingMode: String, Sendable, Codable, CaseIterable {
+    /// A label every `hop` timesteps computed on the last `window` timesteps.
+    case window
+    /// One state per stream, never reset except on a gap, eviction or explicit reset.
+    case continuous
+}
+
+/// Everything a model file holds: architecture, weights, classes, scaler, streaming defaults and
+/// provenance. See the model format in the README: tensor names are PyTorch `nn.LSTM` names.
+public struct ModelFile: Sendable {
+    /// Version written to `format_version`; readers refuse newer major versions.
+    public static let formatVersion = 1
+
+    /// The network's shape.
+    public var architecture: Architecture
+    /// Class names in output order.
+    public var classes: [String]
+    /// Timesteps per window `W` the model was trained on.
+    public var window: Int
+    /// Default timesteps between labels when streaming in window mode.
+    public var hop: Int
+    /// Default streaming mode.
+    public var mode: StreamingMode
+    /// Input scaling fitted at training.
+    public var scaler: Scaler
+    /// Where the model came from: `created_at`, `trainer`, `dataset_digest`, `validation`, ….
+    public var provenance: JSONValue
+    /// Weights by tensor name.
+    public var tensors: [String: Tensor]
+    /// `sha256:<hex>` of the file's bytes (as read, or as last serialised).
+    public private(set) var digest: String = ""
+
+    /// Creates a model description; `validate()` checks it.
+    public init(
+        architecture: Architecture, classes: [String], window: Int, hop: Int,
+        mode: StreamingMode = .window, scaler: Scaler, provenance: JSONValue = .object([:]),
+        tensors: [String: Tensor]
+    ) {
+        self.architecture = architecture
+        self.classes = classes
+        self.window = window
+        self.hop = hop
+        self.mode = mode
+        self.scaler = scaler
+        self.provenance = provenance
+        self.tensors = tensors
+    }
+
+    /// A short identifier for labels and status: `provenance.version` when present, else the
+    /// first 12 hex digits of the digest.
+    public var version: String {
+        if let explicit = provenance["version"]?.stringValue, !explicit.isEmpty { return explicit }
+        return String(digest.dropFirst("sha256:".count).prefix(12))
+    }
+
+    /// Checks the whole description: architecture, classes, window and hop, scaler, and every
+    /// tensor's presence, shape and finiteness. Unexpected tensors are refused.
+    /// - Throws: `ModelError` naming the first problem.
+    public func validate() throws {
+        try architecture.validate()
+        guard classes.count == architecture.numClasses else {
+            throw ModelError(.metadata, "classes lists \(classes.count) names but num_classes is \(architecture.numClasses)")
+        }
+        guard Set(classes).count == classes.count, !classes.contains(where: \.isEmpty) else {
+            throw ModelError(.metadata, "class names must be unique and non-empty")
+        }
+        guard (1...1_000_000).contains(window) else {
+            throw ModelError(.metadata, "window \(window) must be in 1...1000000")
+        }
+        guard (1...window).contains(hop) else {
+            throw ModelError(.metadata, "hop \(hop) must be in 1...window (\(window))")
+        }
+        try scaler.validate(channels: architecture.inputSize)
+        let expected = architecture.tensorShapes
+        for name in expected.keys.sorted() {
+            guard let tensor = tensors[name] else {
+                throw ModelError(.tensor, "tensor '\(name)' is missing (architecture needs shape \(expected[name]!))")
+            }
+            guard tensor.shape == expected[name] else {
+                throw ModelError(.tensor, "tensor '\(name)' has shape \(tensor.shape), architecture needs \(expected[name]!)")
+            }
+            if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw ModelError(.tensor, "tensor '\(name)' holds a non-finite value at element \(index)")
+            }
+        }
+        if let extra = tensors.keys.sorted().first(where: { expected[$0] == nil }) {
+            throw ModelError(.tensor, "unexpected tensor '\(extra)' for this architecture")
+        }
+    }
+}
+
+// MARK: - Reading and writing
+
+extension ModelFile {
+    /// Reads and validates a model file.
+    /// - Throws: `ModelError` naming the problem (I/O, container, metadata, architecture, tensor).
+    public init(contentsOf url: URL) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try [UInt8](Data(contentsOf: url))
+        } catch {
+            throw ModelError(.io, "cannot read model \(url.path): \(error.localizedDescription)")
+        }
+        try self.init(bytes: bytes)
+    }
+
+    /// Parses and validates a model from the bytes of a file.
+    /// - Throws: `ModelError` naming the problem.
+    public init(bytes: [UInt8]) throws {
+        let container = try SafeTensors(bytes: bytes)
+        let metadata = container.metadata
+        func value(_ key: String) throws -> String {
+            guard let text = metadata[key] else {
+                throw ModelError(.metadata, "metadata key '\(key)' is missing")
+            }
+            return text
+        }
+        func json(_ key: String) throws -> JSONValue {
+            do {
+                return try JSONValue.parse(try value(key))
+            } catch let error as ModelError {
+                throw error
+            } catch {
+                throw ModelError(.metadata, "metadata key '\(key)' is not valid JSON")
+            }
+        }
+        func integer(_ key: String) throws -> Int {
+            guard let number = try json(key).numberValue, number == number.rounded(), abs(number) < 1e12 else {
+                throw ModelError(.metadata, "metadata key '\(key)' must be an integer")
+            }
+            return Int(number)
+        }
+        guard try value("format") == "lstmd" else {
+            throw ModelError(.metadata, "metadata 'format' is '\(metadata["format"]!)', expected 'lstmd'")
+        }
+        let version = try integer("format_version")
+        guard version >= 1, version <= Self.formatVersion else {
+            throw ModelError(.metadata, "format_version \(version) is not supported (this build reads 1...\(Self.formatVersion))")
+        }
+        let architecture: Architecture
+        do {
+            architecture = try JSONDecoder().decode(Architecture.self, from: Data(try value("architecture").utf8))
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ModelError(.metadata, "metadata 'architecture' is malformed: \(Self.describe(error))")
+        }
+        guard case .array(let classItems) = try json("classes") else {
+            throw ModelError(.metadata, "metadata 'classes' must be a JSON array of strings")
+        }
+        let classes = try classItems.map {
+            guard let name = $0.stringValue else {
+                throw ModelError(.metadata, "metadata 'classes' must be a JSON array of strings")
+            }
+            return name
+        }
+        var mode = StreamingMode.window
+        if let text = metadata["mode"] {
+            let name = (try? JSONValue.parse(text))?.stringValue ?? text
+            guard let parsed = StreamingMode(rawValue: name) else {
+                throw ModelError(.metadata, "metadata 'mode' must be \"window\" or \"continuous\"")
+            }
+            mode = parsed
+        }
+        let provenance = metadata["provenance"] == nil ? JSONValue.object([:]) : try json("provenance")
+        var tensors: [String: Tensor] = [:]
+        for (name, entry) in container.entries {
+            guard entry.dtype == .f32 else {
+                throw ModelError(.tensor, "tensor '\(name)' has dtype \(entry.dtype.rawValue), expected F32")
+            }
+            tensors[name] = Tensor(shape: entry.shape, scalars: try container.floats(name))
+        }
+        self.init(
+            architecture: architecture, classes: classes, window: try integer("window"),
+            hop: try integer("hop"), mode: mode, scaler: try Scaler(json: try json("scaler")),
+            provenance: provenance, tensors: tensors)
+        try validate()
+        digest = Self.sha256(bytes)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _)?: "missing key '\(key.stringValue)'"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?, .dataCorrupted(let context)?:
+            "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        default: "not a valid JSON object"
+        }
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The metadata map written to the file.
+    public var metadata: [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let architectureText = (try? encoder.encode(architecture)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return [
+            "format": "lstmd",
+            "format_version": String(Self.formatVersion),
+            "architecture": architectureText,
+            "classes": JSONValue.array(classes.map { .string($0) }).jsonText,
+            "window": String(window),
+            "hop": String(hop),
+            "mode": mode.rawValue,
+            "scaler": scaler.json.jsonText,
+            "provenance": provenance.jsonText,
+        ]
+    }
+
+    /// The file's bytes: deterministic for equal contents.
+    public func serialized() -> [UInt8] {
+        SafeTensors.serialize(
+            tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: metadata)
+    }
+
+    /// Validates and writes the model atomically (temporary file, fsync, rename), and updates `digest`.
+    /// - Throws: `ModelError` when invalid or when the file cannot be written.
+    public mutating func write(to url: URL) throws {
+        try validate()
+        let bytes = serialized()
+        try AtomicFile.write(bytes, to: url)
+        digest = Self.sha256(bytes)
+    }
+}
