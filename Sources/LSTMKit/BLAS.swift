@@ -1,3 +1,4 @@
+import Foundation
 internal import COpenBLAS
 
 /// The BLAS routines the engine uses (OpenBLAS through CBLAS). No C type leaves this file.
@@ -14,6 +15,14 @@ public enum BLAS {
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
             a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// lstmd parallelises across samples itself, so each BLAS call runs on the calling thread
+    /// (unless `OPENBLAS_NUM_THREADS` says otherwise). Done once, when the first model is built.
+    static let singleThreaded: Void = {
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            openblas_set_num_threads(1)
+        }
+    }()
 
     /// Sets the number of threads OpenBLAS uses for one call (1 for per-stream work).
     public static func setThreads(_ count: Int) {

@@ -8,20 +8,20 @@
 //   fused weights  [Hp/16][N][4][16]  column j of the 4Hp × N matrix [W_ih | W_hh], block-major
 //   preactivation  [Hp/16][4][16]     bias (b_ih + b_hh), or bias + input projection
 
-public typealias Vector16 = SIMD16<Float>
+typealias Vector16 = SIMD16<Float>
 
-@inlinable @inline(__always)
+@inline(__always)
 func load16(_ pointer: UnsafePointer<Float>) -> Vector16 {
     UnsafeRawPointer(pointer).loadUnaligned(as: Vector16.self)
 }
 
-@inlinable @inline(__always)
+@inline(__always)
 func store16(_ value: Vector16, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector16.self)
 }
 
 /// One LSTM cell update for 16 units: `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
-@inlinable @inline(__always)
+@inline(__always)
 func lstmPointwise(
     _ i: Vector16, _ f: Vector16, _ g: Vector16, _ o: Vector16, cell: inout Vector16
 ) -> Vector16 {
@@ -43,8 +43,8 @@ func lstmPointwise(
 ///   - count: columns `N`.
 ///   - preactivation: [blocks][4][16].
 ///   - blocks: `Hp/16`.
-@inlinable
-public func lstmCellStep(
+@inline(__always)
+func lstmCellStep(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
     weights: UnsafePointer<Float>, blockStride: Int,
     input: UnsafePointer<Float>, count: Int,
@@ -71,8 +71,8 @@ public func lstmCellStep(
 
 /// Gate preactivations `out = pre + W·z` for `blocks` blocks, without the cell update: the input
 /// projection of one timestep, shared by every state that consumes it.
-@inlinable
-public func lstmProject(
+@inline(__always)
+func lstmProject(
     _ out: UnsafeMutablePointer<Float>,
     weights: UnsafePointer<Float>, blockStride: Int,
     input: UnsafePointer<Float>, count: Int,
@@ -100,8 +100,8 @@ public func lstmProject(
 
 /// The cell update from preactivations given as a sum of two packed buffers (`a + b`, `b` may
 /// be nil): used by the batched forward where `a` is the input projection and `b = W_hh·h`.
-@inlinable
-public func lstmPointwiseForward(
+@inline(__always)
+func lstmPointwiseForward(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, blocks: Int
 ) {
@@ -123,8 +123,8 @@ public func lstmPointwiseForward(
 }
 
 /// `out[r] = bias[r] + Σ_j W[r][j]·x[j]` for a row-major `rows × count` matrix, then ReLU when asked.
-@inlinable
-public func denseForward(
+@inline(__always)
+func denseForward(
     _ out: UnsafeMutablePointer<Float>,
     weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     input: UnsafePointer<Float>, rows: Int, count: Int, relu: Bool
@@ -148,8 +148,8 @@ public func denseForward(
 }
 
 /// In-place numerically stable softmax over `count` values.
-@inlinable
-public func softmaxInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+@inline(__always)
+func softmaxInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
     var largest = -Float.infinity
     for k in 0..<count { largest = max(largest, values[k]) }
     var total: Float = 0

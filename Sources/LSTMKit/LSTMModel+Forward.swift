@@ -1,3 +1,5 @@
+import Foundation
+
 /// The result of a batch forward pass.
 public struct ForwardResult: Sendable {
     /// Batch size `B`.
@@ -23,9 +25,23 @@ public struct ForwardResult: Sendable {
     }
 }
 
+/// Where parallel chunks of one forward pass write their disjoint rows.
+///
+/// `@unchecked Sendable`: each chunk writes only the rows of its own samples, and the buffers
+/// outlive the parallel section that uses them.
+struct ForwardSink: @unchecked Sendable {
+    let input: UnsafePointer<Float>
+    let logits: UnsafeMutablePointer<Float>
+    let probabilities: UnsafeMutablePointer<Float>
+    let layerOutputs: [UnsafeMutablePointer<Float>]
+}
+
 extension LSTMModel {
-    /// Samples processed together inside `forward`: bounds temporary memory.
+    /// Largest number of samples processed together inside `forward`: bounds temporary memory.
     public static let forwardChunk = 256
+
+    /// Threads a batch forward uses (one per core).
+    public static let parallelism = ProcessInfo.processInfo.activeProcessorCount
 
     /// Classifies a batch of windows.
     ///
@@ -36,10 +52,11 @@ extension LSTMModel {
     ///   - input: [B, T, C] row-major raw values.
     ///   - lengths: [B] valid timesteps per sample, each in 1...T; nil means all T.
     ///   - keepLayerOutputs: also return every layer's outputs (for tests and debugging).
+    ///   - threads: chunks of the batch processed in parallel (default: one per core).
     /// - Throws: `ModelError(.input)` when sizes do not match or a value is not finite.
     public func forward(
         _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int]? = nil,
-        keepLayerOutputs: Bool = false
+        keepLayerOutputs: Bool = false, threads: Int = LSTMModel.parallelism
     ) throws -> ForwardResult {
         let c = channels, k = classCount
         guard batchSize >= 0, timesteps >= 1, input.count == batchSize * timesteps * c else {
@@ -62,24 +79,49 @@ extension LSTMModel {
             batchSize: batchSize, classCount: k,
             logits: [Float](repeating: 0, count: batchSize * k),
             probabilities: [Float](repeating: 0, count: batchSize * k),
-            layerOutputs: keepLayerOutputs
-                ? Array(repeating: [Float](repeating: 0, count: batchSize * timesteps * architecture.featureSize), count: architecture.numLayers)
-                : [])
-        var start = 0
-        while start < batchSize {
-            let count = min(Self.forwardChunk, batchSize - start)
-            let chunk = Array(input[(start * timesteps * c)..<((start + count) * timesteps * c)])
-            forwardChunk(
-                chunk, batchSize: count, timesteps: timesteps, lengths: Array(lengths[start..<(start + count)]),
-                first: start, into: &result, keepLayerOutputs: keepLayerOutputs)
-            start += count
+            layerOutputs: [])
+        // Chunks run in parallel, one per core, each with single-threaded BLAS: better than
+        // splitting each small per-timestep sgemm across threads.
+        let chunk = max(1, min(Self.forwardChunk, (batchSize + threads - 1) / max(1, threads)))
+        let starts = Array(stride(from: 0, to: batchSize, by: chunk))
+        let width = architecture.featureSize
+        let layerCount = keepLayerOutputs ? architecture.numLayers : 0
+        let outputs = (0..<layerCount).map { _ in
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * timesteps * width)
+            pointer.initialize(repeating: 0, count: batchSize * timesteps * width)
+            return pointer
+        }
+        result.logits.withUnsafeMutableBufferPointer { logits in
+            result.probabilities.withUnsafeMutableBufferPointer { probabilities in
+                input.withUnsafeBufferPointer { raw in
+                    let sink = ForwardSink(
+                        input: raw.baseAddress!, logits: logits.baseAddress!,
+                        probabilities: probabilities.baseAddress!, layerOutputs: outputs)
+                    let work: @Sendable (Int) -> Void = { index in
+                        let start = starts[index]
+                        let count = min(chunk, batchSize - start)
+                        self.forwardChunk(
+                            sink.input + start * timesteps * c, batchSize: count, timesteps: timesteps,
+                            lengths: Array(lengths[start..<(start + count)]), first: start, sink: sink)
+                    }
+                    if starts.count == 1 {
+                        work(0)
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: starts.count, execute: work)
+                    }
+                }
+            }
+        }
+        for pointer in outputs {
+            result.layerOutputs.append(Array(UnsafeBufferPointer(start: pointer, count: batchSize * timesteps * width)))
+            pointer.deallocate()
         }
         return result
     }
 
     private func forwardChunk(
-        _ raw: [Float], batchSize: Int, timesteps: Int, lengths: [Int], first: Int,
-        into result: inout ForwardResult, keepLayerOutputs: Bool
+        _ raw: UnsafePointer<Float>, batchSize: Int, timesteps: Int, lengths: [Int], first: Int,
+        sink: ForwardSink
     ) {
         let c = channels, hp = paddedHidden, d = architecture.directions, k = classCount
         let h = architecture.hiddenSize
@@ -88,13 +130,11 @@ extension LSTMModel {
         let order = (0..<batchSize).sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
 
         var layerInput = [Float](repeating: 0, count: rows * c)
-        raw.withUnsafeBufferPointer { x in
-            layerInput.withUnsafeMutableBufferPointer { out in
-                for b in 0..<batchSize {
-                    for t in 0..<lengths[b] {
-                        let offset = (b * timesteps + t) * c
-                        file.scaler.apply(x.baseAddress! + offset, into: out.baseAddress! + offset)
-                    }
+        layerInput.withUnsafeMutableBufferPointer { out in
+            for b in 0..<batchSize {
+                for t in 0..<lengths[b] {
+                    let offset = (b * timesteps + t) * c
+                    scale(raw + offset, into: out.baseAddress! + offset)
                 }
             }
         }
@@ -159,13 +199,14 @@ extension LSTMModel {
                     }
                 }
             }
-            if keepLayerOutputs {
+            if layerIndex < sink.layerOutputs.count {
                 let width = h * d
+                let target = sink.layerOutputs[layerIndex]
                 for b in 0..<batchSize {
                     for t in 0..<lengths[b] {
                         for direction in 0..<d {
                             for u in 0..<h {
-                                result.layerOutputs[layerIndex][((first + b) * timesteps + t) * width + direction * h + u] =
+                                target[((first + b) * timesteps + t) * width + direction * h + u] =
                                     output[(b * timesteps + t) * d * hp + direction * hp + u]
                             }
                         }
@@ -209,15 +250,10 @@ extension LSTMModel {
                             (f.baseAddress! + hp).update(from: rowBase + hp, count: hp)
                         }
                     }
-                    result.logits.withUnsafeMutableBufferPointer { logits in
-                        result.probabilities.withUnsafeMutableBufferPointer { probabilities in
-                            scratch.withUnsafeMutableBufferPointer { s in
-                                applyHead(
-                                    features: f.baseAddress!, logits: logits.baseAddress! + (first + b) * k,
-                                    probabilities: probabilities.baseAddress! + (first + b) * k,
-                                    scratch: s.baseAddress!)
-                            }
-                        }
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        applyHead(
+                            features: f.baseAddress!, logits: sink.logits + (first + b) * k,
+                            probabilities: sink.probabilities + (first + b) * k, scratch: s.baseAddress!)
                     }
                 }
             }

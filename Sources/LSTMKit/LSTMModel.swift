@@ -16,6 +16,7 @@ public final class LSTMModel: Sendable {
     public let paddedHidden: Int
     let layers: [[PackedDirection]]
     let head: PackedHead
+    let stepPlan: StepPlan
 
     /// Shorthands.
     public var architecture: Architecture { file.architecture }
@@ -32,6 +33,7 @@ public final class LSTMModel: Sendable {
     /// - Throws: `ModelError` when the description is invalid.
     public init(_ file: ModelFile) throws {
         try file.validate()
+        BLAS.singleThreaded
         self.file = file
         let arch = file.architecture
         let h = arch.hiddenSize
@@ -87,6 +89,7 @@ public final class LSTMModel: Sendable {
         head = PackedHead(
             attention: attention, layers: headLayers,
             widest: max(featureWidth, headLayers.map(\.rows).max() ?? 0))
+        stepPlan = StepPlan(directions: layers.map { $0[0] }, scaler: file.scaler, attention: attention)
     }
 
     /// Loads, validates and builds a model file.

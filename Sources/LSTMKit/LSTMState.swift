@@ -4,86 +4,72 @@
 ///
 /// Not `Sendable`: a state belongs to one stream and is advanced by one thread at a time.
 public final class LSTMState {
-    let layout: Layout
+    /// Layers `L`.
+    let layers: Int
+    /// Floats in `storage`.
+    let total: Int
+    /// All vectors. Per layer `l`: `z_l = [x_l | h_l]` at `zOffset(l)`, then `c_l`.
     let storage: UnsafeMutablePointer<Float>
+    /// [2L + 3] offsets into storage: z_0, c_0, z_1, c_1, …, top output, attention pool, scratch.
+    let offsets: UnsafeMutablePointer<Int>
+    let inputWidths: [Int]
     /// Timesteps consumed since creation or the last `reset()`.
     public internal(set) var steps: Int = 0
 
-    struct Layout {
-        let layers: Int
-        let inputWidths: [Int]
-        let paddedHidden: Int
-        /// Offsets of each layer's `z = [x | h]` vector and cell vector.
-        let z: [Int]
-        let cell: [Int]
-        let top: Int
-        let attention: Int  // [Hp] weighted sum, then max score, then sum of weights
-        let scratch: Int
-        let total: Int
-
-        init(model: LSTMModel) {
-            let hp = model.paddedHidden
-            layers = model.architecture.numLayers
-            inputWidths = model.layers.map { $0[0].inputWidth }
-            paddedHidden = hp
-            var offset = 0
-            var z: [Int] = []
-            var cell: [Int] = []
-            func take(_ count: Int) -> Int {
-                defer { offset += (count + 15) / 16 * 16 }
-                return offset
-            }
-            for width in inputWidths {
-                z.append(take(width + hp))
-                cell.append(take(hp))
-            }
-            self.z = z
-            self.cell = cell
-            top = take(hp)
-            attention = take(hp + 2)
-            scratch = take(2 * model.head.widest + model.classCount)
-            total = offset
-        }
-    }
-
     init(model: LSTMModel) {
-        layout = Layout(model: model)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: layout.total * 4, alignment: 64)
-        storage = raw.bindMemory(to: Float.self, capacity: layout.total)
-        storage.initialize(repeating: 0, count: layout.total)
+        let hp = model.paddedHidden
+        layers = model.architecture.numLayers
+        inputWidths = model.layers.map { $0[0].inputWidth }
+        offsets = .allocate(capacity: 2 * layers + 3)
+        var offset = 0
+        func take(_ count: Int) -> Int {
+            defer { offset += (count + 15) / 16 * 16 }
+            return offset
+        }
+        for (layer, width) in inputWidths.enumerated() {
+            offsets[2 * layer] = take(width + hp)
+            offsets[2 * layer + 1] = take(hp)
+        }
+        offsets[2 * layers] = take(hp)  // top layer output
+        offsets[2 * layers + 1] = take(hp + 2)  // attention: Σ w·y [Hp], running max, Σ w
+        offsets[2 * layers + 2] = take(2 * model.head.widest + model.classCount)  // head scratch
+        total = offset
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: total * 4, alignment: 64)
+        storage = raw.bindMemory(to: Float.self, capacity: total)
+        storage.initialize(repeating: 0, count: total)
     }
 
     deinit {
-        storage.deinitialize(count: layout.total)
+        storage.deinitialize(count: total)
         storage.deallocate()
+        offsets.deallocate()
     }
 
     /// Returns the state to zero, as at creation.
     public func reset() {
-        storage.update(repeating: 0, count: layout.total)
+        storage.update(repeating: 0, count: total)
         steps = 0
     }
 
     /// Copies another state of the same model into this one.
     public func copy(from other: LSTMState) {
-        precondition(other.layout.total == layout.total, "states belong to different models")
-        storage.update(from: other.storage, count: layout.total)
+        precondition(other.total == total, "states belong to different models")
+        storage.update(from: other.storage, count: total)
         steps = other.steps
     }
 
     /// The hidden state `h` of `layer` (unpadded, [H]).
     public func hidden(layer: Int, hiddenSize: Int) -> [Float] {
-        let base = storage + layout.z[layer] + layout.inputWidths[layer]
-        return Array(UnsafeBufferPointer(start: base, count: hiddenSize))
+        Array(UnsafeBufferPointer(start: storage + offsets[2 * layer] + inputWidths[layer], count: hiddenSize))
     }
 
     /// The cell state `c` of `layer` (unpadded, [H]).
     public func cell(layer: Int, hiddenSize: Int) -> [Float] {
-        Array(UnsafeBufferPointer(start: storage + layout.cell[layer], count: hiddenSize))
+        Array(UnsafeBufferPointer(start: storage + offsets[2 * layer + 1], count: hiddenSize))
     }
 
-    /// Bytes held by this state.
-    public var byteCount: Int { layout.total * 4 + MemoryLayout<Int>.size * 4 }
+    /// Bytes held by this state (its allocations and object header).
+    public var byteCount: Int { total * 4 + (2 * layers + 3) * 8 + 64 }
 }
 
 extension LSTMModel {
@@ -96,10 +82,19 @@ extension LSTMModel {
         return LSTMState(model: self)
     }
 
+    /// Scales one timestep of `C` raw values as at training.
+    @inline(__always)
+    func scale(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let plan = stepPlan
+        for channel in 0..<channels {
+            output[channel] = (input[channel] - plan.scaleOffset[channel]) / plan.scaleDivisor[channel]
+        }
+    }
+
     /// Advances `state` by one timestep of `C` raw values; the scaler is applied exactly as at
     /// training. O(1): no allocation, no work proportional to any window.
     public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
-        file.scaler.apply(input, into: state.storage + state.layout.z[0])
+        scale(input, into: state.storage + state.offsets[0])
         advance(state, projected: nil)
     }
 
@@ -117,16 +112,11 @@ extension LSTMModel {
         _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        file.scaler.apply(input, into: scratch)
-        let first = layers[0][0]
-        first.fused.withUnsafeBufferPointer { w in
-            first.bias.withUnsafeBufferPointer { bias in
-                lstmProject(
-                    projection, weights: w.baseAddress!, blockStride: first.blockStride,
-                    input: scratch, count: first.inputWidth, preactivation: bias.baseAddress!,
-                    blocks: paddedHidden / 16)
-            }
-        }
+        scale(input, into: scratch)
+        let first = stepPlan.layers[0]
+        lstmProject(
+            projection, weights: first.fused, blockStride: first.blockStride,
+            input: scratch, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
     }
 
     /// Advances `state` by one timestep whose first-layer projection was computed by
@@ -136,36 +126,35 @@ extension LSTMModel {
     }
 
     func advance(_ state: LSTMState, projected: UnsafePointer<Float>?) {
-        let layout = state.layout
+        let plan = stepPlan
         let hp = paddedHidden
+        let blocks = hp / 16
         let base = state.storage
-        for layer in 0..<layout.layers {
-            let packed = layers[layer][0]
-            let z = base + layout.z[layer]
-            let out = layer + 1 < layout.layers ? base + layout.z[layer + 1] : base + layout.top
-            packed.fused.withUnsafeBufferPointer { w in
-                if layer == 0, let projected {
-                    lstmCellStep(
-                        hidden: out, cell: base + layout.cell[layer],
-                        weights: w.baseAddress! + packed.inputWidth * 64, blockStride: packed.blockStride,
-                        input: z + packed.inputWidth, count: hp, preactivation: projected, blocks: hp / 16)
-                } else {
-                    packed.bias.withUnsafeBufferPointer { bias in
-                        lstmCellStep(
-                            hidden: out, cell: base + layout.cell[layer],
-                            weights: w.baseAddress!, blockStride: packed.blockStride,
-                            input: z, count: packed.inputWidth + hp, preactivation: bias.baseAddress!,
-                            blocks: hp / 16)
-                    }
-                }
+        let offsets = state.offsets
+        let layerCount = state.layers
+        for layer in 0..<layerCount {
+            let packed = plan.layers[layer]
+            let z = base + offsets[2 * layer]
+            let out = base + offsets[layer + 1 < layerCount ? 2 * layer + 2 : 2 * layerCount]
+            if layer == 0, let projected {
+                lstmCellStep(
+                    hidden: out, cell: base + offsets[2 * layer + 1],
+                    weights: packed.fused + packed.inputWidth * 64, blockStride: packed.blockStride,
+                    input: z + packed.inputWidth, count: hp, preactivation: projected, blocks: blocks)
+            } else {
+                lstmCellStep(
+                    hidden: out, cell: base + offsets[2 * layer + 1],
+                    weights: packed.fused, blockStride: packed.blockStride,
+                    input: z, count: packed.inputWidth + hp, preactivation: packed.bias, blocks: blocks)
             }
             (z + packed.inputWidth).update(from: out, count: hp)
         }
-        if head.attention != nil {
+        if let weights = plan.attention {
             // Online softmax pooling: running maximum m, weight sum s, weighted sum a.
-            let top = base + layout.top
-            let pool = base + layout.attention
-            let score = attentionScore(top)
+            let top = base + offsets[2 * layerCount]
+            let pool = base + offsets[2 * layerCount + 1]
+            var score = plan.attentionBias
+            for j in 0..<hp { score += weights[j] * top[j] }
             if state.steps == 0 {
                 pool.update(from: top, count: hp)
                 pool[hp] = score
@@ -185,20 +174,19 @@ extension LSTMModel {
     /// (`last`) or to the attention pool over every step since the last reset (`attention`).
     /// No allocation.
     public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
-        let layout = state.layout
+        let layers = state.layers
         let base = state.storage
-        let scratch = base + layout.scratch
-        var features = UnsafePointer(base + layout.top)
-        if head.attention != nil {
+        let scratch = base + state.offsets[2 * layers + 2]
+        var features = UnsafePointer(base + state.offsets[2 * layers])
+        if stepPlan.attention != nil {
+            // Pooled vector into the second scratch half: the first dense layer reads it before
+            // the second one overwrites it.
             let hp = paddedHidden
-            let pool = base + layout.attention
+            let pool = base + state.offsets[2 * layers + 1]
             let total = pool[hp + 1]
-            // The pooled vector goes to the second scratch half's tail; dense layers use the rest.
             let target = scratch + head.widest
             for j in 0..<hp { target[j] = total > 0 ? pool[j] / total : 0 }
             features = UnsafePointer(target)
-            applyHead(features: features, logits: nil, probabilities: probabilities, scratch: scratch)
-            return
         }
         applyHead(features: features, logits: nil, probabilities: probabilities, scratch: scratch)
     }

@@ -1,1 +1,1 @@
-print("lstmd")
+print("lstmd placeholder")

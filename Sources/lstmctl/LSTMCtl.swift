@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `lstmctl`: the command-line companion of the `lstmd` daemon.
+@main
+struct LSTMCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lstmctl",
+        abstract: "Inspect, run, benchmark and control lstmd LSTM classifiers.",
+        subcommands: [Inspect.self, Predict.self, Bench.self])
+}

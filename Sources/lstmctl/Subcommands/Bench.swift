@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import LSTMKit
+
+/// `lstmctl bench …`: speed measurements (benchmarks, never timed tests).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure inference speed.",
+        discussion: "Build with `swift build -c release` first; debug builds are 10-50× slower.",
+        subcommands: [BenchStep.self, BenchWindow.self])
+}
+
+/// Options shared by the benchmarks.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Input channels C.")
+    var channels = 6
+
+    @Option(help: "Classes K.")
+    var classes = 4
+
+    @Option(help: "Minimum measuring time per case, in seconds.")
+    var seconds = 0.5
+
+    @Flag(help: "Also run deploy/tools/bench_pytorch.py (needs python3 with torch) for a baseline in the same run.")
+    var comparePytorch = false
+}
+
+/// Parses "32,64,128".
+func integerList(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map {
+        guard let value = Int($0.trimmingCharacters(in: .whitespaces)), value > 0 else {
+            throw ValidationError("'\(text)' is not a comma-separated list of positive integers")
+        }
+        return value
+    }
+}
+
+/// Seconds elapsed while running `body`.
+func measure(_ body: () -> Void) -> Double {
+    let clock = ContinuousClock()
+    let elapsed = clock.measure(body)
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+/// Runs the PyTorch reference script next to ours and prints its output.
+func runPytorchBaseline(_ arguments: [String]) {
+    let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("deploy/tools/bench_pytorch.py")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path] + arguments
+    print("\nPyTorch baseline: python3 \(script.path) \(arguments.joined(separator: " "))")
+    do {
+        try process.run()
+        process.waitUntilExit()
+    } catch {
+        printError("cannot run the PyTorch baseline: \(error)")
+    }
+}
+
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "ns per timestep of the incremental step (batch 1, one thread).")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Hidden sizes H.")
+    var hidden = "32,64,128"
+
+    @Option(help: "Layer counts L.")
+    var layers = "1,2"
+
+    func run() throws {
+        let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
+        let c = options.channels, seconds = options.seconds
+        BLAS.setThreads(1)
+        print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
+        print("   H   L   ns/step   steps/s      state bytes")
+        var generator = SplitMix64(seed: 7)
+        let inputs = (0..<(1024 * options.channels)).map { _ in generator.normal() }
+        for l in layerCounts {
+            for h in hiddenSizes {
+                let architecture = Architecture(inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes)
+                let model = try LSTMModel(ModelFile.randomlyInitialized(architecture: architecture, seed: 1))
+                let state = model.makeState()
+                var steps = 0
+                var elapsed = 0.0
+                inputs.withUnsafeBufferPointer { x in
+                    let base = x.baseAddress!
+                    // Warm-up, then batches of 1024 steps until the time budget is spent.
+                    for t in 0..<1024 { model.step(state, input: base + t * c) }
+                    while elapsed < seconds {
+                        elapsed += measure {
+                            for t in 0..<1024 { model.step(state, input: base + t * c) }
+                        }
+                        steps += 1024
+                    }
+                }
+                let ns = elapsed / Double(steps) * 1e9
+                print(String(format: "%4d %3d %9.1f %11.0f %12d", h, l, ns, 1e9 / ns, state.byteCount))
+            }
+        }
+        if options.comparePytorch {
+            runPytorchBaseline(["--step", "--hidden", hidden, "--layers", layers])
+        }
+    }
+}
+
+struct BenchWindow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "window",
+        abstract: "Time of a batch forward over B windows of T timesteps.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Batch size B.")
+    var batch = 64
+
+    @Option(help: "Timesteps T.")
+    var timesteps = 100
+
+    @Option(help: "Hidden sizes H.")
+    var hidden = "64"
+
+    @Option(help: "Layer counts L.")
+    var layers = "2"
+
+    @Option(help: "Threads (batch chunks run in parallel; BLAS itself single-threaded). Default: all cores.")
+    var threads: Int = LSTMModel.parallelism
+
+    func run() throws {
+        let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
+        print("lstmctl bench window: B=\(batch) T=\(timesteps) C=\(options.channels), scaler + LSTM + head, median of runs")
+        print("   H   L threads   median ms    min ms   windows/s")
+        var generator = SplitMix64(seed: 11)
+        let input = (0..<(batch * timesteps * options.channels)).map { _ in generator.normal() }
+        for l in layerCounts {
+            for h in hiddenSizes {
+                let architecture = Architecture(inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes)
+                let model = try LSTMModel(ModelFile.randomlyInitialized(architecture: architecture, seed: 1))
+                for threadCount in Set([1, threads]).sorted() {
+                    var times: [Double] = []
+                    var total = 0.0
+                    _ = try model.forward(input, batchSize: batch, timesteps: timesteps, threads: threadCount)
+                    while total < options.seconds || times.count < 5 {
+                        var failure: (any Error)?
+                        let elapsed = measure {
+                            do { _ = try model.forward(input, batchSize: batch, timesteps: timesteps, threads: threadCount) } catch { failure = error }
+                        }
+                        if let failure { throw failure }
+                        times.append(elapsed)
+                        total += elapsed
+                    }
+                    times.sort()
+                    let median = times[times.count / 2]
+                    print(String(format: "%4d %3d %7d %11.3f %9.3f %11.0f", h, l, threadCount, median * 1e3, times[0] * 1e3, Double(batch) / median))
+                }
+            }
+        }
+        if options.comparePytorch {
+            runPytorchBaseline(["--window", "--batch", String(batch), "--timesteps", String(timesteps), "--hidden", hidden, "--layers", layers])
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import LSTMKit
+
+/// `lstmctl inspect MODEL`: architecture, classes, scaler and provenance of a model file.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model file's architecture, classes, scaler and provenance.")
+
+    @Argument(help: "Path to a .safetensors model file.")
+    var model: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let engine = try loadModel(model)
+        let file = engine.file
+        let a = file.architecture
+        let parameters = file.tensors.values.reduce(0) { $0 + $1.scalars.count }
+        if json {
+            let scaler = file.scaler.json
+            print(jsonLine(.object([
+                "path": .string(model),
+                "version": .string(file.version),
+                "digest": .string(file.digest),
+                "architecture": .object([
+                    "input_size": .number(Double(a.inputSize)), "hidden_size": .number(Double(a.hiddenSize)),
+                    "num_layers": .number(Double(a.numLayers)), "bidirectional": .bool(a.bidirectional),
+                    "head": .string(a.head.rawValue), "dense": .array(a.dense.map { .number(Double($0)) }),
+                    "num_classes": .number(Double(a.numClasses)),
+                ]),
+                "parameters": .number(Double(parameters)),
+                "classes": .array(file.classes.map { .string($0) }),
+                "window": .number(Double(file.window)), "hop": .number(Double(file.hop)),
+                "mode": .string(file.mode.rawValue),
+                "scaler": scaler,
+                "provenance": file.provenance,
+            ])))
+            return
+        }
+        print("model       \(model)")
+        print("version     \(file.version)")
+        print("digest      \(file.digest)")
+        let direction = a.bidirectional ? "bidirectional" : "unidirectional"
+        print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(a.inputSize) channels")
+        print("head        \(a.head.rawValue)" + (a.dense.isEmpty ? "" : " → dense \(a.dense.map(String.init).joined(separator: " → ")) (ReLU)") + " → \(a.numClasses) classes (softmax)")
+        print("parameters  \(parameters)")
+        print("classes     \(file.classes.joined(separator: ", "))")
+        print("window      \(file.window) timesteps, hop \(file.hop), mode \(file.mode.rawValue)")
+        let names = file.scaler.kind == .zscore ? ("mean", "std") : ("min", "max")
+        print("scaler      \(file.scaler.kind.rawValue)")
+        print("  \(names.0.padding(toLength: 8, withPad: " ", startingAt: 0))  \(file.scaler.offset.map { String(format: "%.6g", $0) }.joined(separator: " "))")
+        print("  \(names.1.padding(toLength: 8, withPad: " ", startingAt: 0))  \(file.scaler.second.map { String(format: "%.6g", $0) }.joined(separator: " "))")
+        print("provenance")
+        if case .object(let members) = file.provenance {
+            for key in members.keys.sorted() {
+                let value = members[key]!
+                print("  \(key): \(value.stringValue ?? value.jsonText)")
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import LSTMKit
+import LSTMTraining
+
+/// Loads a model, turning its error into a clear command-line failure.
+func loadModel(_ path: String) throws -> LSTMModel {
+    do {
+        return try LSTMModel(contentsOf: URL(fileURLWithPath: path))
+    } catch let error as ModelError {
+        throw ValidationError("\(path): \(error.message)")
+    }
+}
+
+/// Loads a `.ts` or `.csv` dataset by extension.
+func loadDataset(_ path: String) throws -> Dataset {
+    let url = URL(fileURLWithPath: path)
+    do {
+        return url.pathExtension.lowercased() == "csv"
+            ? try CSVDatasetParser.parse(contentsOf: url)
+            : try TSFileParser.parse(contentsOf: url)
+    } catch let error as DatasetError {
+        throw ValidationError(error.description)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Compact JSON text with sorted keys for one object.
+func jsonLine(_ value: JSONValue) -> String { value.jsonText }
