@@ -62,7 +62,7 @@ let package = Package(
             swiftSettings: kernelSettings),
         .executableTarget(
             name: "lstmd",
-            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Daemon", "LSTMKit", "Systemd", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "lstmctl",
             dependencies: [

@@ -1,0 +1,411 @@
+import Foundation
+import LSTMKit
+import Logging
+import Systemd
+import ZeroMQ
+
+/// The serving loop: owns the sockets, the stream table and the classifier, on one thread the
+/// daemon owns (never the Swift concurrency pool). Not `Sendable`: everything here belongs to
+/// that thread; other threads talk to it only through `Daemon`'s flags and the control socket.
+final class Server {
+    private let configuration: Configuration
+    private let logger: Logger
+    private let shared: Daemon.Shared
+    private let ingest: ZMQSocket
+    private let publisher: ZMQSocket
+    private let control: ZMQSocket?
+    private let poller = ZMQPoller()
+    private var classifier: StreamClassifier
+    private var modelPath: String
+    private var escapedClasses: [String]
+    private var modelVersion: String
+    private var sessions: [String: StreamSession] = [:]
+    private var escapedIDs: [ObjectIdentifier: String] = [:]
+    private var counters = Counters()
+    private var rates = Rates()
+    private var rejectedStreams = 0
+    private var dropLog = RateLimiter<DropReason>(limit: 5, per: .seconds(10))
+    private let started = Server.monotonicNanoseconds()
+    private var lastHousekeeping: UInt64 = 0
+    // Reused receive buffers: no allocation per frame.
+    private var idPart = ZMQMessage()
+    private var headerPart = ZMQMessage()
+    private var payloadPart = ZMQMessage()
+    private var values: [Float] = []
+
+    init(configuration: Configuration, model: LoadedModel, context: ZMQContext, shared: Daemon.Shared, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.shared = shared
+        classifier = try model.classifier(configuration: configuration)
+        modelPath = model.path
+        modelVersion = model.model.file.version
+        escapedClasses = model.model.classes.map(JSONText.quoted)
+        do {
+            ingest = try ZMQSocket(.pull, context: context)
+            try ingest.set(.receiveHighWaterMark, to: configuration.receiveHighWaterMark)
+            try ingest.set(.maxMessageSize, to: configuration.maxMessageBytes * 4 + 4096)
+            try ingest.set(.linger, to: 0)
+            for endpoint in configuration.ingestEndpoints { try ingest.bind(endpoint) }
+            publisher = try ZMQSocket(.pub, context: context)
+            try publisher.set(.sendHighWaterMark, to: configuration.sendHighWaterMark)
+            try publisher.set(.linger, to: 500)
+            for endpoint in configuration.publishEndpoints { try publisher.bind(endpoint) }
+            if configuration.controlEndpoints.isEmpty {
+                control = nil
+            } else {
+                let socket = try ZMQSocket(.rep, context: context)
+                try socket.set(.linger, to: 0)
+                try socket.set(.maxMessageSize, to: 1 << 20)
+                for endpoint in configuration.controlEndpoints { try socket.bind(endpoint) }
+                control = socket
+            }
+        } catch {
+            throw DaemonError("cannot bind sockets: \(error)")
+        }
+        poller.register(ingest)
+        if let control { poller.register(control) }
+    }
+
+    /// Endpoints actually bound (ephemeral tcp ports resolved).
+    var boundEndpoints: [String: String] {
+        var endpoints: [String: String] = [:]
+        endpoints["ingest"] = (try? ingest.lastEndpoint) ?? nil
+        endpoints["publish"] = (try? publisher.lastEndpoint) ?? nil
+        if let control { endpoints["control"] = (try? control.lastEndpoint) ?? nil }
+        return endpoints
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    static func realtimeNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    // MARK: Loop
+
+    /// Serves until `Daemon.stop()`; then drains the frames already queued and returns.
+    func run() {
+        let tick = max(1, Int(configuration.housekeepingInterval * 1000))
+        while !shared.stopRequested {
+            shared.waitWhileStalled()
+            do {
+                _ = try poller.poll(timeout: tick)
+            } catch {
+                if !error.isTerminated { logger.error("poll failed", metadata: ["error": "\(error)"]) }
+                break
+            }
+            if poller.isReadable(0) { drainIngest(limit: 4096) }
+            if control != nil, poller.isReadable(1) { serveControl() }
+            housekeeping()
+        }
+        // Finish what is in flight: frames already queued are classified and published.
+        drainIngest(limit: Int.max)
+        shared.progress()
+        logger.info("serving loop stopped", metadata: ["frames": "\(counters.frames)", "labels": "\(counters.labels)"])
+    }
+
+    private func housekeeping() {
+        let now = Self.monotonicNanoseconds()
+        shared.progress()
+        if shared.takeReloadRequest() { _ = reload(path: nil) }
+        guard now >= lastHousekeeping + 250_000_000 else { return }
+        lastHousekeeping = now
+        rates.update(now: now, counters: counters)
+        let idle = UInt64(configuration.idleTimeout * 1e9)
+        if !sessions.isEmpty {
+            var expired: [String] = []
+            for (id, session) in sessions where now > session.lastSeen + idle { expired.append(id) }
+            for id in expired { remove(id) }
+            counters.evicted += expired.count
+            if !expired.isEmpty { logger.debug("evicted idle streams", metadata: ["count": "\(expired.count)"]) }
+        }
+        for (reason, suppressed) in dropLog.drainExpired() {
+            logger.warning("suppressed \(suppressed) similar messages", metadata: ["reason": "\(reason.rawValue)"])
+        }
+        shared.publish(snapshot: statusObject())
+    }
+
+    private func remove(_ id: String) {
+        if let session = sessions.removeValue(forKey: id) {
+            escapedIDs[ObjectIdentifier(session)] = nil
+        }
+    }
+
+    // MARK: Frames
+
+    private func drainIngest(limit: Int) {
+        var handled = 0
+        while handled < limit {
+            do {
+                guard try ingest.receive(into: &idPart, dontWait: true) else { return }
+            } catch {
+                return
+            }
+            handled += 1
+            if let reason = receiveFrame() { drop(reason) }
+        }
+    }
+
+    private func drop(_ reason: DropReason, stream: String? = nil) {
+        counters.drop(reason)
+        shared.metrics?.drop(reason)
+        let decision = dropLog.record(reason)
+        if decision.allowed {
+            var metadata: Logger.Metadata = ["reason": "\(reason.rawValue)"]
+            if let stream { metadata["stream"] = "\(stream)" }
+            if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
+            logger.warning("dropped frame", metadata: metadata)
+        }
+    }
+
+    /// Reads the rest of the message whose first part is in `idPart` and handles it.
+    /// - Returns: the drop reason, or nil when the frame was accepted.
+    private func receiveFrame() -> DropReason? {
+        guard idPart.hasMore else { return .wrongParts }
+        guard (try? ingest.receive(into: &headerPart, dontWait: true)) == true else { return .wrongParts }
+        guard headerPart.hasMore else { return .wrongParts }
+        guard (try? ingest.receive(into: &payloadPart, dontWait: true)) == true else { return .wrongParts }
+        if payloadPart.hasMore {
+            var scratch = ZMQMessage()
+            while (try? ingest.receive(into: &scratch, dontWait: true)) == true, scratch.hasMore {}
+            return .wrongParts
+        }
+        let idCount = idPart.count
+        guard idCount >= 1, idCount <= 255 else { return .badStreamID }
+        guard let id = idPart.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else { return .badStreamID }
+        let header: FrameHeader
+        switch headerPart.withUnsafeBytes({ FrameHeader.parse($0) }) {
+        case .failure(let reason): return reason
+        case .success(let parsed): header = parsed
+        }
+        let model = classifier.model
+        guard header.channels == model.channels else { return .wrongChannels }
+        guard header.timesteps >= 1, header.timesteps <= configuration.maxTimestepsPerFrame else { return .badTimesteps }
+        let payloadCount = payloadPart.count
+        guard payloadCount <= configuration.maxMessageBytes else { return .oversize }
+        guard payloadCount == header.payloadSize else { return .payloadSize }
+        if let label = header.label, label >= model.classCount { return .badLabel }
+        let count = header.timesteps * header.channels
+        if values.count < count { values = [Float](repeating: 0, count: count) }
+        let finite = payloadPart.withUnsafeBytes { raw in
+            values.withUnsafeMutableBufferPointer { target in
+                var ok = true
+                for index in 0..<count {
+                    let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                    target[index] = value
+                    ok = ok && value.isFinite
+                }
+                return ok
+            }
+        }
+        guard finite else { return .nonFinite }
+
+        let now = Self.monotonicNanoseconds()
+        let session: StreamSession
+        if let existing = sessions[id] {
+            session = existing
+            if let last = session.lastSequence {
+                if header.sequence == last { return .duplicate }
+                if header.sequence < last { return .outOfOrder }
+                if header.sequence != last &+ 1 {
+                    classifier.reset(session)
+                    session.gaps += 1
+                    counters.gaps += 1
+                }
+            }
+        } else {
+            guard sessions.count < configuration.maxStreams else {
+                rejectedStreams += 1
+                return .streamLimit
+            }
+            session = classifier.makeSession(id: id, now: now)
+            sessions[id] = session
+            escapedIDs[ObjectIdentifier(session)] = JSONText.quoted(id)
+        }
+        session.lastSequence = header.sequence
+        session.lastSeen = now
+        session.frames += 1
+        counters.frames += 1
+        counters.timesteps += header.timesteps
+        if header.label != nil {
+            counters.labelledFrames += 1
+            shared.labelledSink?(id, header, Array(values[0..<count]))
+        }
+        values.withUnsafeBufferPointer { buffer in
+            classifier.process(session, values: buffer.baseAddress!, timesteps: header.timesteps) { probabilities in
+                publish(session, probabilities: probabilities, header: header)
+            }
+        }
+        shared.metrics?.frame(timesteps: header.timesteps, receivedAt: now)
+        return nil
+    }
+
+    private func publish(_ session: StreamSession, probabilities: UnsafePointer<Float>, header: FrameHeader) {
+        let k = escapedClasses.count
+        var best = 0
+        for index in 1..<k where probabilities[index] > probabilities[best] { best = index }
+        var json = "{\"stream\":"
+        json.reserveCapacity(160 + 24 * k)
+        json += escapedIDs[ObjectIdentifier(session)] ?? JSONText.quoted(session.id)
+        json += ",\"label\":" + escapedClasses[best]
+        json += ",\"class_index\":\(best),\"probabilities\":{"
+        for index in 0..<k {
+            if index > 0 { json += "," }
+            json += escapedClasses[index] + ":" + JSONText.number(probabilities[index])
+        }
+        json += "},\"model_version\":\"\(modelVersion)\",\"mode\":\"\(classifier.mode.rawValue)\""
+        json += ",\"seq\":\(header.sequence),\"timestamp_ns\":\(header.timestamp)"
+        json += ",\"timesteps\":\(session.timesteps),\"emitted_ns\":\(Self.realtimeNanoseconds())}"
+        session.labels += 1
+        session.lastLabel = best
+        counters.labels += 1
+        do {
+            try publisher.send(session.id.utf8, more: true, dontWait: true)
+            try publisher.send(json.utf8, dontWait: true)
+        } catch {
+            logger.error("cannot publish label", metadata: ["error": "\(error)", "stream": "\(session.id)"])
+        }
+        shared.metrics?.label()
+    }
+
+    // MARK: Control
+
+    private func serveControl() {
+        guard let control else { return }
+        guard let request = try? control.receiveMultipart(maxParts: 1, dontWait: true) else { return }
+        let reply: JSONValue
+        if request.isTruncated || request.parts.isEmpty {
+            reply = failure("a request is one message part holding a JSON object")
+        } else {
+            reply = handle(String(decoding: request.parts[0], as: UTF8.self))
+        }
+        _ = try? control.send(Array(reply.jsonText.utf8))
+    }
+
+    private func failure(_ message: String) -> JSONValue {
+        .object(["ok": .bool(false), "error": .string(message)])
+    }
+
+    func handle(_ text: String) -> JSONValue {
+        guard let request = try? JSONValue.parse(text), case .object = request else {
+            return failure("request is not a JSON object")
+        }
+        guard let command = request["command"]?.stringValue else {
+            return failure("request has no \"command\" string")
+        }
+        switch command {
+        case "status":
+            return statusObject()
+        case "streams":
+            let limit = Int(request["limit"]?.numberValue ?? 1000)
+            let now = Self.monotonicNanoseconds()
+            let list = sessions.values.sorted { $0.id < $1.id }.prefix(max(0, limit)).map { session -> JSONValue in
+                .object([
+                    "id": .string(session.id),
+                    "frames": .number(Double(session.frames)),
+                    "timesteps": .number(Double(session.timesteps)),
+                    "labels": .number(Double(session.labels)),
+                    "gaps": .number(Double(session.gaps)),
+                    "last_sequence": session.lastSequence.map { .number(Double($0)) } ?? .null,
+                    "last_label": session.lastLabel >= 0 ? .string(classifier.model.classes[session.lastLabel]) : .null,
+                    "idle_s": .number(Double(now - min(now, session.lastSeen)) / 1e9),
+                ])
+            }
+            return .object(["ok": .bool(true), "count": .number(Double(sessions.count)), "streams": .array(Array(list))])
+        case "reset", "close":
+            guard let id = request["stream"]?.stringValue else {
+                return failure("\(command) needs a \"stream\" string")
+            }
+            guard let session = sessions[id] else { return failure("unknown stream '\(id)'") }
+            if command == "reset" { classifier.reset(session) } else { remove(id) }
+            return .object(["ok": .bool(true), "stream": .string(id)])
+        case "reload":
+            return reload(path: request["model"]?.stringValue)
+        default:
+            return failure("unknown command '\(command)' (status, streams, reset, close, reload)")
+        }
+    }
+
+    /// Loads and validates a model, then swaps it in between frames: stream states are reset
+    /// (their sequence tracking stays), and labels carry the new version. A bad model is refused
+    /// and the current one keeps serving.
+    private func reload(path: String?) -> JSONValue {
+        let target = path ?? modelPath
+        shared.reloadHook?(.began)
+        do {
+            let loaded = try LoadedModel(path: target)
+            let next = try loaded.classifier(configuration: configuration)
+            classifier = next
+            modelPath = loaded.path
+            modelVersion = loaded.model.file.version
+            escapedClasses = loaded.model.classes.map(JSONText.quoted)
+            for session in sessions.values {
+                // States belong to the old model: rebuild them, keep sequence tracking.
+                let fresh = next.makeSession(id: session.id, now: session.lastSeen)
+                fresh.lastSequence = session.lastSequence
+                fresh.frames = session.frames
+                sessions[session.id] = fresh
+                escapedIDs[ObjectIdentifier(session)] = nil
+                escapedIDs[ObjectIdentifier(fresh)] = JSONText.quoted(fresh.id)
+            }
+            counters.reloads += 1
+            logger.notice("model reloaded", metadata: ["model": "\(loaded.path)", "version": "\(modelVersion)"])
+            shared.reloadHook?(.succeeded(modelVersion))
+            return .object(["ok": .bool(true), "model_version": .string(modelVersion), "model": .string(loaded.path)])
+        } catch {
+            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
+            shared.reloadHook?(.failed("\(error)"))
+            return failure("reload refused: \(error)")
+        }
+    }
+
+    func statusObject() -> JSONValue {
+        let model = classifier.model
+        var drops: [String: JSONValue] = [:]
+        for (index, reason) in DropReason.allCases.enumerated() { drops[reason.rawValue] = .number(Double(counters.drops[index])) }
+        let streamBytes = sessions.values.reduce(0) { $0 + $1.byteCount }
+        return .object([
+            "ok": .bool(true),
+            "uptime_s": .number(Double(Self.monotonicNanoseconds() - started) / 1e9),
+            "model": .object([
+                "path": .string(modelPath),
+                "version": .string(modelVersion),
+                "digest": .string(model.file.digest),
+                "classes": .array(model.classes.map { .string($0) }),
+                "window": .number(Double(classifier.window)),
+                "hop": .number(Double(classifier.hop)),
+                "mode": .string(classifier.mode.rawValue),
+                "channels": .number(Double(model.channels)),
+            ]),
+            "streams": .object([
+                "active": .number(Double(sessions.count)),
+                "max": .number(Double(configuration.maxStreams)),
+                "evicted": .number(Double(counters.evicted)),
+                "rejected": .number(Double(rejectedStreams)),
+                "bytes": .number(Double(streamBytes)),
+            ]),
+            "counters": .object([
+                "frames": .number(Double(counters.frames)),
+                "timesteps": .number(Double(counters.timesteps)),
+                "labels": .number(Double(counters.labels)),
+                "labelled_frames": .number(Double(counters.labelledFrames)),
+                "gaps": .number(Double(counters.gaps)),
+                "reloads": .number(Double(counters.reloads)),
+                "dropped": .number(Double(counters.totalDrops)),
+            ]),
+            "drops": .object(drops),
+            "rates": .object([
+                "frames_per_s": .number(rates.framesPerSecond),
+                "timesteps_per_s": .number(rates.timestepsPerSecond),
+                "labels_per_s": .number(rates.labelsPerSecond),
+            ]),
+        ])
+    }
+}

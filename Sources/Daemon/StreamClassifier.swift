@@ -1,0 +1,187 @@
+import LSTMKit
+
+/// One stream's classification state. Owned by the serving thread.
+final class StreamSession {
+    let id: String
+    /// The last accepted sequence number.
+    var lastSequence: UInt64?
+    /// Monotonic time of the last accepted frame, ns.
+    var lastSeen: UInt64
+    /// Timesteps consumed since the state was last reset.
+    var timesteps = 0
+    var frames = 0
+    var labels = 0
+    var gaps = 0
+    /// The most recent label's class index, or -1.
+    var lastLabel = -1
+    fileprivate var engine: Engine
+
+    fileprivate enum Engine {
+        /// One state, never reset except on a gap, eviction or explicit reset.
+        case continuous(LSTMState)
+        /// ⌈W/hop⌉ staggered states; `starts[slot]` is the timestep its window began, or -1.
+        case staggered(states: [LSTMState], starts: [Int])
+        /// The last W raw timesteps in a ring, for models that need the whole window.
+        case buffered(ring: [Float])
+        /// Held only while `process` mutates the taken-out buffers, so they stay uniquely
+        /// referenced and are never copied.
+        case detached
+    }
+
+    fileprivate init(id: String, now: UInt64, engine: Engine) {
+        self.id = id
+        self.lastSeen = now
+        self.engine = engine
+    }
+
+    /// Bytes held by the session's states and buffers (approximate, for memory accounting).
+    var byteCount: Int {
+        let base = 160 + id.utf8.count
+        switch engine {
+        case .continuous(let state): return base + state.byteCount
+        case .staggered(let states, let starts): return base + states.reduce(0) { $0 + $1.byteCount } + starts.count * 8
+        case .buffered(let ring): return base + ring.count * 4
+        case .detached: return base
+        }
+    }
+}
+
+/// Turns timesteps into labels for every stream, with one model and one streaming policy.
+///
+/// Costs per timestep (`L` layers, `H` hidden, `C` channels, window `W`, `hop`):
+/// - continuous: one step, O(L·H·(H+C)).
+/// - window, unidirectional model (last or attention head): one shared first-layer input
+///   projection plus ⌈W/hop⌉ recurrent steps (the staggered windows), so the work does not grow
+///   with `W` beyond that factor. Each label is exactly the window's offline forward.
+/// - window, bidirectional model: the last `W` timesteps are kept; each label runs the batch
+///   forward over them, O(W) per label.
+final class StreamClassifier {
+    let model: LSTMModel
+    let mode: StreamingMode
+    let window: Int
+    let hop: Int
+    private let channels: Int
+    private let slots: Int
+    private var projection: [Float]
+    private var scratch: [Float]
+    private var probabilities: [Float]
+    private var windowValues: [Float]
+
+    /// - Throws: `ModelError(.input)` when the policy cannot run on this model.
+    init(model: LSTMModel, mode: StreamingMode, hop: Int) throws {
+        if mode == .continuous && !model.supportsStep {
+            throw ModelError(.input, "continuous mode needs a unidirectional model; this one is bidirectional")
+        }
+        guard hop >= 1 else { throw ModelError(.input, "hop must be at least 1") }
+        self.model = model
+        self.mode = mode
+        self.window = model.file.window
+        self.hop = hop
+        channels = model.channels
+        slots = (window + hop - 1) / hop
+        projection = [Float](repeating: 0, count: 4 * model.paddedHidden)
+        scratch = [Float](repeating: 0, count: model.channels)
+        probabilities = [Float](repeating: 0, count: model.classCount)
+        windowValues = [Float](repeating: 0, count: window * model.channels)
+    }
+
+    /// A new session whose state is zero.
+    func makeSession(id: String, now: UInt64) -> StreamSession {
+        let engine: StreamSession.Engine
+        switch mode {
+        case .continuous:
+            engine = .continuous(model.makeState())
+        case .window where model.supportsStep:
+            engine = .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots))
+        case .window:
+            engine = .buffered(ring: [Float](repeating: 0, count: window * channels))
+        }
+        return StreamSession(id: id, now: now, engine: engine)
+    }
+
+    /// Forgets everything the session has seen (its sequence tracking stays).
+    func reset(_ session: StreamSession) {
+        session.timesteps = 0
+        switch session.engine {
+        case .continuous(let state):
+            state.reset()
+        case .staggered(let states, _):
+            for state in states { state.reset() }
+            session.engine = .staggered(states: states, starts: Array(repeating: -1, count: slots))
+        case .buffered, .detached:
+            break  // the ring is refilled before the next label
+        }
+    }
+
+    /// Consumes `timesteps` raw timesteps and calls `emit` with the class probabilities [K]
+    /// each time a label is due.
+    func process(
+        _ session: StreamSession, values: UnsafePointer<Float>, timesteps: Int,
+        emit: (UnsafePointer<Float>) -> Void
+    ) {
+        let c = channels
+        switch session.engine {
+        case .continuous(let state):
+            for t in 0..<timesteps {
+                model.step(state, input: values + t * c)
+                session.timesteps += 1
+                if session.timesteps % hop == 0 { label(state, emit) }
+            }
+        case .staggered(let states, var starts):
+            session.engine = .detached
+            for t in 0..<timesteps {
+                let n = session.timesteps
+                if n % hop == 0 {
+                    let slot = (n / hop) % slots
+                    states[slot].reset()
+                    starts[slot] = n
+                }
+                projection.withUnsafeMutableBufferPointer { p in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        model.projectInput(values + t * c, into: p.baseAddress!, scratch: s.baseAddress!)
+                    }
+                }
+                session.timesteps += 1
+                projection.withUnsafeBufferPointer { p in
+                    for slot in 0..<slots where starts[slot] >= 0 {
+                        model.step(states[slot], projectedInput: p.baseAddress!)
+                        if n - starts[slot] + 1 == window {
+                            label(states[slot], emit)
+                            starts[slot] = -1
+                        }
+                    }
+                }
+            }
+            session.engine = .staggered(states: states, starts: starts)
+        case .buffered(var ring):
+            session.engine = .detached
+            for t in 0..<timesteps {
+                let n = session.timesteps
+                let slot = n % window
+                for j in 0..<c { ring[slot * c + j] = values[t * c + j] }
+                session.timesteps += 1
+                let seen = n + 1
+                if seen >= window && (seen - window) % hop == 0 {
+                    // Unroll the ring oldest first and run the whole window.
+                    for k in 0..<window {
+                        let source = ((seen + k) % window) * c
+                        for j in 0..<c { windowValues[k * c + j] = ring[source + j] }
+                    }
+                    if let result = try? model.forward(windowValues, batchSize: 1, timesteps: window, threads: 1) {
+                        result.probabilities.withUnsafeBufferPointer { emit($0.baseAddress!) }
+                    }
+                }
+            }
+            session.engine = .buffered(ring: ring)
+        case .detached:
+            preconditionFailure("stream \(session.id) is being processed re-entrantly")
+        }
+    }
+
+    private func label(_ state: LSTMState, _ emit: (UnsafePointer<Float>) -> Void) {
+        probabilities.withUnsafeMutableBufferPointer { p in
+            model.classify(state, probabilities: p.baseAddress!)
+            emit(UnsafePointer(p.baseAddress!))
+        }
+    }
+}
