@@ -32,6 +32,13 @@ final class Server {
     private var headerPart = ZMQMessage()
     private var payloadPart = ZMQMessage()
     private var values: [Float] = []
+    // Frames accepted but not yet classified (continuous mode batches them across streams).
+    private var batchID = 1
+    private var pendingSessions: [StreamSession] = []
+    private var pendingHeaders: [FrameHeader] = []
+    private var pendingOffsets: [Int] = []
+    private var pendingValues: [Float] = []
+    private static let maximumBatch = 512
 
     init(configuration: Configuration, model: LoadedModel, context: ZMQContext, shared: Daemon.Shared, logger: Logger) throws {
         self.configuration = configuration
@@ -101,7 +108,7 @@ final class Server {
                 if !error.isTerminated { logger.error("poll failed", metadata: ["error": "\(error)"]) }
                 break
             }
-            if poller.isReadable(0) { drainIngest(limit: 4096) }
+            if poller.isReadable(0) { drainIngest(limit: Self.maximumBatch) }  // bounded: control stays responsive
             if control != nil, poller.isReadable(1) { serveControl() }
             housekeeping()
         }
@@ -150,7 +157,28 @@ final class Server {
             }
             handled += 1
             if let reason = receiveFrame() { drop(reason) }
+            if pendingSessions.count >= Self.maximumBatch { flushBatch() }
         }
+        flushBatch()
+    }
+
+    /// Classifies the frames waiting in the batch (one per stream), all streams together.
+    private func flushBatch() {
+        guard !pendingSessions.isEmpty else { return }
+        let sessions = pendingSessions, headers = pendingHeaders
+        pendingValues.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            classifier.processBatch(
+                sessions, values: pendingOffsets.map { base + $0 }, timesteps: headers.map(\.timesteps)
+            ) { index, _, probabilities in
+                publish(sessions[index], probabilities: probabilities, header: headers[index])
+            }
+        }
+        pendingSessions.removeAll(keepingCapacity: true)
+        pendingHeaders.removeAll(keepingCapacity: true)
+        pendingOffsets.removeAll(keepingCapacity: true)
+        pendingValues.removeAll(keepingCapacity: true)
+        batchID += 1
     }
 
     private func drop(_ reason: DropReason, stream: String? = nil) {
@@ -211,6 +239,8 @@ final class Server {
         let session: StreamSession
         if let existing = sessions[id] {
             session = existing
+            // One frame per stream per batch: a second one waits for the first to be classified.
+            if session.pendingBatch == batchID { flushBatch() }
             if let last = session.lastSequence {
                 if header.sequence == last { return .duplicate }
                 if header.sequence < last { return .outOfOrder }
@@ -238,9 +268,17 @@ final class Server {
             counters.labelledFrames += 1
             shared.labelledSink?(id, header, Array(values[0..<count]))
         }
-        values.withUnsafeBufferPointer { buffer in
-            classifier.process(session, values: buffer.baseAddress!, timesteps: header.timesteps) { probabilities in
-                publish(session, probabilities: probabilities, header: header)
+        if classifier.batches {
+            session.pendingBatch = batchID
+            pendingSessions.append(session)
+            pendingHeaders.append(header)
+            pendingOffsets.append(pendingValues.count)
+            pendingValues.append(contentsOf: values[0..<count])
+        } else {
+            values.withUnsafeBufferPointer { buffer in
+                classifier.process(session, values: buffer.baseAddress!, timesteps: header.timesteps) { probabilities in
+                    publish(session, probabilities: probabilities, header: header)
+                }
             }
         }
         shared.metrics?.frame(timesteps: header.timesteps, receivedAt: now)

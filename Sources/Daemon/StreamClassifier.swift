@@ -14,6 +14,8 @@ final class StreamSession {
     var gaps = 0
     /// The most recent label's class index, or -1.
     var lastLabel = -1
+    /// The batch this session has a frame waiting in, or 0.
+    var pendingBatch = 0
     fileprivate var engine: Engine
 
     fileprivate enum Engine {
@@ -66,6 +68,12 @@ final class StreamClassifier {
     private var scratch: [Float]
     private var probabilities: [Float]
     private var windowValues: [Float]
+    private let stepper: BatchStepper?
+    /// Fewer pending streams than this run one by one (the fused step beats a small sgemm).
+    static let smallestBatch = 4
+
+    /// Whether frames of many streams can be advanced together (`processBatch`).
+    var batches: Bool { stepper != nil }
 
     /// - Throws: `ModelError(.input)` when the policy cannot run on this model.
     init(model: LSTMModel, mode: StreamingMode, hop: Int) throws {
@@ -83,6 +91,38 @@ final class StreamClassifier {
         scratch = [Float](repeating: 0, count: model.channels)
         probabilities = [Float](repeating: 0, count: model.classCount)
         windowValues = [Float](repeating: 0, count: window * model.channels)
+        stepper = mode == .continuous ? BatchStepper(model: model) : nil
+    }
+
+    /// Consumes one frame for each of several distinct streams at once (continuous mode): the
+    /// states advance together through `BatchStepper`; `emit(index, timestep, probabilities)`
+    /// is called for each label due, in timestep order per stream (`timestep` counts the
+    /// stream's timesteps since its last reset, minus one).
+    func processBatch(
+        _ sessions: [StreamSession], values: [UnsafePointer<Float>], timesteps: [Int],
+        emit: (Int, Int, UnsafePointer<Float>) -> Void
+    ) {
+        guard let stepper, sessions.count >= Self.smallestBatch else {
+            for index in sessions.indices {
+                process(sessions[index], values: values[index], timesteps: timesteps[index]) { probabilities in
+                    emit(index, sessions[index].timesteps - 1, probabilities)
+                }
+            }
+            return
+        }
+        let requests = sessions.indices.map { index -> BatchStepper.Request in
+            guard case .continuous(let state) = sessions[index].engine else {
+                preconditionFailure("batched sessions are continuous")
+            }
+            return BatchStepper.Request(state: state, input: values[index], timesteps: timesteps[index])
+        }
+        let before = sessions.map(\.timesteps)
+        let hop = self.hop
+        stepper.run(requests, shouldLabel: { index, t in (before[index] + t + 1) % hop == 0 }) { index, t, probabilities in
+            sessions[index].timesteps = before[index] + t + 1
+            emit(index, before[index] + t, probabilities)
+        }
+        for index in sessions.indices { sessions[index].timesteps = before[index] + timesteps[index] }
     }
 
     /// A new session whose state is zero.

@@ -149,35 +149,45 @@ extension LSTMModel {
             }
             (z + packed.inputWidth).update(from: out, count: hp)
         }
-        if let weights = plan.attention {
-            // Online softmax pooling: running maximum m, weight sum s, weighted sum a.
-            let top = base + offsets[2 * layerCount]
-            let pool = base + offsets[2 * layerCount + 1]
-            var score = plan.attentionBias
-            for j in 0..<hp { score += weights[j] * top[j] }
-            if state.steps == 0 {
-                pool.update(from: top, count: hp)
-                pool[hp] = score
-                pool[hp + 1] = 1
-            } else {
-                let largest = max(pool[hp], score)
-                let decay = expf(pool[hp] - largest), weight = expf(score - largest)
-                for j in 0..<hp { pool[j] = pool[j] * decay + top[j] * weight }
-                pool[hp] = largest
-                pool[hp + 1] = pool[hp + 1] * decay + weight
-            }
-        }
+        accumulateAttention(state, top: base + offsets[2 * layerCount])
         state.steps += 1
+    }
+
+    /// Folds the top layer's new output into the state's attention pool (online softmax:
+    /// running maximum m, weight sum s, weighted sum a). No-op for the `last` head.
+    func accumulateAttention(_ state: LSTMState, top: UnsafePointer<Float>) {
+        let plan = stepPlan
+        guard let weights = plan.attention else { return }
+        let hp = paddedHidden
+        let pool = state.storage + state.offsets[2 * state.layers + 1]
+        var score = plan.attentionBias
+        for j in 0..<hp { score += weights[j] * top[j] }
+        if state.steps == 0 {
+            pool.update(from: top, count: hp)
+            pool[hp] = score
+            pool[hp + 1] = 1
+        } else {
+            let largest = max(pool[hp], score)
+            let decay = expf(pool[hp] - largest), weight = expf(score - largest)
+            for j in 0..<hp { pool[j] = pool[j] * decay + top[j] * weight }
+            pool[hp] = largest
+            pool[hp + 1] = pool[hp + 1] * decay + weight
+        }
     }
 
     /// The class probabilities [K] for `state`: the head applied to the top layer's last output
     /// (`last`) or to the attention pool over every step since the last reset (`attention`).
     /// No allocation.
     public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
+        classify(state, top: state.storage + state.offsets[2 * state.layers], probabilities: probabilities)
+    }
+
+    /// As `classify(_:probabilities:)` with the top layer's output read from `top`.
+    func classify(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
         let layers = state.layers
         let base = state.storage
         let scratch = base + state.offsets[2 * layers + 2]
-        var features = UnsafePointer(base + state.offsets[2 * layers])
+        var features = top
         if stepPlan.attention != nil {
             // Pooled vector into the second scratch half: the first dense layer reads it before
             // the second one overwrites it.

@@ -6,5 +6,8 @@ struct LSTMCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lstmctl",
         abstract: "Inspect, run, benchmark and control lstmd LSTM classifiers.",
-        subcommands: [Inspect.self, Predict.self, Bench.self])
+        subcommands: [
+            Inspect.self, Predict.self, Bench.self, Send.self, Listen.self,
+            Status.self, Streams.self, Reset.self, Close.self, Reload.self,
+        ])
 }

@@ -7,7 +7,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure inference speed.",
         discussion: "Build with `swift build -c release` first; debug builds are 10-50× slower.",
-        subcommands: [BenchStep.self, BenchWindow.self])
+        subcommands: [BenchStep.self, BenchWindow.self, BenchE2E.self])
 }
 
 /// Options shared by the benchmarks.

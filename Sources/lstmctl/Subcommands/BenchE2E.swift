@@ -1,0 +1,349 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import LSTMKit
+import Synchronization
+import ZeroMQ
+
+/// `lstmctl bench e2e`: starts `lstmd`, drives N streams from this process over tcp loopback,
+/// and reports sustained throughput, frame-to-label latency at half that load, and memory per
+/// stream.
+struct BenchE2E: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "e2e",
+        abstract: "End-to-end throughput, latency and memory of a running lstmd.",
+        discussion: """
+            Starts the lstmd binary next to this one (or --lstmd) on 127.0.0.1 ports with a \
+            random H×L model (C channels, window 100), then for each streams × frame-size case: \
+            pushes frames as fast as the daemon takes them (PUSH back-pressure) for --seconds and \
+            reads the daemon's counters (sustained timesteps/s, labels/s); then offers half that \
+            frame rate, paced, and measures frame-to-label latency (label receive time minus the \
+            frame's timestamp, CLOCK_REALTIME on both sides); then reads lstmd's resident memory \
+            per stream. With --compare-python the same load runs against \
+            deploy/tools/reference_daemon.py (pyzmq + PyTorch, batching pending frames).
+            """)
+
+    @Option(help: "Stream counts.")
+    var streams = "1,100,10000"
+
+    @Option(help: "Timesteps per frame.")
+    var frame = "1,10"
+
+    @Option(help: "Modes: continuous, window (window uses hop = W/10).")
+    var modes = "continuous,window"
+
+    @Option(help: "Hidden size H.")
+    var hidden = 64
+
+    @Option(help: "LSTM layers L.")
+    var layers = 2
+
+    @Option(help: "Channels C.")
+    var channels = 6
+
+    @Option(help: "Seconds per throughput and per latency phase.")
+    var seconds = 3.0
+
+    @Option(help: "Path to lstmd (default: next to this binary).")
+    var lstmd: String?
+
+    @Option(help: "First of three consecutive tcp ports on 127.0.0.1.")
+    var port = 7600
+
+    @Flag(help: "Also run deploy/tools/reference_daemon.py (needs python3, torch, pyzmq).")
+    var comparePython = false
+
+    func run() throws {
+        let streamCounts = try integerList(streams), frameSizes = try integerList(frame)
+        let modeList = modes.split(separator: ",").map(String.init)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let modelURL = directory.appendingPathComponent("bench.safetensors")
+        var model = ModelFile.randomlyInitialized(
+            architecture: Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4),
+            window: 100, hop: 10, seed: 5)
+        try model.write(to: modelURL)
+        let binary = lstmd ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lstmd").path
+
+        print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
+        print("daemon  mode        streams  T  sustained ts/s  labels/s  offered fr/s  lat p50 µs   p99 µs  p99.9 µs  lost  bytes/stream")
+        var targets: [(String, [String])] = [("lstmd", [])]
+        if comparePython { targets.append(("python", [])) }
+        for (daemonName, _) in targets {
+            for mode in modeList {
+                if daemonName == "python" && mode != "continuous" { continue }
+                for streamCount in streamCounts {
+                    for size in frameSizes {
+                        let endpoints = (0..<3).map { "tcp://127.0.0.1:\(port + $0)" }
+                        let process: Process
+                        if daemonName == "lstmd" {
+                            process = try startDaemon(
+                                binary, [
+                                    "--model", modelURL.path, "--mode", mode, "--hop", mode == "window" ? "10" : "10",
+                                    "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2],
+                                    "--max-streams", String(max(streamCount, 10_000)), "--idle-timeout", "600",
+                                    "--log-level", "error",
+                                ])
+                        } else {
+                            process = try startPythonReference(modelURL.path, endpoints)
+                        }
+                        defer {
+                            process.terminate()
+                            process.waitUntilExit()
+                        }
+                        let result = try runCase(
+                            endpoints: endpoints, streams: streamCount, timesteps: size, pid: process.processIdentifier)
+                        print(String(
+                            format: "%-7@ %-10@ %7d %2d %15.0f %9.0f %13.0f %10.1f %8.1f %9.1f %5d %13.0f",
+                            daemonName as NSString, mode as NSString, streamCount, size, result.timestepsPerSecond, result.labelsPerSecond,
+                            result.offeredFramesPerSecond, result.latency.p50, result.latency.p99, result.latency.p999,
+                            result.lost, result.bytesPerStream))
+                    }
+                }
+            }
+        }
+    }
+
+    struct CaseResult {
+        var timestepsPerSecond: Double
+        var labelsPerSecond: Double
+        var offeredFramesPerSecond: Double
+        var latency: (p50: Double, p99: Double, p999: Double)
+        var lost: Int
+        var bytesPerStream: Double
+    }
+
+    private func startDaemon(_ path: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
+    private func startPythonReference(_ model: String, _ endpoints: [String]) throws -> Process {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/tools/reference_daemon.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, "--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2]]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private func runCase(endpoints: [String], streams: Int, timesteps: Int, pid: Int32) throws -> CaseResult {
+        let context = try ZMQContext()
+        let control = try ZMQSocket(.req, context: context)
+        try control.set(.receiveTimeout, to: 10_000)
+        try control.set(.linger, to: 0)
+        try control.connect(endpoints[2])
+        func status() throws -> JSONValue {
+            try control.send(Array(#"{"command":"status"}"#.utf8))
+            guard let reply = try control.receiveMultipart(), let first = reply.parts.first else {
+                throw ValidationError("the daemon did not answer status")
+            }
+            return try JSONValue.parse(String(decoding: first, as: UTF8.self))
+        }
+        // Wait until the daemon answers.
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? status()) != nil
+            if !ready { usleep(100_000) }
+        }
+        guard ready else { throw ValidationError("daemon did not start") }
+        let rssBefore = residentBytes(pid)
+
+        let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels)
+        // Phase 0: one frame per stream so every stream exists, then measure memory.
+        try load.send(frames: streams, rate: 0)
+        var counters = try status()["counters"]
+        for _ in 0..<200 where Int(counters?["frames"]?.numberValue ?? 0) < streams {
+            usleep(20_000)
+            counters = try status()["counters"]
+        }
+        let rssAfter = residentBytes(pid)
+        let bytesPerStream = Double(max(0, rssAfter - rssBefore)) / Double(streams)
+
+        // Phase 1: sustained throughput (back-pressure paces the sender).
+        let start = try status()["counters"]
+        let clock = ContinuousClock()
+        let began = clock.now
+        try load.sendFor(seconds: seconds)
+        let end = try status()["counters"]
+        let elapsed = (clock.now - began).seconds
+        let timestepRate = ((end?["timesteps"]?.numberValue ?? 0) - (start?["timesteps"]?.numberValue ?? 0)) / elapsed
+        let labelRate = ((end?["labels"]?.numberValue ?? 0) - (start?["labels"]?.numberValue ?? 0)) / elapsed
+        // Let the queues (ours and the daemon's) drain: every frame sent so far processed.
+        for _ in 0..<600 {
+            let counters = try status()["counters"]
+            let handled = Int((counters?["frames"]?.numberValue ?? 0) + (counters?["dropped"]?.numberValue ?? 0))
+            if handled >= load.sent { break }
+            usleep(100_000)
+        }
+
+        // Phase 2: latency at half the sustained frame rate.
+        let offered = max(1, timestepRate / Double(timesteps) / 2)
+        let subscriber = LabelLatencyCollector(endpoint: endpoints[1])
+        usleep(300_000)  // SUB join
+        let before = try status()["counters"]
+        let sentFrames = Int(offered * seconds)
+        try load.send(frames: sentFrames, rate: offered)
+        usleep(500_000)
+        let after = try status()["counters"]
+        let latencies = subscriber.stop()
+        let processed = Int((after?["frames"]?.numberValue ?? 0) - (before?["frames"]?.numberValue ?? 0))
+        let labelsPublished = Int((after?["labels"]?.numberValue ?? 0) - (before?["labels"]?.numberValue ?? 0))
+        let lost = (sentFrames - processed) + max(0, labelsPublished - latencies.count)
+        return CaseResult(
+            timestepsPerSecond: timestepRate, labelsPerSecond: labelRate, offeredFramesPerSecond: offered,
+            latency: percentiles(latencies), lost: lost, bytesPerStream: bytesPerStream)
+    }
+
+    private func percentiles(_ values: [Double]) -> (Double, Double, Double) {
+        guard !values.isEmpty else { return (.nan, .nan, .nan) }
+        let sorted = values.sorted()
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+        return (at(0.5), at(0.99), at(0.999))
+    }
+
+    private func residentBytes(_ pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Pushes frames round-robin over N streams with per-stream sequence numbers.
+final class LoadGenerator {
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let streams: Int
+    let timesteps: Int
+    let ids: [[UInt8]]
+    var sequences: [UInt64]
+    let payload: [UInt8]
+    let channels: Int
+    var next = 0
+    /// Frames handed to ZeroMQ so far.
+    var sent = 0
+
+    init(endpoint: String, streams: Int, timesteps: Int, channels: Int) {
+        context = try! ZMQContext()
+        socket = try! ZMQSocket(.push, context: context)
+        try! socket.set(.sendHighWaterMark, to: 10_000)
+        try! socket.set(.linger, to: 5000)
+        try! socket.connect(endpoint)
+        self.streams = streams
+        self.timesteps = timesteps
+        self.channels = channels
+        ids = (0..<streams).map { Array("bench-\($0)".utf8) }
+        sequences = Array(repeating: 0, count: streams)
+        var generator = SplitMix64(seed: 9)
+        var bytes: [UInt8] = []
+        for _ in 0..<(timesteps * channels) {
+            withUnsafeBytes(of: generator.normal().bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        payload = bytes
+    }
+
+    func sendOne() throws {
+        let stream = next
+        next = (next + 1) % streams
+        var header = FrameHeader(channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: benchRealtimeNanoseconds())
+        header.flags = 0
+        sequences[stream] += 1
+        try socket.send(ids[stream], more: true)
+        try socket.send(header.encoded, more: true)
+        try socket.send(payload)
+        sent += 1
+    }
+
+    func send(frames: Int, rate: Double) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for index in 0..<frames {
+            if rate > 0 {
+                // Sleep until due (no spinning: the daemon needs the cores).
+                let due = start + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                let wait = due - clock.now
+                if wait > .microseconds(50) { usleep(UInt32(wait.seconds * 1e6)) }
+            }
+            try sendOne()
+        }
+    }
+
+    func sendFor(seconds: Double) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .nanoseconds(Int64(seconds * 1e9))
+        while clock.now < deadline {
+            for _ in 0..<256 { try sendOne() }
+        }
+    }
+}
+
+func benchRealtimeNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Subscribes to all labels on a thread and records receive time − frame timestamp, in µs.
+final class LabelLatencyCollector: Sendable {
+    private let latencies = Mutex<[Double]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(endpoint: String) {
+        let thread = Thread { [self] in
+            let context = try! ZMQContext()
+            let socket = try! ZMQSocket(.sub, context: context)
+            try! socket.set(.receiveHighWaterMark, to: 1_000_000)
+            try! socket.set(.receiveTimeout, to: 100)
+            try! socket.subscribe([UInt8]())
+            try! socket.connect(endpoint)
+            var local: [Double] = []
+            var message = ZMQMessage()
+            let key = Array("\"timestamp_ns\":".utf8)
+            while !stopFlag.load(ordering: .acquiring) {
+                guard (try? socket.receive(into: &message)) == true else { continue }
+                guard message.hasMore, (try? socket.receive(into: &message)) == true else { continue }
+                let now = benchRealtimeNanoseconds()
+                let stamp: Int64? = message.withUnsafeBytes { raw in
+                    let bytes = raw.bindMemory(to: UInt8.self)
+                    guard bytes.count > key.count else { return nil }
+                    for start in 0..<(bytes.count - key.count) where bytes[start] == key[0] {
+                        if zip(key.indices, key).allSatisfy({ bytes[start + $0] == $1 }) {
+                            var value: Int64 = 0
+                            var index = start + key.count
+                            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                                value = value * 10 + Int64(bytes[index] - 48)
+                                index += 1
+                            }
+                            return value
+                        }
+                    }
+                    return nil
+                }
+                if let stamp { local.append(Double(now - stamp) / 1000) }
+            }
+            latencies.withLock { $0 = local }
+            socket.close()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func stop() -> [Double] {
+        stopFlag.store(true, ordering: .releasing)
+        done.wait()
+        return latencies.withLock { $0 }
+    }
+}
