@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C libraries: exactly one Swift module imports each.
@@ -57,6 +60,11 @@ let package = Package(
             dependencies: [
                 "LSTMKit", "LSTMTraining", "ZeroMQ", "Systemd",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             resources: [.copy("Resources/default.safetensors")],
             swiftSettings: kernelSettings),
@@ -77,5 +85,6 @@ let package = Package(
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LSTMKit", "ZeroMQ"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Daemon", "LSTMKit", "ZeroMQ"]),
     ]
 )

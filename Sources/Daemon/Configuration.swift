@@ -32,8 +32,19 @@ public struct Configuration: Sendable, Equatable {
     public var sendHighWaterMark = 100_000
     /// Log level name (trace, debug, info, notice, warning, error, critical).
     public var logLevel = "info"
+    /// Where logs go: `auto` (the journal when stderr is connected to it, else stderr),
+    /// `journal` or `stderr`.
+    public var logDestination = "auto"
+    /// `host:port` of the Prometheus HTTP endpoint (`GET /metrics`, `GET /healthz`); nil turns it
+    /// off. Port 0 picks a free port.
+    public var metricsAddress: String?
+    /// Directory for persistent state (systemd's `STATE_DIRECTORY`); nil when there is none.
+    public var stateDirectory: String?
     /// Seconds between watchdog-progress and housekeeping passes of the serving loop.
     public var housekeepingInterval: Double = 0.25
+    /// At stop, seconds spent classifying frames already queued before giving up on the rest
+    /// (keep below systemd's TimeoutStopSec).
+    public var stopDrainTimeout: Double = 5
 
     /// The defaults.
     public init() {}
@@ -55,7 +66,11 @@ public struct Configuration: Sendable, Equatable {
         }
         if let hop { try check(hop >= 1, "hop", "must be at least 1, got \(hop)") }
         try check((1...10_000_000).contains(maxStreams), "max_streams", "must be in 1...10000000, got \(maxStreams)")
-        try check(idleTimeout > 0, "idle_timeout", "must be positive seconds, got \(idleTimeout)")
+        try check(idleTimeout > 0 && idleTimeout <= 1e6, "idle_timeout", "must be in (0, 1000000] seconds, got \(idleTimeout)")
+        try check(
+            housekeepingInterval >= 0.01 && housekeepingInterval <= 10, "housekeeping_interval",
+            "must be in [0.01, 10] seconds, got \(housekeepingInterval)")
+        try check(stopDrainTimeout >= 0 && stopDrainTimeout <= 600, "stop_drain_timeout", "must be in [0, 600] seconds, got \(stopDrainTimeout)")
         try check((1...1_000_000).contains(maxTimestepsPerFrame), "max_timesteps_per_frame", "must be in 1...1000000, got \(maxTimestepsPerFrame)")
         try check((64...(1 << 30)).contains(maxMessageBytes), "max_message_bytes", "must be in 64...1073741824, got \(maxMessageBytes)")
         try check(receiveHighWaterMark >= 0, "receive_hwm", "must not be negative")
@@ -63,6 +78,34 @@ public struct Configuration: Sendable, Equatable {
         try check(
             ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel), "log_level",
             "must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
+        try check(
+            ["auto", "journal", "stderr"].contains(logDestination), "log_destination",
+            "must be auto, journal or stderr; got '\(logDestination)'")
+        if let metricsAddress {
+            try check(
+                Self.hostAndPort(metricsAddress) != nil, "metrics",
+                "must be host:port (an IPv4 address, [IPv6] or localhost, port 0...65535), got '\(metricsAddress)'")
+        }
+        if let stateDirectory {
+            try check(stateDirectory.hasPrefix("/"), "state_directory", "must be an absolute path, got '\(stateDirectory)'")
+        }
+    }
+
+    /// Splits `host:port` (`127.0.0.1:9464`, `[::1]:9464`, `localhost:9464`) into its parts.
+    /// - Returns: the host (without brackets) and the port, or nil when `text` is not of that form.
+    public static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            guard host.contains(":"), host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+            return (host, port)
+        }
+        if host == "localhost" { return (host, port) }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else { return nil }
+        return (host, port)
     }
 }
 
@@ -72,11 +115,18 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var key: String
     /// What is wrong with it.
     public var message: String
+    /// Where the value came from (`/etc/lstmd/lstmd.conf:12`, `environment variable LSTMD_HOP`,
+    /// `--hop`), when known.
+    public var source: String?
 
-    public init(key: String, message: String) {
+    public init(key: String, message: String, source: String? = nil) {
         self.key = key
         self.message = message
+        self.source = source
     }
 
-    public var description: String { "\(key): \(message)" }
+    public var description: String {
+        if let source { return "\(source): \(key): \(message)" }
+        return "\(key): \(message)"
+    }
 }

@@ -161,6 +161,7 @@ public final class Daemon: Sendable {
             shared.progress()
             ready.signal()
             server.run()
+            server.close()  // the label socket lingers until `wait()` terminates the context
             finished.signal()
         }
         thread.name = "lstmd-serve"
@@ -175,11 +176,12 @@ public final class Daemon: Sendable {
     /// Asks the serving loop to finish the frames already received and return.
     public func stop() { shared.requestStop() }
 
-    /// Blocks until the serving loop has returned, then closes the context.
+    /// Blocks until the serving loop has returned, then terminates the ZeroMQ context, which
+    /// waits (up to the label socket's 500 ms linger) until the last labels are sent.
     public func wait() {
         finished.wait()
         finished.signal()
-        context.shutdown()
+        context.terminate()
     }
 
     /// Asks the serving loop to reload the model from its path (as the `reload` control command).

@@ -19,7 +19,9 @@ final class Server {
     private var modelPath: String
     private var escapedClasses: [String]
     private var modelVersion: String
-    private var sessions: [String: StreamSession] = [:]
+    /// Sessions by the stream id's exact bytes (String equality would merge canonically
+    /// equivalent ids such as "café" spelled with and without a combining accent).
+    private var sessions: [[UInt8]: StreamSession] = [:]
     private var escapedIDs: [ObjectIdentifier: String] = [:]
     private var counters = Counters()
     private var rates = Rates()
@@ -38,6 +40,7 @@ final class Server {
     private var pendingHeaders: [FrameHeader] = []
     private var pendingOffsets: [Int] = []
     private var pendingValues: [Float] = []
+    private var pendingReceived: [UInt64] = []
     private static let maximumBatch = 512
 
     init(configuration: Configuration, model: LoadedModel, context: ZMQContext, shared: Daemon.Shared, logger: Logger) throws {
@@ -108,14 +111,26 @@ final class Server {
                 if !error.isTerminated { logger.error("poll failed", metadata: ["error": "\(error)"]) }
                 break
             }
-            if poller.isReadable(0) { drainIngest(limit: Self.maximumBatch) }  // bounded: control stays responsive
+            // Bounded in count and time, so control requests, housekeeping and stop stay responsive.
+            if poller.isReadable(0) {
+                drainIngest(limit: Self.maximumBatch, deadline: Self.monotonicNanoseconds() + 100_000_000)
+            }
             if control != nil, poller.isReadable(1) { serveControl() }
             housekeeping()
         }
-        // Finish what is in flight: frames already queued are classified and published.
-        drainIngest(limit: Int.max)
+        // Finish what is in flight: frames already queued are classified and published, for at
+        // most `stopDrainTimeout` (a producer faster than the daemon must not keep it alive).
+        let deadline = Self.monotonicNanoseconds() + UInt64(configuration.stopDrainTimeout * 1e9)
+        drainIngest(limit: Int.max, deadline: deadline)
         shared.progress()
         logger.info("serving loop stopped", metadata: ["frames": "\(counters.frames)", "labels": "\(counters.labels)"])
+    }
+
+    /// Closes every socket (the label socket keeps its linger for the context's termination).
+    func close() {
+        ingest.close()
+        control?.close()
+        publisher.close()
     }
 
     private func housekeeping() {
@@ -127,8 +142,8 @@ final class Server {
         rates.update(now: now, counters: counters)
         let idle = UInt64(configuration.idleTimeout * 1e9)
         if !sessions.isEmpty {
-            var expired: [String] = []
-            for (id, session) in sessions where now > session.lastSeen + idle { expired.append(id) }
+            var expired: [[UInt8]] = []
+            for (id, session) in sessions where now > session.lastSeen &+ idle { expired.append(id) }
             for id in expired { remove(id) }
             counters.evicted += expired.count
             if !expired.isEmpty { logger.debug("evicted idle streams", metadata: ["count": "\(expired.count)"]) }
@@ -139,7 +154,7 @@ final class Server {
         shared.publish(snapshot: statusObject())
     }
 
-    private func remove(_ id: String) {
+    private func remove(_ id: [UInt8]) {
         if let session = sessions.removeValue(forKey: id) {
             escapedIDs[ObjectIdentifier(session)] = nil
         }
@@ -147,9 +162,11 @@ final class Server {
 
     // MARK: Frames
 
-    private func drainIngest(limit: Int) {
+    private func drainIngest(limit: Int, deadline: UInt64 = .max) {
+        defer { flushBatch() }
         var handled = 0
         while handled < limit {
+            if handled % 8 == 7, Self.monotonicNanoseconds() > deadline { return }
             do {
                 guard try ingest.receive(into: &idPart, dontWait: true) else { return }
             } catch {
@@ -159,7 +176,6 @@ final class Server {
             if let reason = receiveFrame() { drop(reason) }
             if pendingSessions.count >= Self.maximumBatch { flushBatch() }
         }
-        flushBatch()
     }
 
     /// Classifies the frames waiting in the batch (one per stream), all streams together.
@@ -174,6 +190,10 @@ final class Server {
                 publish(sessions[index], probabilities: probabilities, header: headers[index])
             }
         }
+        if let metrics = shared.metrics {
+            for (header, received) in zip(headers, pendingReceived) { metrics.frame(timesteps: header.timesteps, receivedAt: received) }
+        }
+        pendingReceived.removeAll(keepingCapacity: true)
         pendingSessions.removeAll(keepingCapacity: true)
         pendingHeaders.removeAll(keepingCapacity: true)
         pendingOffsets.removeAll(keepingCapacity: true)
@@ -196,6 +216,7 @@ final class Server {
     /// Reads the rest of the message whose first part is in `idPart` and handles it.
     /// - Returns: the drop reason, or nil when the frame was accepted.
     private func receiveFrame() -> DropReason? {
+        let now = Self.monotonicNanoseconds()
         guard idPart.hasMore else { return .wrongParts }
         guard (try? ingest.receive(into: &headerPart, dontWait: true)) == true else { return .wrongParts }
         guard headerPart.hasMore else { return .wrongParts }
@@ -207,7 +228,8 @@ final class Server {
         }
         let idCount = idPart.count
         guard idCount >= 1, idCount <= 255 else { return .badStreamID }
-        guard let id = idPart.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else { return .badStreamID }
+        let key = idPart.withUnsafeBytes { Array($0) }
+        guard let id = String(validating: key, as: UTF8.self) else { return .badStreamID }
         let header: FrameHeader
         switch headerPart.withUnsafeBytes({ FrameHeader.parse($0) }) {
         case .failure(let reason): return reason
@@ -235,9 +257,8 @@ final class Server {
         }
         guard finite else { return .nonFinite }
 
-        let now = Self.monotonicNanoseconds()
         let session: StreamSession
-        if let existing = sessions[id] {
+        if let existing = sessions[key] {
             session = existing
             // One frame per stream per batch: a second one waits for the first to be classified.
             if session.pendingBatch == batchID { flushBatch() }
@@ -256,7 +277,7 @@ final class Server {
                 return .streamLimit
             }
             session = classifier.makeSession(id: id, now: now)
-            sessions[id] = session
+            sessions[key] = session
             escapedIDs[ObjectIdentifier(session)] = JSONText.quoted(id)
         }
         session.lastSequence = header.sequence
@@ -274,14 +295,15 @@ final class Server {
             pendingHeaders.append(header)
             pendingOffsets.append(pendingValues.count)
             pendingValues.append(contentsOf: values[0..<count])
+            pendingReceived.append(now)
         } else {
             values.withUnsafeBufferPointer { buffer in
                 classifier.process(session, values: buffer.baseAddress!, timesteps: header.timesteps) { probabilities in
                     publish(session, probabilities: probabilities, header: header)
                 }
             }
+            shared.metrics?.frame(timesteps: header.timesteps, receivedAt: now)
         }
-        shared.metrics?.frame(timesteps: header.timesteps, receivedAt: now)
         return nil
     }
 
@@ -342,7 +364,9 @@ final class Server {
         case "status":
             return statusObject()
         case "streams":
-            let limit = Int(request["limit"]?.numberValue ?? 1000)
+            let requested = request["limit"]?.numberValue ?? 1000
+            guard requested.isFinite, requested >= 0 else { return failure("limit must be a non-negative number") }
+            let limit = Int(min(requested, 1e9))
             let now = Self.monotonicNanoseconds()
             let list = sessions.values.sorted { $0.id < $1.id }.prefix(max(0, limit)).map { session -> JSONValue in
                 .object([
@@ -361,10 +385,13 @@ final class Server {
             guard let id = request["stream"]?.stringValue else {
                 return failure("\(command) needs a \"stream\" string")
             }
-            guard let session = sessions[id] else { return failure("unknown stream '\(id)'") }
-            if command == "reset" { classifier.reset(session) } else { remove(id) }
+            guard let session = sessions[Array(id.utf8)] else { return failure("unknown stream '\(id)'") }
+            if command == "reset" { classifier.reset(session) } else { remove(Array(id.utf8)) }
             return .object(["ok": .bool(true), "stream": .string(id)])
         case "reload":
+            if let model = request["model"], model.stringValue == nil {
+                return failure("reload \"model\" must be a string path")
+            }
             return reload(path: request["model"]?.stringValue)
         default:
             return failure("unknown command '\(command)' (status, streams, reset, close, reload)")
@@ -389,7 +416,10 @@ final class Server {
                 let fresh = next.makeSession(id: session.id, now: session.lastSeen)
                 fresh.lastSequence = session.lastSequence
                 fresh.frames = session.frames
-                sessions[session.id] = fresh
+                fresh.labels = session.labels
+                fresh.gaps = session.gaps
+                fresh.lastLabel = session.lastLabel
+                sessions[Array(session.id.utf8)] = fresh
                 escapedIDs[ObjectIdentifier(session)] = nil
                 escapedIDs[ObjectIdentifier(fresh)] = JSONText.quoted(fresh.id)
             }

@@ -1,4 +1,5 @@
 internal import CZeroMQ
+import Synchronization
 
 #if canImport(Glibc)
 internal import Glibc
@@ -71,7 +72,18 @@ public final class ZMQContext: @unchecked Sendable {
         _ = zmq_ctx_shutdown(handle)
     }
 
+    /// Terminates the context now (`zmq_ctx_term`): waits until every socket is closed and
+    /// their pending messages are sent or their linger period has passed. Call it once all
+    /// sockets are closed; `deinit` then does nothing more.
+    public func terminate() {
+        guard !terminated.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
+    }
+
+    private let terminated = Atomic<Bool>(false)
+
     deinit {
+        guard !terminated.load(ordering: .acquiring) else { return }
         // Every socket holds a strong reference to its context, so all are closed by now and, with
         // ZMQ_BLOCKY off, zmq_ctx_term returns at once. It may be interrupted by a signal (EINTR).
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}

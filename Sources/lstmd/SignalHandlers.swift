@@ -9,7 +9,9 @@ import Systemd
 final class SignalHandlers {
     private let sources: [any DispatchSourceSignal]
 
-    init(daemon: Daemon, notifier: SystemdNotifier, logger: Logger) {
+    /// Installs the handlers.
+    /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop.
+    init(daemon: Daemon, notifier: SystemdNotifier, logger: Logger, onStop: @escaping @Sendable () -> Void = {}) {
         let queue = DispatchQueue(label: "lstmd.signals")
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
@@ -18,6 +20,7 @@ final class SignalHandlers {
             source.setEventHandler {
                 logger.notice("stopping", metadata: ["signal": "\(signalNumber)"])
                 notifier.stopping()
+                onStop()
                 daemon.stop()
             }
             source.resume()
@@ -35,8 +38,13 @@ final class SignalHandlers {
     }
 }
 
-/// Pings the systemd watchdog at half its interval, but only while the serving loop makes
-/// progress, and keeps STATUS= current.
+/// Pings the systemd watchdog while the serving loop makes progress, and keeps STATUS= current.
+///
+/// The supervisor wakes every quarter of `WATCHDOG_USEC` and sends `WATCHDOG=1` only when the
+/// serving loop stamped progress (`Daemon.lastProgress`, stamped every housekeeping pass, at most
+/// an eighth of the interval apart) since the previous ping. A healthy loop is thus pinged every
+/// quarter interval, comfortably inside systemd's limit even with scheduling delays; a hung loop
+/// stops the pings and systemd kills and restarts the service after one interval.
 final class Supervisor: Sendable {
     private let daemon: Daemon
     private let notifier: SystemdNotifier
@@ -59,10 +67,10 @@ final class Supervisor: Sendable {
 
     private func run() {
         let interval = notifier.watchdogInterval
-        let period: Double = interval.map { max(0.01, Double($0.components.seconds) / 2 + Double($0.components.attoseconds) / 2e18) } ?? 2
-        var lastPinged: UInt64 = 0
+        let wake = interval.map { max(0.005, $0.seconds / 4) } ?? 1
+        var lastPinged = daemon.lastProgress
         var lastStatus = Date.distantPast
-        while done.wait(timeout: .now() + period / 2) == .timedOut {
+        while done.wait(timeout: .now() + wake) == .timedOut {
             let progress = daemon.lastProgress
             if interval != nil, progress != lastPinged {
                 notifier.watchdog()

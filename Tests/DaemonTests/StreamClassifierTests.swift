@@ -1,0 +1,251 @@
+@testable import Daemon
+import LSTMKit
+import Testing
+
+/// Streaming labels are exactly the offline batch forward of the windows (or prefixes) they
+/// stand for, at exactly the timesteps they are due, whatever the frame sizes.
+@Suite struct StreamClassifierTests {
+    static let tolerance: Float = 1e-5
+    static let window = 20
+
+    /// A small random model, named for test output.
+    struct ModelCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let architecture: Architecture
+        var testDescription: String { name }
+
+        /// The engine; a z-score scaler that is not the identity, so scaling is exercised too.
+        func model(window: Int = StreamClassifierTests.window, seed: UInt64 = 7) throws -> LSTMModel {
+            let c = architecture.inputSize
+            var generator = SplitMix64(seed: seed &+ 1000)
+            let scaler = Scaler.zscore(
+                mean: (0..<c).map { _ in generator.uniform(-1, 1) },
+                std: (0..<c).map { _ in generator.uniform(0.5, 2) })
+            let file = ModelFile.randomlyInitialized(
+                architecture: architecture, window: window, hop: 5, scaler: scaler, seed: seed)
+            return try LSTMModel(file)
+        }
+    }
+
+    static let unidirectional: [ModelCase] = [
+        ModelCase(name: "uni L1 H8 last", architecture: Architecture(inputSize: 3, hiddenSize: 8, numClasses: 4)),
+        ModelCase(
+            name: "uni L1 H12 attention dense",
+            architecture: Architecture(inputSize: 3, hiddenSize: 12, head: .attention, dense: [6], numClasses: 3)),
+        ModelCase(name: "uni L2 H10 last", architecture: Architecture(inputSize: 4, hiddenSize: 10, numLayers: 2, numClasses: 5)),
+        ModelCase(
+            name: "uni L2 H17 attention",
+            architecture: Architecture(inputSize: 2, hiddenSize: 17, numLayers: 2, head: .attention, numClasses: 2)),
+    ]
+
+    static let bidirectional: [ModelCase] = [
+        ModelCase(name: "bi L1 H8 last", architecture: Architecture(inputSize: 3, hiddenSize: 8, bidirectional: true, numClasses: 4)),
+        ModelCase(
+            name: "bi L2 H6 attention dense",
+            architecture: Architecture(
+                inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, head: .attention, dense: [5], numClasses: 3)),
+    ]
+
+    /// A label as emitted: the timesteps consumed since the last reset, and the probabilities.
+    struct Emitted {
+        var at: Int
+        var probabilities: [Float]
+    }
+
+    /// Feeds `values` ([N, C]) to `session` in frames of random sizes (1...maxFrame) and
+    /// collects what is emitted.
+    static func feed(
+        _ classifier: StreamClassifier, _ session: StreamSession, _ values: [Float], channels: Int,
+        generator: inout SplitMix64, maxFrame: Int = 13
+    ) -> [Emitted] {
+        var emitted: [Emitted] = []
+        let n = values.count / channels
+        var start = 0
+        while start < n {
+            let size = min(n - start, Int(generator.next() % UInt64(maxFrame)) + 1)
+            values.withUnsafeBufferPointer { buffer in
+                classifier.process(session, values: buffer.baseAddress! + start * channels, timesteps: size) { p in
+                    emitted.append(Emitted(at: session.timesteps, probabilities: Array(UnsafeBufferPointer(start: p, count: classifier.model.classCount))))
+                }
+            }
+            start += size
+        }
+        return emitted
+    }
+
+    static func randomValues(timesteps: Int, channels: Int, generator: inout SplitMix64) -> [Float] {
+        (0..<(timesteps * channels)).map { _ in generator.normal() * 1.5 }
+    }
+
+    static func maxAbsDifference(_ a: [Float], _ b: some Collection<Float>) -> Float {
+        precondition(a.count == b.count, "\(a.count) vs \(b.count) values")
+        return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    /// The offline forward of `values[from..<to]` (timesteps).
+    static func offline(_ model: LSTMModel, _ values: [Float], from: Int, to: Int) throws -> [Float] {
+        let c = model.channels
+        return try model.forward(Array(values[(from * c)..<(to * c)]), batchSize: 1, timesteps: to - from, threads: 1).probabilities
+    }
+
+    /// Checks window-mode labels of one stretch of `values` fed since the last reset.
+    static func checkWindows(_ emitted: [Emitted], model: LSTMModel, values: [Float], hop: Int, context: String) throws {
+        let w = window
+        let n = values.count / model.channels
+        let due = Array(stride(from: w, through: n, by: hop))
+        #expect(emitted.map(\.at) == due, "\(context): labels at \(emitted.map(\.at)), expected \(due)")
+        for label in emitted where label.at >= w && label.at <= n {
+            let expected = try offline(model, values, from: label.at - w, to: label.at)
+            let difference = maxAbsDifference(label.probabilities, expected)
+            #expect(difference <= tolerance, "\(context): label at \(label.at) differs by \(difference)")
+        }
+    }
+
+    @Test(arguments: unidirectional + bidirectional, [1, 5, 7, 20, 25])
+    func windowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model()
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+        #expect(classifier.window == Self.window)
+        var generator = SplitMix64(seed: UInt64(hop) * 31 + 5)
+        let values = Self.randomValues(timesteps: 97, channels: model.channels, generator: &generator)
+        let session = classifier.makeSession(id: "s", now: 0)
+        let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
+        #expect(session.timesteps == 97)
+        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) hop \(hop)")
+    }
+
+    @Test(arguments: unidirectional + bidirectional, [1, 6])
+    func windowResetRestartsTheWindows(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(seed: 11)
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+        var generator = SplitMix64(seed: 99)
+        let session = classifier.makeSession(id: "s", now: 0)
+        // A stretch cut short mid-window, then a reset, then a fresh stretch.
+        let before = Self.randomValues(timesteps: 33, channels: model.channels, generator: &generator)
+        let first = Self.feed(classifier, session, before, channels: model.channels, generator: &generator)
+        try Self.checkWindows(first, model: model, values: before, hop: hop, context: "\(modelCase.name) before reset")
+        classifier.reset(session)
+        #expect(session.timesteps == 0)
+        let after = Self.randomValues(timesteps: 51, channels: model.channels, generator: &generator)
+        let second = Self.feed(classifier, session, after, channels: model.channels, generator: &generator)
+        try Self.checkWindows(second, model: model, values: after, hop: hop, context: "\(modelCase.name) after reset")
+    }
+
+    @Test(arguments: unidirectional)
+    func sessionsAreIndependent(_ modelCase: ModelCase) throws {
+        let model = try modelCase.model(seed: 3)
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: 4)
+        var generator = SplitMix64(seed: 4)
+        let c = model.channels
+        let a = Self.randomValues(timesteps: 60, channels: c, generator: &generator)
+        let b = Self.randomValues(timesteps: 60, channels: c, generator: &generator)
+        let sa = classifier.makeSession(id: "a", now: 0), sb = classifier.makeSession(id: "b", now: 0)
+        var emittedA: [Emitted] = [], emittedB: [Emitted] = []
+        // Interleave timestep by timestep.
+        for t in 0..<60 {
+            a.withUnsafeBufferPointer { p in
+                classifier.process(sa, values: p.baseAddress! + t * c, timesteps: 1) {
+                    emittedA.append(Emitted(at: sa.timesteps, probabilities: Array(UnsafeBufferPointer(start: $0, count: model.classCount))))
+                }
+            }
+            b.withUnsafeBufferPointer { p in
+                classifier.process(sb, values: p.baseAddress! + t * c, timesteps: 1) {
+                    emittedB.append(Emitted(at: sb.timesteps, probabilities: Array(UnsafeBufferPointer(start: $0, count: model.classCount))))
+                }
+            }
+        }
+        try Self.checkWindows(emittedA, model: model, values: a, hop: 4, context: "\(modelCase.name) stream a")
+        try Self.checkWindows(emittedB, model: model, values: b, hop: 4, context: "\(modelCase.name) stream b")
+    }
+
+    @Test(arguments: unidirectional, [1, 5])
+    func continuousLabelsEqualForwardOverEverythingSinceReset(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(seed: 21)
+        let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
+        var generator = SplitMix64(seed: 8)
+        let session = classifier.makeSession(id: "s", now: 0)
+        let c = model.channels
+        for (stretch, length) in [63, 41].enumerated() {
+            let values = Self.randomValues(timesteps: length, channels: c, generator: &generator)
+            let emitted = Self.feed(classifier, session, values, channels: c, generator: &generator)
+            let due = Array(stride(from: hop, through: length, by: hop))
+            #expect(emitted.map(\.at) == due, "\(modelCase.name) stretch \(stretch): labels at \(emitted.map(\.at))")
+            for label in emitted where label.at <= length {
+                let expected = try Self.offline(model, values, from: 0, to: label.at)
+                let difference = Self.maxAbsDifference(label.probabilities, expected)
+                #expect(difference <= Self.tolerance, "\(modelCase.name) stretch \(stretch) label at \(label.at) differs by \(difference)")
+            }
+            classifier.reset(session)
+            #expect(session.timesteps == 0)
+        }
+    }
+
+    /// Continuous mode advances the frames of many streams together (`processBatch`, one frame
+    /// per stream per batch, uneven frame sizes); every label still equals the forward over
+    /// everything since the stream's reset, at exactly the due timesteps.
+    @Test(arguments: unidirectional, [1, 4])
+    func batchedContinuousLabelsEqualForwardOverEverythingSinceReset(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(seed: 23)
+        let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
+        #expect(classifier.batches)
+        let c = model.channels, k = model.classCount
+        var generator = SplitMix64(seed: 17)
+        let streams = 7
+        let sessions = (0..<streams).map { classifier.makeSession(id: "s\($0)", now: 0) }
+        var history = [[Float]](repeating: [], count: streams)
+        var emitted = [[Emitted]](repeating: [], count: streams)
+        for round in 0..<9 {
+            // A random subset of at least `smallestBatch` streams, each with a frame of 0...9 timesteps.
+            let members = (0..<streams).filter { _ in generator.next() % 4 != 0 }
+            guard members.count >= StreamClassifier.smallestBatch else { continue }
+            let frames = members.map { _ in Self.randomValues(timesteps: 1 + Int(generator.next() % 9), channels: c, generator: &generator) }
+            let pointers = frames.map { frame in
+                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: frame.count)
+                pointer.initialize(from: frame, count: frame.count)
+                return pointer
+            }
+            defer { for pointer in pointers { pointer.deallocate() } }
+            classifier.processBatch(
+                members.map { sessions[$0] }, values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
+            ) { index, timestep, p in
+                emitted[members[index]].append(Emitted(at: timestep + 1, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+            }
+            for (slot, member) in members.enumerated() {
+                history[member] += frames[slot]
+                #expect(sessions[member].timesteps == history[member].count / c, "round \(round) stream \(member)")
+            }
+        }
+        for stream in 0..<streams {
+            let length = history[stream].count / c
+            let due = Array(stride(from: hop, through: length, by: hop))
+            #expect(emitted[stream].map(\.at) == due, "\(modelCase.name) stream \(stream): labels at \(emitted[stream].map(\.at))")
+            for label in emitted[stream] where label.at <= length {
+                let expected = try Self.offline(model, history[stream], from: 0, to: label.at)
+                let difference = Self.maxAbsDifference(label.probabilities, expected)
+                #expect(difference <= Self.tolerance, "\(modelCase.name) stream \(stream) label at \(label.at) differs by \(difference)")
+            }
+        }
+    }
+
+    @Test(arguments: bidirectional)
+    func continuousModeRefusesBidirectionalModels(_ modelCase: ModelCase) throws {
+        let model = try modelCase.model()
+        #expect(throws: ModelError.self) { try StreamClassifier(model: model, mode: .continuous, hop: 5) }
+    }
+
+    @Test func hopBelowOneIsRefused() throws {
+        let model = try Self.unidirectional[0].model()
+        #expect(throws: ModelError.self) { try StreamClassifier(model: model, mode: .window, hop: 0) }
+    }
+
+    @Test func staggeredSessionsHoldOneStatePerOpenWindow() throws {
+        let model = try Self.unidirectional[0].model()
+        let everyTimestep = try StreamClassifier(model: model, mode: .window, hop: 1).makeSession(id: "a", now: 0)
+        let oncePerWindow = try StreamClassifier(model: model, mode: .window, hop: Self.window).makeSession(id: "a", now: 0)
+        let state = model.makeState().byteCount
+        // ⌈W/hop⌉ states: 20 against 1.
+        #expect(everyTimestep.byteCount - oncePerWindow.byteCount >= 19 * state)
+        let bidirectional = try StreamClassifier(model: try Self.bidirectional[0].model(), mode: .window, hop: 5)
+        #expect(bidirectional.makeSession(id: "a", now: 0).byteCount >= Self.window * 3 * 4)
+    }
+}

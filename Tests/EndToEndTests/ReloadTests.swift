@@ -1,0 +1,108 @@
+import Foundation
+import LSTMKit
+import Testing
+
+extension EndToEnd {
+    /// `reload` (control command and SIGHUP): a good model is swapped in between frames, a bad
+    /// one is refused and the current model keeps serving.
+    @Suite struct Reload {
+        @Test func reloadSwapsInANewModelAndRefusesACorruptOne() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (firstPath, first) = try TestModels.write(to: models, name: "first", window: 6, hop: 3, version: "e2e-v1", seed: 1)
+            let (secondPath, second) = try TestModels.write(
+                to: models, name: "second", architecture: Architecture(inputSize: 3, hiddenSize: 11, head: .attention, numClasses: 5),
+                window: 4, hop: 2, version: "e2e-v2", seed: 2)
+            let corruptPath = models.url.appendingPathComponent("corrupt.safetensors").path
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: secondPath)))
+            bytes.removeLast(bytes.count / 3)  // truncated: tensors run past the end
+            try Data(bytes).write(to: URL(fileURLWithPath: corruptPath))
+            let garbagePath = models.url.appendingPathComponent("garbage.safetensors").path
+            try Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: garbagePath))
+
+            try withDaemon(["--model", firstPath]) { daemon in
+                var generator = SplitMix64(seed: 21)
+                var stream = TestStream(id: "s", channels: 3)
+                for _ in 0..<3 { try daemon.send(stream.frame(timesteps: 4, generator: &generator)) }
+                let before = ExpectedLabels(model: first)
+                #expect(try daemon.subscriber.waitFor(stream: "s", count: before.count(for: stream)))
+                let firstStretch = stream.currentStretch
+
+                // A good model: ok, its version, states start over (sequence tracking stays).
+                let reply = try daemon.request(["command": .string("reload"), "model": .string(secondPath)])
+                #expect(reply["ok"] == .bool(true), "\(reply)")
+                #expect(reply["model_version"]?.stringValue == "e2e-v2")
+                stream.startOver()
+                let secondStretch = stream.currentStretch
+                for _ in 0..<3 { try daemon.send(stream.frame(timesteps: 3, generator: &generator)) }
+                let after = ExpectedLabels(model: second)
+                let total = before.count(for: stream, stretches: [firstStretch]) + after.count(for: stream, stretches: [secondStretch])
+                #expect(try daemon.subscriber.waitFor(stream: "s", count: total))
+                let labels = daemon.subscriber.labels(of: "s")
+                let beforeProblems = try before.problems(labels, stream: stream, stretches: [firstStretch], version: "e2e-v1")
+                #expect(beforeProblems.isEmpty, "\(beforeProblems)")
+                let problems = try after.problems(labels, stream: stream, stretches: [secondStretch], version: "e2e-v2")
+                #expect(problems.isEmpty, "\(problems)")
+                var status = try daemon.status()
+                #expect(status["model"]?["version"]?.stringValue == "e2e-v2")
+                #expect(status["model"]?["window"]?.numberValue == 4)
+                #expect(status["model"]?["classes"] == .array(second.classes.map { .string($0) }))
+                #expect(status["counters"]?["reloads"]?.numberValue == 1)
+                #expect(try daemon.drops().values.allSatisfy { $0 == 0 })
+
+                // Bad models: refused with a reason; the second model keeps serving.
+                for bad in [corruptPath, garbagePath, models.url.appendingPathComponent("missing.safetensors").path, models.path] {
+                    let refused = try daemon.request(["command": .string("reload"), "model": .string(bad)])
+                    #expect(refused["ok"] == .bool(false), "\(bad): \(refused)")
+                    #expect(refused["error"]?.stringValue?.isEmpty == false, "\(bad): \(refused)")
+                }
+                for _ in 0..<2 { try daemon.send(stream.frame(timesteps: 2, generator: &generator)) }
+                let more = total + 2  // four more timesteps at hop 2
+                #expect(try daemon.subscriber.waitFor(stream: "s", count: more))
+                let latest = daemon.subscriber.labels(of: "s")
+                #expect(try after.problems(latest, stream: stream, stretches: [secondStretch], version: "e2e-v2").isEmpty)
+                status = try daemon.status()
+                #expect(status["model"]?["version"]?.stringValue == "e2e-v2")
+                #expect(status["model"]?["path"]?.stringValue == secondPath)
+                #expect(status["counters"]?["reloads"]?.numberValue == 1)
+                #expect(daemon.process.isRunning)
+            }
+        }
+
+        /// A `model` that is not a string must be refused, not taken as "reload the current file"
+        /// (which silently resets every stream).
+        @Test
+        func reloadRefusesANonStringModel() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (path, _) = try TestModels.write(to: models, name: "model", window: 4, hop: 2)
+            try withDaemon(["--model", path], subscribe: false) { daemon in
+                for request in [#"{"command":"reload","model":42}"#, #"{"command":"reload","model":null}"#, #"{"command":"reload","model":["a"]}"#] {
+                    let reply = try daemon.request(request)
+                    #expect(reply["ok"] == .bool(false), "\(request) → \(reply)")
+                }
+                #expect(try daemon.status()["counters"]?["reloads"]?.numberValue == 0)
+            }
+        }
+
+        @Test func sighupReloadsTheModelFromItsPath() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (path, _) = try TestModels.write(to: models, name: "model", window: 4, hop: 2, version: "before-hup", seed: 1)
+            try withDaemon(["--model", path]) { daemon in
+                // Replace the file in place (atomically), then SIGHUP.
+                let (_, replacement) = try TestModels.write(to: models, name: "model", window: 4, hop: 2, version: "after-hup", seed: 2)
+                kill(daemon.process.processIdentifier, SIGHUP)
+                let status = try daemon.waitForStatus { $0["model"]?["version"]?.stringValue == "after-hup" }
+                #expect(status != nil, "model version still \(String(describing: try? daemon.status()["model"]?["version"]))")
+                #expect(status?["counters"]?["reloads"]?.numberValue == 1)
+                var generator = SplitMix64(seed: 3)
+                var stream = TestStream(id: "after", channels: 3)
+                for _ in 0..<3 { try daemon.send(stream.frame(timesteps: 2, generator: &generator)) }
+                let expected = ExpectedLabels(model: replacement)
+                #expect(try daemon.subscriber.waitFor(stream: "after", count: expected.count(for: stream)))
+                #expect(try expected.problems(daemon.subscriber.labels(of: "after"), stream: stream, version: "after-hup").isEmpty)
+            }
+        }
+    }
+}

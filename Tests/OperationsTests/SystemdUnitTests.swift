@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// `systemd-analyze` runs offline here (PID 1 need not be systemd). Debian: `apt-get install
+/// systemd`.
+let systemdAnalyze = which("systemd-analyze")
+
+/// The units in `systemd/` pass `systemd-analyze verify` without a word and score at most 2.0 in
+/// `systemd-analyze security --offline=true`.
+@Suite(.enabled(if: systemdAnalyze != nil, "systemd-analyze is not installed (apt-get install systemd); unit checks skipped"))
+struct SystemdUnitTests {
+    static let units = ["lstmd.service", "lstmd@.service"]
+
+    /// A copy of `unit` whose ExecStart runs the lstmd built with the tests (verify needs the
+    /// binary to exist), saved as `name` in a fresh directory.
+    private func stage(_ unit: String, as name: String) throws -> (URL, String) {
+        let source = Paths.packageRoot.appendingPathComponent("systemd").appendingPathComponent(unit)
+        let text = try String(contentsOf: source, encoding: .utf8)
+        #expect(text.contains("ExecStart=/usr/local/bin/lstmd"), "ExecStart must name /usr/local/bin/lstmd (install.sh rewrites it)")
+        let rewritten = text.replacingOccurrences(of: "ExecStart=/usr/local/bin/lstmd", with: "ExecStart=\(Paths.lstmd.path)")
+        let directory = try Paths.temporaryDirectory()
+        let path = directory.appendingPathComponent(name).path
+        try rewritten.write(toFile: path, atomically: true, encoding: .utf8)
+        return (directory, path)
+    }
+
+    @Test(arguments: [("lstmd.service", "lstmd.service"), ("lstmd@.service", "lstmd@.service"), ("lstmd@.service", "lstmd@edge.service")])
+    func verifyIsSilent(unit: String, name: String) throws {
+        let (directory, path) = try stage(unit, as: name)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try run(systemdAnalyze!, ["verify", path], directory: directory)
+        #expect(result.status == 0, "systemd-analyze verify \(name) exited \(result.status)")
+        #expect(result.stderr.isEmpty, "systemd-analyze verify \(name):\n\(result.stderr)")
+        #expect(result.stdout.isEmpty, "systemd-analyze verify \(name):\n\(result.stdout)")
+    }
+
+    @Test(arguments: [("lstmd.service", "lstmd.service"), ("lstmd@.service", "lstmd@edge.service")])
+    func securityScoreIsAtMostTwo(unit: String, name: String) throws {
+        let (directory, path) = try stage(unit, as: name)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try run(systemdAnalyze!, ["security", "--offline=true", "--no-pager", path], directory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "systemd-analyze security \(name):\n\(result.stderr)")
+        // "→ Overall exposure level for lstmd.service: 1.2 OK 🙂"
+        let line = result.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }
+        let score = line.flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Double($0) }
+        let measured = try #require(score, "no score in:\n\(result.stdout)")
+        #expect(measured <= 2.0, "exposure \(measured) > 2.0:\n\(result.stdout)")
+    }
+
+    /// The daemon's needs are kept by the hardening: the settings it relies on stay in place.
+    @Test(arguments: units) func keepsWhatTheDaemonNeeds(unit: String) throws {
+        let text = try String(
+            contentsOf: Paths.packageRoot.appendingPathComponent("systemd").appendingPathComponent(unit), encoding: .utf8)
+        for line in [
+            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "DynamicUser=yes",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "IPAddressAllow=localhost", "MemoryDenyWriteExecute=yes",
+            "ConfigurationDirectory=lstmd", "RestartPreventExitStatus=78",
+        ] {
+            #expect(text.split(separator: "\n").contains { $0 == line }, "\(unit) lacks \(line)")
+        }
+        for prefix in ["WatchdogSec=", "TimeoutStopSec=", "StateDirectory=", "RuntimeDirectory="] {
+            #expect(text.split(separator: "\n").contains { $0.hasPrefix(prefix) }, "\(unit) lacks \(prefix)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Removes what deploy/install.sh installed.
+#
+#   deploy/uninstall.sh [--prefix DIR] [--destdir DIR] [--unit-dir DIR] [--purge]
+#
+# Takes the same --prefix/--destdir/--unit-dir as install.sh (and PREFIX/DESTDIR). Without
+# DESTDIR and under systemd it first stops and disables lstmd.service and every lstmd@
+# instance. The configuration (/etc/lstmd) and the state (/var/lib/lstmd, /var/lib/lstmd-*)
+# are kept unless --purge. Running it again is harmless.
+set -euo pipefail
+
+prefix="${PREFIX:-/usr/local}"
+destdir="${DESTDIR:-}"
+unit_dir="/etc/systemd/system"
+purge=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) prefix="$2"; shift 2 ;;
+        --prefix=*) prefix="${1#*=}"; shift ;;
+        --destdir) destdir="$2"; shift 2 ;;
+        --destdir=*) destdir="${1#*=}"; shift ;;
+        --unit-dir) unit_dir="$2"; shift 2 ;;
+        --unit-dir=*) unit_dir="${1#*=}"; shift ;;
+        --purge) purge=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "uninstall.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+case "$prefix" in /*) ;; *) echo "uninstall.sh: --prefix must be an absolute path, got '$prefix'" >&2; exit 2 ;; esac
+case "$unit_dir" in /*) ;; *) echo "uninstall.sh: --unit-dir must be an absolute path, got '$unit_dir'" >&2; exit 2 ;; esac
+
+under_systemd=0
+if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    under_systemd=1
+    systemctl disable --now lstmd.service >/dev/null 2>&1 || true
+    for instance in $(systemctl list-units --all --plain --no-legend 'lstmd@*' 2>/dev/null | awk '{print $1}'); do
+        systemctl disable --now "$instance" >/dev/null 2>&1 || true
+    done
+fi
+
+rm -f "$destdir$prefix/bin/lstmd" "$destdir$prefix/bin/lstmctl"
+rm -f "$destdir$prefix/share/lstmd/default.safetensors" "$destdir$prefix/share/lstmd/lstmd.conf.example"
+rmdir "$destdir$prefix/share/lstmd" 2>/dev/null || true
+rm -f "$destdir$unit_dir/lstmd.service" "$destdir$unit_dir/lstmd@.service"
+# Enablement links left behind (e.g. by instances enabled but not loaded).
+if [ -d "$destdir$unit_dir" ]; then
+    find "$destdir$unit_dir" -mindepth 2 -maxdepth 2 -type l \( -name 'lstmd.service' -o -name 'lstmd@*.service' \) -delete
+fi
+
+if [ "$purge" = 1 ]; then
+    rm -rf "$destdir/etc/lstmd" "$destdir/var/lib/lstmd" "$destdir/var/lib/private/lstmd"
+    for state in "$destdir"/var/lib/lstmd-* "$destdir"/var/lib/private/lstmd-*; do
+        if [ -e "$state" ] || [ -L "$state" ]; then rm -rf "$state"; fi
+    done
+    echo "removed lstmd, its configuration and its state" >&2
+else
+    echo "removed lstmd; kept $destdir/etc/lstmd and $destdir/var/lib/lstmd* (--purge removes them)" >&2
+fi
+
+if [ "$under_systemd" = 1 ]; then
+    systemctl daemon-reload
+fi
