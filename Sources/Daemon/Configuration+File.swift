@@ -135,6 +135,7 @@ extension Configuration {
         Key(name: "hop") { $0.hop = try optional($1).map(integer) },
         Key(name: "max_streams") { $0.maxStreams = try integer(required($1)) },
         Key(name: "idle_timeout") { $0.idleTimeout = try seconds(required($1)) },
+        Key(name: "stop_drain_timeout") { $0.stopDrainTimeout = try seconds(required($1)) },
         Key(name: "max_timesteps_per_frame") { $0.maxTimestepsPerFrame = try integer(required($1)) },
         Key(name: "max_message_bytes") { $0.maxMessageBytes = try integer(required($1)) },
         Key(name: "receive_hwm") { $0.receiveHighWaterMark = try integer(required($1)) },

@@ -40,6 +40,9 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds before an idle stream is evicted (default 60).", valueName: "seconds"))
     var idleTimeout: String?
 
+    @Option(name: .customLong("stop-drain-timeout"), help: ArgumentHelp("At stop, seconds spent classifying frames already queued (default 5).", valueName: "seconds"))
+    var stopDrainTimeout: String?
+
     @Option(
         name: [.customLong("max-timesteps-per-frame"), .customLong("max-timesteps")],
         help: ArgumentHelp("Most timesteps per frame (default 4096).", valueName: "n"))
@@ -83,6 +86,7 @@ struct DaemonOptions: ParsableArguments {
         add("hop", hop)
         add("max_streams", maxStreams)
         add("idle_timeout", idleTimeout)
+        add("stop_drain_timeout", stopDrainTimeout)
         add("max_timesteps_per_frame", maxTimesteps)
         add("max_message_bytes", maxMessageBytes)
         add("receive_hwm", receiveHWM)
