@@ -45,8 +45,15 @@ public protocol ServingMetrics: Sendable {
     func frame(timesteps: Int, receivedAt: UInt64)
     /// A label was published.
     func label()
+    /// A label was published for a frame stamped `frameTimestamp` (sender's CLOCK_REALTIME ns),
+    /// at `emitted` (CLOCK_REALTIME ns).
+    func label(frameTimestamp: Int64, emitted: Int64)
     /// A frame was dropped.
     func drop(_ reason: DropReason)
+}
+
+extension ServingMetrics {
+    public func label(frameTimestamp: Int64, emitted: Int64) { label() }
 }
 
 /// Reload progress, for service managers.

@@ -18,6 +18,7 @@ import Synchronization
 /// | `labels_total` | counter | labels published |
 /// | `dropped_frames_total{reason}` | counter | frames dropped, one series per `DropReason` |
 /// | `frame_processing_seconds` | histogram | frame receipt to classification done |
+/// | `frame_to_label_seconds` | histogram | the frame's `timestamp_ns` (sender clock) to label publication |
 /// | `active_streams` | gauge | streams with state |
 /// | `evicted_streams_total` | counter | streams evicted after `idle_timeout` |
 /// | `rejected_streams_total` | counter | frames of new streams refused at `max_streams` |
@@ -44,6 +45,7 @@ public final class MetricsRecorder: ServingMetrics {
     private let labels: CoreMetrics.Counter
     private let drops: [CoreMetrics.Counter]
     private let latency: CoreMetrics.Timer
+    private let frameToLabel: CoreMetrics.Timer
     private let activeStreams: CoreMetrics.Gauge
     private let uptime: CoreMetrics.Gauge
     private let fromStatus: [(path: [String], counter: CoreMetrics.Counter)]
@@ -55,6 +57,7 @@ public final class MetricsRecorder: ServingMetrics {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["lstmd_frame_processing_seconds"] = Self.latencyBuckets
+        factory.durationHistogramBuckets["lstmd_frame_to_label_seconds"] = Self.latencyBuckets
         self.factory = factory
         frames = CoreMetrics.Counter(label: "lstmd_frames_total", factory: factory)
         timesteps = CoreMetrics.Counter(label: "lstmd_timesteps_total", factory: factory)
@@ -63,6 +66,7 @@ public final class MetricsRecorder: ServingMetrics {
             CoreMetrics.Counter(label: "lstmd_dropped_frames_total", dimensions: [("reason", $0.rawValue)], factory: factory)
         }
         latency = CoreMetrics.Timer(label: "lstmd_frame_processing_seconds", factory: factory)
+        frameToLabel = CoreMetrics.Timer(label: "lstmd_frame_to_label_seconds", factory: factory)
         activeStreams = CoreMetrics.Gauge(label: "lstmd_active_streams", factory: factory)
         uptime = CoreMetrics.Gauge(label: "lstmd_uptime_seconds", factory: factory)
         fromStatus = [
@@ -88,6 +92,14 @@ public final class MetricsRecorder: ServingMetrics {
 
     public func label() {
         labels.increment()
+    }
+
+    public func label(frameTimestamp: Int64, emitted: Int64) {
+        labels.increment()
+        // The sender's clock: meaningful when sender and daemon share one (same host, or NTP).
+        if frameTimestamp > 0, emitted >= frameTimestamp {
+            frameToLabel.recordNanoseconds(emitted - frameTimestamp)
+        }
     }
 
     public func drop(_ reason: DropReason) {

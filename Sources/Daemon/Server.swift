@@ -322,7 +322,8 @@ final class Server {
         }
         json += "},\"model_version\":\"\(modelVersion)\",\"mode\":\"\(classifier.mode.rawValue)\""
         json += ",\"seq\":\(header.sequence),\"timestamp_ns\":\(header.timestamp)"
-        json += ",\"timesteps\":\(session.timesteps),\"emitted_ns\":\(Self.realtimeNanoseconds())}"
+        let emitted = Self.realtimeNanoseconds()
+        json += ",\"timesteps\":\(session.timesteps),\"emitted_ns\":\(emitted)}"
         session.labels += 1
         session.lastLabel = best
         counters.labels += 1
@@ -332,7 +333,7 @@ final class Server {
         } catch {
             logger.error("cannot publish label", metadata: ["error": "\(error)", "stream": "\(session.id)"])
         }
-        shared.metrics?.label()
+        shared.metrics?.label(frameTimestamp: header.timestamp, emitted: emitted)
     }
 
     // MARK: Control

@@ -37,7 +37,8 @@ classifier, softmax) in one call on the outputs at every timestep where a stream
 a multiple of hop; publish. `--one-at-a-time` instead runs one nn.LSTM call per message.
 
 Prints "ready" on stdout once the model is loaded and the sockets are bound. SIGTERM / SIGINT
-stop the loop; frames already queued are processed before exit.
+stop the loop; frames already queued are processed before exit (for at most
+`--stop-drain-timeout` seconds).
 """
 
 from __future__ import annotations
@@ -262,9 +263,11 @@ class Daemon:
             if now - last_housekeeping >= 0.25:
                 last_housekeeping = now
                 self.housekeeping(now)
-        # Finish what is in flight: frames already queued are classified and published.
-        while True:
-            messages = self.drain(self.args.drain_limit)
+        # Finish what is in flight: frames already queued are classified and published, for at
+        # most --stop-drain-timeout seconds (a producer faster than the daemon must not keep it alive).
+        deadline = time.monotonic() + self.args.stop_drain_timeout
+        while time.monotonic() < deadline:
+            messages = self.drain(min(self.args.drain_limit, 1024))
             if not messages:
                 break
             if self.args.one_at_a_time:
@@ -625,10 +628,13 @@ def main(argv=None):
     p.add_argument("--drain-limit", type=int, default=4096, help="messages drained per batch (default 4096)")
     p.add_argument("--max-streams", type=int, default=10_000)
     p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds before an idle stream is evicted")
+    p.add_argument("--stop-drain-timeout", type=float, default=5.0,
+                   help="seconds spent on queued frames after SIGTERM/SIGINT (default 5)")
     p.add_argument("--max-timesteps-per-frame", type=int, default=4096)
     p.add_argument("--max-message-bytes", type=int, default=1 << 20)
     p.add_argument("--rcvhwm", type=int, default=100_000)
     p.add_argument("--sndhwm", type=int, default=100_000)
+    p.add_argument("--log-level", default=None, help="accepted for lstmd compatibility; ignored")
     p.add_argument("--no-mkldnn", action="store_true",
                    help="disable torch.backends.mkldnn (its RNN path is slow for small calls on some builds)")
     args = p.parse_args(argv)
