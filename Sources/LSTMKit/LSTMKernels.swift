@@ -51,22 +51,31 @@ func lstmCellStep(
     preactivation: UnsafePointer<Float>, blocks: Int
 ) {
     for block in 0..<blocks {
-        let pre = preactivation + block * 64
-        var i = load16(pre), f = load16(pre + 16), g = load16(pre + 32), o = load16(pre + 48)
-        var w = weights + block * blockStride
-        for j in 0..<count {
-            let s = Vector16(repeating: input[j])
-            i = i.addingProduct(load16(w), s)
-            f = f.addingProduct(load16(w + 16), s)
-            g = g.addingProduct(load16(w + 32), s)
-            o = o.addingProduct(load16(w + 48), s)
-            w += 64
-        }
+        let (i, f, g, o) = gateProduct(
+            weights + block * blockStride, input: input, count: count, preactivation: preactivation + block * 64)
         var c = load16(cell + block * 16)
         let h = lstmPointwise(i, f, g, o, cell: &c)
         store16(c, cell + block * 16)
         store16(h, hidden + block * 16)
     }
+}
+
+/// One block's 64 gate rows: `pre + W·z`, W block-major (64 floats per input column).
+@inline(__always)
+func gateProduct(
+    _ weights: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int, preactivation pre: UnsafePointer<Float>
+) -> (Vector16, Vector16, Vector16, Vector16) {
+    var i = load16(pre), f = load16(pre + 16), g = load16(pre + 32), o = load16(pre + 48)
+    var w = weights
+    for j in 0..<count {
+        let s = Vector16(repeating: input[j])
+        i = i.addingProduct(load16(w), s)
+        f = f.addingProduct(load16(w + 16), s)
+        g = g.addingProduct(load16(w + 32), s)
+        o = o.addingProduct(load16(w + 48), s)
+        w += 64
+    }
+    return (i, f, g, o)
 }
 
 /// Gate preactivations `out = pre + W·z` for `blocks` blocks, without the cell update: the input
@@ -79,17 +88,8 @@ func lstmProject(
     preactivation: UnsafePointer<Float>, blocks: Int
 ) {
     for block in 0..<blocks {
-        let pre = preactivation + block * 64
-        var i = load16(pre), f = load16(pre + 16), g = load16(pre + 32), o = load16(pre + 48)
-        var w = weights + block * blockStride
-        for j in 0..<count {
-            let s = Vector16(repeating: input[j])
-            i = i.addingProduct(load16(w), s)
-            f = f.addingProduct(load16(w + 16), s)
-            g = g.addingProduct(load16(w + 32), s)
-            o = o.addingProduct(load16(w + 48), s)
-            w += 64
-        }
+        let (i, f, g, o) = gateProduct(
+            weights + block * blockStride, input: input, count: count, preactivation: preactivation + block * 64)
         let base = out + block * 64
         store16(i, base)
         store16(f, base + 16)

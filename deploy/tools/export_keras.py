@@ -233,18 +233,10 @@ def export_keras(model, path, classes, mean=None, std=None, window=None, hop=Non
     classes = list(classes)
     if len(classes) != arch["num_classes"]:
         raise ExportError(f"{len(classes)} class names but the class layer has {arch['num_classes']} outputs")
-    if scaler == "zscore":
-        if mean is None or std is None:
-            raise ExportError("scaler 'zscore' needs mean and std")
-        sc = {"kind": "zscore", "mean": _as_list(mean), "std": _as_list(std)}
-    elif scaler == "minmax":
-        lo = minimum if minimum is not None else mean
-        hi = maximum if maximum is not None else std
-        if lo is None or hi is None:
-            raise ExportError("scaler 'minmax' needs minimum and maximum (or mean=min, std=max)")
-        sc = {"kind": "minmax", "min": _as_list(lo), "max": _as_list(hi)}
-    else:
-        raise ExportError(f"scaler must be 'zscore' or 'minmax', got {scaler!r}")
+    try:
+        sc = fmt.scaler_spec(scaler, mean, std, minimum, maximum)
+    except ValueError as e:
+        raise ExportError(str(e)) from e
     window = int(window)
     hop = max(1, window // 10) if hop is None else int(hop)
     prov = fmt.default_provenance(f"export_keras.py (Keras {keras.__version__}, backend {keras.backend.backend()})")
@@ -257,9 +249,6 @@ def export_keras(model, path, classes, mean=None, std=None, window=None, hop=Non
         verify_against_keras(path, model, window)
     return path
 
-
-def _as_list(v):
-    return [float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1)]
 
 
 def keras_probabilities(model, x_scaled):

@@ -162,18 +162,10 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
     if lstm.dropout and L > 1:
         arch["dropout"] = {"input": 0.0, "between_layers": float(lstm.dropout), "head": 0.0}
 
-    if scaler == "zscore":
-        if mean is None or std is None:
-            raise ExportError("scaler 'zscore' needs mean and std")
-        sc = {"kind": "zscore", "mean": _as_list(mean), "std": _as_list(std)}
-    elif scaler == "minmax":
-        lo = minimum if minimum is not None else mean
-        hi = maximum if maximum is not None else std
-        if lo is None or hi is None:
-            raise ExportError("scaler 'minmax' needs minimum and maximum (or mean=min, std=max)")
-        sc = {"kind": "minmax", "min": _as_list(lo), "max": _as_list(hi)}
-    else:
-        raise ExportError(f"scaler must be 'zscore' or 'minmax', got {scaler!r}")
+    try:
+        sc = fmt.scaler_spec(scaler, mean, std, minimum, maximum)
+    except ValueError as e:
+        raise ExportError(str(e)) from e
 
     window = int(window)
     hop = max(1, window // 10) if hop is None else int(hop)
@@ -188,11 +180,6 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
         _verify(path, lstm, attention, hidden, linear, sc, C)
     return path
 
-
-def _as_list(v):
-    if isinstance(v, torch.Tensor):
-        v = v.detach().cpu().double().numpy()
-    return [float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1)]
 
 
 def torch_forward(lstm, attention, hidden, linear, x, lengths=None):

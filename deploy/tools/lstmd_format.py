@@ -191,6 +191,27 @@ def normalize_scaler(scaler: dict, input_size: int) -> dict:
     raise ValueError(f"scaler kind must be 'zscore' or 'minmax', got {kind!r}")
 
 
+def scaler_spec(kind, mean=None, std=None, minimum=None, maximum=None) -> dict:
+    """The scaler metadata object for an exporter's arguments ("zscore": mean/std; "minmax":
+    minimum/maximum, falling back to mean/std as min/max). Values may be lists, numpy arrays or
+    anything with .tolist(); raises ValueError naming what is missing."""
+    def as_list(v):
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().double().numpy()
+        return [float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1)]
+    if kind == "zscore":
+        if mean is None or std is None:
+            raise ValueError("scaler 'zscore' needs mean and std")
+        return {"kind": "zscore", "mean": as_list(mean), "std": as_list(std)}
+    if kind == "minmax":
+        lo = minimum if minimum is not None else mean
+        hi = maximum if maximum is not None else std
+        if lo is None or hi is None:
+            raise ValueError("scaler 'minmax' needs minimum and maximum (or mean=min, std=max)")
+        return {"kind": "minmax", "min": as_list(lo), "max": as_list(hi)}
+    raise ValueError(f"scaler must be 'zscore' or 'minmax', got {kind!r}")
+
+
 def expected_tensor_shapes(arch: dict) -> dict:
     """Name -> shape of every tensor an lstmd model with this architecture must contain."""
     C, H, L = arch["input_size"], arch["hidden_size"], arch["num_layers"]

@@ -435,8 +435,11 @@ class Daemon:
             except zmq.Again:
                 return
             self.process_one_at_a_time((parts,))
-            if control is not None and k % 64 == 63 and control.poll(0):
-                self.serve_control()
+            if k % 64 == 63:
+                if self.stop:
+                    return
+                if control is not None and control.poll(0):
+                    self.serve_control()
 
     def process_one_at_a_time(self, messages):
         now = time.monotonic()
