@@ -187,7 +187,7 @@ def main(argv=None):
     p.add_argument("--channels", type=int, default=6)
     p.add_argument("--max-backlog", type=int, default=0,
                    help="with --rate 0: frames sent but not yet counted by the daemon, at most "
-                        "(default 0 = auto: 0.5 s of the daemon's observed rate, at least 2000)")
+                        "(default 0 = auto: 0.5 s of the daemon's observed rate, at least 2 per stream)")
     p.add_argument("--drain-timeout", type=float, default=15.0, help="seconds to wait for the daemon to catch up")
     p.add_argument("--sndhwm", type=int, default=10_000)
     p.add_argument("--prefix", default=None, help="stream id prefix (default: lg<pid>-<time>-)")
@@ -214,8 +214,9 @@ def main(argv=None):
         sub.start()
         time.sleep(0.3)  # let the subscription reach the publisher
     sender = Sender(ctx, a, prefix)
+    floor = max(100, 2 * a.streams)  # auto backlog: never below two frames per stream
     if a.rate <= 0:
-        sender.allowed = a.max_backlog or 2000
+        sender.allowed = a.max_backlog or floor
     sender.start()
     t_sender = time.monotonic()
 
@@ -225,7 +226,7 @@ def main(argv=None):
             handled = s[1]["frames"] + s[1]["dropped"] - base_frames
             backlog = a.max_backlog
             if backlog <= 0:
-                backlog = max(2000, int(0.5 * handled / max(1e-3, s[0] - t_sender)))
+                backlog = max(floor, int(0.5 * handled / max(1e-3, s[0] - t_sender)))
             sender.allowed = handled + backlog
         return s
 

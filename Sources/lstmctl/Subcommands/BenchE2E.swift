@@ -127,7 +127,7 @@ struct BenchE2E: ParsableCommand {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/tools/reference_daemon.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2]]
+        process.arguments = ["python3", script.path, "--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2], "--threads", "1"]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         return process
