@@ -133,7 +133,16 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch default)")
     ap.add_argument("--steps", type=int, default=3000, help="timesteps per per-step measurement")
     ap.add_argument("--runs", type=int, default=30, help="runs of the window forward")
+    ap.add_argument("--step", action="store_true", help="only (a), the per-step latency")
+    ap.add_argument("--window", action="store_true", help="only (b), the window forward")
+    ap.add_argument("--hidden", default=None, help="hidden sizes, e.g. 32,64,128 (a) or 64 (b)")
+    ap.add_argument("--layers", default=None, help="layer counts, e.g. 1,2 (a) or 2 (b)")
+    ap.add_argument("--batch", type=int, default=64, help="B of the window forward")
+    ap.add_argument("--timesteps", type=int, default=100, help="T of the window forward")
     a = ap.parse_args(argv)
+    both = not a.step and not a.window
+    hidden = [int(x) for x in a.hidden.split(",")] if a.hidden else None
+    layers = [int(x) for x in a.layers.split(",")] if a.layers else None
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -141,25 +150,37 @@ def main(argv=None):
     print(f"PyTorch {torch.__version__}, {platform.machine()}, threads {torch.get_num_threads()}, "
           f"float32, inference_mode, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print()
+    if both or a.step:
+        step_table(a, hidden or [32, 64, 128], layers or [1, 2])
+    if both or a.window:
+        window_table(a, hidden or [64], layers or [2])
+    print(f"total {time.time() - t_start:.1f} s")
+
+
+def step_table(a, hiddens, layers):
     print("(a) streaming per-step latency, batch 1, C=6")
     print(f"{'H':>5} {'L':>3} {'nn.LSTM':>12} {'nn.LSTM':>12} {'LSTMCell':>12} {'fastest':>12}")
     print(f"{'':>5} {'':>3} {'(default)':>12} {'(no mkldnn)':>12} {'stack':>12} {'ns/step':>12}")
-    for H in (32, 64, 128):
-        for L in (1, 2):
+    for L in layers:
+        for H in hiddens:
             m = bench_lstm_module(H, L, a.steps, mkldnn=True)
             n = bench_lstm_module(H, L, a.steps, mkldnn=False)
             c = bench_lstm_cells(H, L, a.steps)
             print(f"{H:>5} {L:>3} {m:>12.0f} {n:>12.0f} {c:>12.0f} {min(m, n, c):>12.0f}")
     print()
-    B, T, H, L = 64, 100, 64, 2
-    print(f"(b) window forward B={B} T={T} C={C} H={H} L={L} (last head + Linear + softmax), "
-          f"median of up to {a.runs} runs")
-    for label, mk in (("default", True), ("no mkldnn", False)):
-        med, best, n = bench_window(B, T, H, L, a.runs, mkldnn=mk)
-        print(f"    {label:<10} median {med / 1e6:8.3f} ms   min {best / 1e6:8.3f} ms   "
-              f"= {med / (B * T):6.0f} ns per sample-step  ({n} runs)")
+
+
+def window_table(a, hiddens, layers):
+    B, T = a.batch, a.timesteps
+    for L in layers:
+        for H in hiddens:
+            print(f"(b) window forward B={B} T={T} C={C} H={H} L={L} (last head + Linear + softmax), "
+                  f"median of up to {a.runs} runs")
+            for label, mk in (("default", True), ("no mkldnn", False)):
+                med, best, n = bench_window(B, T, H, L, a.runs, mkldnn=mk)
+                print(f"    {label:<10} median {med / 1e6:8.3f} ms   min {best / 1e6:8.3f} ms   "
+                      f"= {med / (B * T):6.0f} ns per sample-step  ({n} runs)")
     print()
-    print(f"total {time.time() - t_start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ func runPytorchBaseline(_ arguments: [String]) {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", script.path] + arguments
     print("\nPyTorch baseline: python3 \(script.path) \(arguments.joined(separator: " "))")
+    fflush(nil)
     do {
         try process.run()
         process.waitUntilExit()
