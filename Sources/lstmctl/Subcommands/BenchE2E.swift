@@ -47,8 +47,11 @@ struct BenchE2E: ParsableCommand {
     @Option(help: "Path to lstmd (default: next to this binary).")
     var lstmd: String?
 
-    @Option(help: "First of three consecutive tcp ports on 127.0.0.1.")
-    var port = 7600
+    @Option(help: "First of three consecutive tcp ports on 127.0.0.1 (default: derived from the process id).")
+    var port = 20_000 + Int(getpid() % 10_000) * 3
+
+    @Option(help: "Frames/s offered in the latency phase (default: half the sustained rate).")
+    var latencyRate: Double?
 
     @Flag(help: "Also run deploy/tools/reference_daemon.py (needs python3, torch, pyzmq).")
     var comparePython = false
@@ -99,6 +102,7 @@ struct BenchE2E: ParsableCommand {
                             daemonName as NSString, mode as NSString, streamCount, size, result.timestepsPerSecond, result.labelsPerSecond,
                             result.offeredFramesPerSecond, result.latency.p50, result.latency.p99, result.latency.p999,
                             result.lost, result.bytesPerStream))
+                        fflush(nil)
                     }
                 }
             }
@@ -149,10 +153,12 @@ struct BenchE2E: ParsableCommand {
         // Wait until the daemon answers.
         var ready = false
         for _ in 0..<100 where !ready {
+            guard kill(pid, 0) == 0 else { break }
             ready = (try? status()) != nil
             if !ready { usleep(100_000) }
         }
-        guard ready else { throw ValidationError("daemon did not start") }
+        // Our daemon, not another process on the same ports.
+        guard ready, kill(pid, 0) == 0 else { throw ValidationError("the daemon (pid \(pid)) did not start") }
         let rssBefore = residentBytes(pid)
 
         let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels)
@@ -184,14 +190,21 @@ struct BenchE2E: ParsableCommand {
         }
 
         // Phase 2: latency at half the sustained frame rate.
-        let offered = max(1, timestepRate / Double(timesteps) / 2)
+        let offered = latencyRate ?? max(1, timestepRate / Double(timesteps) / 2)
         let subscriber = LabelLatencyCollector(endpoint: endpoints[1])
         usleep(300_000)  // SUB join
         let before = try status()["counters"]
         let sentFrames = Int(offered * seconds)
         try load.send(frames: sentFrames, rate: offered)
-        usleep(500_000)
-        let after = try status()["counters"]
+        // Wait (bounded) until the daemon has handled everything, so "lost" means lost, not late.
+        var after = try status()["counters"]
+        for _ in 0..<300 {
+            let handled = Int((after?["frames"]?.numberValue ?? 0) + (after?["dropped"]?.numberValue ?? 0))
+            if handled >= load.sent { break }
+            usleep(100_000)
+            after = try status()["counters"]
+        }
+        usleep(300_000)
         let latencies = subscriber.stop()
         let processed = Int((after?["frames"]?.numberValue ?? 0) - (before?["frames"]?.numberValue ?? 0))
         let labelsPublished = Int((after?["labels"]?.numberValue ?? 0) - (before?["labels"]?.numberValue ?? 0))
@@ -239,6 +252,8 @@ final class LoadGenerator {
         context = try! ZMQContext()
         socket = try! ZMQSocket(.push, context: context)
         try! socket.set(.sendHighWaterMark, to: 10_000)
+        // A daemon that stops reading must fail the benchmark, not hang it.
+        try! socket.set(.sendTimeout, to: 30_000)
         try! socket.set(.linger, to: 5000)
         try! socket.connect(endpoint)
         self.streams = streams
@@ -260,7 +275,9 @@ final class LoadGenerator {
         var header = FrameHeader(channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: benchRealtimeNanoseconds())
         header.flags = 0
         sequences[stream] += 1
-        try socket.send(ids[stream], more: true)
+        guard try socket.send(ids[stream], more: true) else {
+            throw ValidationError("the daemon took no frame for 30 s")
+        }
         try socket.send(header.encoded, more: true)
         try socket.send(payload)
         sent += 1
