@@ -8,7 +8,7 @@ import ZeroMQ
 /// daemon owns (never the Swift concurrency pool). Not `Sendable`: everything here belongs to
 /// that thread; other threads talk to it only through `Daemon`'s flags and the control socket.
 final class Server {
-    private let configuration: Configuration
+    private var configuration: Configuration
     private let logger: Logger
     private let shared: Daemon.Shared
     private let ingest: ZMQSocket
@@ -136,7 +136,7 @@ final class Server {
     private func housekeeping() {
         let now = Self.monotonicNanoseconds()
         shared.progress()
-        if shared.takeReloadRequest() { _ = reload(path: nil) }
+        if shared.takeReloadRequest() { _ = reload(path: nil, configuration: shared.takePendingConfiguration()) }
         guard now >= lastHousekeeping + 250_000_000 else { return }
         lastHousekeeping = now
         rates.update(now: now, counters: counters)
@@ -402,12 +402,31 @@ final class Server {
     /// Loads and validates a model, then swaps it in between frames: stream states are reset
     /// (their sequence tracking stays), and labels carry the new version. A bad model is refused
     /// and the current one keeps serving.
-    private func reload(path: String?) -> JSONValue {
-        let target = path ?? modelPath
+    private func reload(path: String?, configuration replacement: Configuration? = nil) -> JSONValue {
+        let settings = replacement ?? configuration
+        let target = replacement != nil ? settings.modelPath : (path ?? modelPath)
         shared.reloadHook?(.began)
         do {
+            if let replacement {
+                try replacement.validate()
+                for (role, old, new) in [
+                    ("ingest", configuration.ingestEndpoints, replacement.ingestEndpoints),
+                    ("publish", configuration.publishEndpoints, replacement.publishEndpoints),
+                    ("control", configuration.controlEndpoints, replacement.controlEndpoints),
+                ] where old != new {
+                    logger.warning("\(role) endpoints changed; they take effect at the next restart", metadata: ["now": "\(old)", "configured": "\(new)"])
+                }
+            }
             let loaded = try LoadedModel(path: target)
-            let next = try loaded.classifier(configuration: configuration)
+            let next = try loaded.classifier(configuration: settings)
+            if var replacement {
+                // Sockets stay as bound; everything else takes the new values.
+                replacement.ingestEndpoints = configuration.ingestEndpoints
+                replacement.publishEndpoints = configuration.publishEndpoints
+                replacement.controlEndpoints = configuration.controlEndpoints
+                replacement.housekeepingInterval = configuration.housekeepingInterval
+                configuration = replacement
+            }
             classifier = next
             modelPath = loaded.path
             modelVersion = loaded.model.file.version
@@ -429,7 +448,7 @@ final class Server {
             shared.reloadHook?(.succeeded(modelVersion))
             return .object(["ok": .bool(true), "model_version": .string(modelVersion), "model": .string(loaded.path)])
         } catch {
-            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
+            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target ?? "bundled default")", "error": "\(error)"])
             shared.reloadHook?(.failed("\(error)"))
             return failure("reload refused: \(error)")
         }

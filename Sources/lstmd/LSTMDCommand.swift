@@ -83,7 +83,20 @@ struct LSTMDCommand: ParsableCommand {
             metrics.server.onScrape { metrics.recorder.update(status: daemon.status) }
             metrics.server.isReady = true
         }
-        let signals = SignalHandlers(daemon: daemon, notifier: notifier, logger: logger) {
+        let configFile = options.config, commandLine = options.commandLine
+        let watchdogInterval = notifier.watchdogInterval
+        let signals = SignalHandlers(
+            daemon: daemon, notifier: notifier, logger: logger,
+            reloadConfiguration: {
+                var fresh = try Configuration.load(
+                    file: configFile, environment: ProcessInfo.processInfo.environment, commandLine: commandLine
+                ).configuration
+                if let watchdogInterval {
+                    fresh.housekeepingInterval = min(fresh.housekeepingInterval, watchdogInterval.seconds / 8)
+                }
+                return fresh
+            }
+        ) {
             metrics?.server.isReady = false
         }
         notifier.ready()

@@ -11,7 +11,13 @@ final class SignalHandlers {
 
     /// Installs the handlers.
     /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop.
-    init(daemon: Daemon, notifier: SystemdNotifier, logger: Logger, onStop: @escaping @Sendable () -> Void = {}) {
+    /// - Parameter reloadConfiguration: re-reads the configuration (file, environment, flags) on
+    ///   SIGHUP; when it throws, the error is logged and the current configuration and model stay.
+    init(
+        daemon: Daemon, notifier: SystemdNotifier, logger: Logger,
+        reloadConfiguration: @escaping @Sendable () throws -> Configuration,
+        onStop: @escaping @Sendable () -> Void = {}
+    ) {
         let queue = DispatchQueue(label: "lstmd.signals")
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
@@ -30,7 +36,14 @@ final class SignalHandlers {
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
         hangup.setEventHandler {
             logger.notice("reload requested (SIGHUP)")
-            daemon.requestReload()
+            do {
+                daemon.requestReload(configuration: try reloadConfiguration())
+            } catch {
+                notifier.reloading()
+                logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
+                notifier.ready()
+                notifier.status("reload refused: \(error)")
+            }
         }
         hangup.resume()
         sources.append(hangup)

@@ -104,5 +104,32 @@ extension EndToEnd {
                 #expect(try expected.problems(daemon.subscriber.labels(of: "after"), stream: stream, version: "after-hup").isEmpty)
             }
         }
+
+        /// SIGHUP re-reads the configuration file: a changed streaming setting takes effect with
+        /// the model it names; a file with a bad value is refused and everything keeps serving.
+        @Test func sighupReloadsTheConfigurationFile() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (path, _) = try TestModels.write(to: models, name: "model", window: 4, hop: 2, version: "conf-v1", seed: 1)
+            let (otherPath, _) = try TestModels.write(to: models, name: "other", window: 4, hop: 2, version: "conf-v2", seed: 2)
+            let config = models.url.appendingPathComponent("lstmd.conf")
+            try "model = \(path)\nhop = 2\nmax_streams = 50\n".write(to: config, atomically: true, encoding: .utf8)
+            try withDaemon(["--config", config.path]) { daemon in
+                #expect(try daemon.status()["model"]?["hop"]?.numberValue == 2)
+                try "model = \(otherPath)\nhop = 3\nmax_streams = 60\n".write(to: config, atomically: true, encoding: .utf8)
+                kill(daemon.process.processIdentifier, SIGHUP)
+                let status = try daemon.waitForStatus { $0["model"]?["version"]?.stringValue == "conf-v2" }
+                #expect(status?["model"]?["hop"]?.numberValue == 3)
+                #expect(status?["streams"]?["max"]?.numberValue == 60)
+                // A bad value: refused, the running configuration and model stay.
+                try "model = \(path)\nhop = 0\n".write(to: config, atomically: true, encoding: .utf8)
+                kill(daemon.process.processIdentifier, SIGHUP)
+                usleep(700_000)
+                let after = try daemon.status()
+                #expect(after["model"]?["version"]?.stringValue == "conf-v2")
+                #expect(after["model"]?["hop"]?.numberValue == 3)
+                #expect(after["counters"]?["reloads"]?.numberValue == 1)
+            }
+        }
     }
 }
