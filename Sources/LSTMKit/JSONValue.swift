@@ -66,6 +66,24 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable, CustomStringConve
         return nil
     }
 
+    /// `text` as a quoted JSON string literal (quotes, backslashes and control characters escaped).
+    public static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// Parses JSON text.
     /// - Throws: `DecodingError` when the text is not JSON.
     public static func parse(_ text: String) throws -> JSONValue {
