@@ -61,3 +61,34 @@ import Testing
         #expect(Activations.tanh(-big) == Vector16(repeating: -1))
     }
 }
+
+/// The fused cell update against a `Double` reference.
+@Suite struct PointwiseTests {
+    @Test func cellUpdateWithinBound() {
+        var generator = SplitMix64(seed: 77)
+        var worstCell = 0.0, worstHidden = 0.0
+        for round in 0..<4000 {
+            let scale: Float = round % 4 == 0 ? 40 : 6
+            var lanes = (Vector16(), Vector16(), Vector16(), Vector16(), Vector16())
+            for lane in 0..<16 {
+                lanes.0[lane] = generator.uniform(-scale, scale)
+                lanes.1[lane] = generator.uniform(-scale, scale)
+                lanes.2[lane] = generator.uniform(-scale, scale)
+                lanes.3[lane] = generator.uniform(-scale, scale)
+                lanes.4[lane] = generator.uniform(-scale, scale)
+            }
+            var cell = lanes.4
+            let hidden = lstmPointwise(lanes.0, lanes.1, lanes.2, lanes.3, cell: &cell)
+            for lane in 0..<16 {
+                let sigmoid = { (x: Float) in 1 / (1 + Foundation.exp(-Double(x))) }
+                let c = sigmoid(lanes.1[lane]) * Double(lanes.4[lane]) + sigmoid(lanes.0[lane]) * Foundation.tanh(Double(lanes.2[lane]))
+                let h = sigmoid(lanes.3[lane]) * Foundation.tanh(c)
+                #expect(cell[lane].isFinite && hidden[lane].isFinite)
+                worstCell = max(worstCell, abs(Double(cell[lane]) - c) / max(1, abs(c)))
+                worstHidden = max(worstHidden, abs(Double(hidden[lane]) - h))
+            }
+        }
+        #expect(worstCell <= 1e-6, "cell error \(worstCell)")
+        #expect(worstHidden <= 1e-6, "hidden error \(worstHidden)")
+    }
+}
