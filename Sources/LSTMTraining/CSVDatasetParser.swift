@@ -35,18 +35,7 @@ public enum CSVDatasetParser {
     /// - Throws: `DatasetError` naming the file (its last path component), line and column of
     ///   the first problem, or `.unreadableFile` with the file-system error as `cause`.
     public static func parse(contentsOf url: URL) throws -> Dataset {
-        let source = url.lastPathComponent
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw DatasetError(
-                .unreadableFile, source: source, message: "cannot read file: \(error.localizedDescription)",
-                cause: error)
-        }
-        return try data.withUnsafeBytes { raw in
-            try parse(bytes: raw.bindMemory(to: UInt8.self), source: source)
-        }
+        try DatasetFile.withBytes(of: url, parse(bytes:source:))
     }
 
     /// Reads CSV text held in memory.
