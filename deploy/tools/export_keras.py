@@ -234,15 +234,10 @@ def export_keras(model, path, classes, mean=None, std=None, window=None, hop=Non
     if len(classes) != arch["num_classes"]:
         raise ExportError(f"{len(classes)} class names but the class layer has {arch['num_classes']} outputs")
     try:
-        sc = fmt.scaler_spec(scaler, mean, std, minimum, maximum)
-    except ValueError as e:
-        raise ExportError(str(e)) from e
-    window = int(window)
-    hop = max(1, window // 10) if hop is None else int(hop)
-    prov = fmt.default_provenance(f"export_keras.py (Keras {keras.__version__}, backend {keras.backend.backend()})")
-    prov.update(provenance or {})
-    try:
-        fmt.write_model(path, tensors, arch, classes, window, hop, sc, prov, mode=mode)
+        fmt.write_exported(
+            path, tensors, arch, classes, window, hop,
+            f"export_keras.py (Keras {keras.__version__}, backend {keras.backend.backend()})",
+            provenance, mode, scaler, mean, std, minimum, maximum)
     except ValueError as e:
         raise ExportError(str(e)) from e
     if verify:

@@ -163,16 +163,9 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
         arch["dropout"] = {"input": 0.0, "between_layers": float(lstm.dropout), "head": 0.0}
 
     try:
-        sc = fmt.scaler_spec(scaler, mean, std, minimum, maximum)
-    except ValueError as e:
-        raise ExportError(str(e)) from e
-
-    window = int(window)
-    hop = max(1, window // 10) if hop is None else int(hop)
-    prov = fmt.default_provenance(f"export_pytorch.py (PyTorch {torch.__version__})")
-    prov.update(provenance or {})
-    try:
-        fmt.write_model(path, tensors, arch, classes, window, hop, sc, prov, mode=mode)
+        sc = fmt.write_exported(
+            path, tensors, arch, classes, window, hop, f"export_pytorch.py (PyTorch {torch.__version__})",
+            provenance, mode, scaler, mean, std, minimum, maximum)
     except ValueError as e:
         raise ExportError(str(e)) from e
 

@@ -212,6 +212,20 @@ def scaler_spec(kind, mean=None, std=None, minimum=None, maximum=None) -> dict:
     raise ValueError(f"scaler must be 'zscore' or 'minmax', got {kind!r}")
 
 
+def write_exported(path, tensors, arch, classes, window, hop, trainer, provenance=None, mode=None,
+                   scaler="zscore", mean=None, std=None, minimum=None, maximum=None) -> dict:
+    """The common tail of the exporters: build the scaler, default the hop to max(1, window // 10),
+    fill provenance for `trainer`, validate and write atomically. Returns the scaler object;
+    raises ValueError naming the problem."""
+    sc = scaler_spec(scaler, mean, std, minimum, maximum)
+    window = int(window)
+    hop = max(1, window // 10) if hop is None else int(hop)
+    prov = default_provenance(trainer)
+    prov.update(provenance or {})
+    write_model(path, tensors, arch, classes, window, hop, sc, prov, mode=mode)
+    return sc
+
+
 def expected_tensor_shapes(arch: dict) -> dict:
     """Name -> shape of every tensor an lstmd model with this architecture must contain."""
     C, H, L = arch["input_size"], arch["hidden_size"], arch["num_layers"]
