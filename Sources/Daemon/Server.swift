@@ -22,7 +22,6 @@ final class Server {
     /// Sessions by the stream id's exact bytes (String equality would merge canonically
     /// equivalent ids such as "café" spelled with and without a combining accent).
     private var sessions: [[UInt8]: StreamSession] = [:]
-    private var escapedIDs: [ObjectIdentifier: String] = [:]
     private var counters = Counters()
     private var rates = Rates()
     private var rejectedStreams = 0
@@ -155,9 +154,7 @@ final class Server {
     }
 
     private func remove(_ id: [UInt8]) {
-        if let session = sessions.removeValue(forKey: id) {
-            escapedIDs[ObjectIdentifier(session)] = nil
-        }
+        sessions[id] = nil
     }
 
     // MARK: Frames
@@ -278,7 +275,6 @@ final class Server {
             }
             session = classifier.makeSession(id: id, now: now)
             sessions[key] = session
-            escapedIDs[ObjectIdentifier(session)] = JSONText.quoted(id)
         }
         session.lastSequence = header.sequence
         session.lastSeen = now
@@ -313,7 +309,7 @@ final class Server {
         for index in 1..<k where probabilities[index] > probabilities[best] { best = index }
         var json = "{\"stream\":"
         json.reserveCapacity(160 + 24 * k)
-        json += escapedIDs[ObjectIdentifier(session)] ?? JSONText.quoted(session.id)
+        json += session.quotedID
         json += ",\"label\":" + escapedClasses[best]
         json += ",\"class_index\":\(best),\"probabilities\":{"
         for index in 0..<k {
@@ -440,8 +436,6 @@ final class Server {
                 fresh.gaps = session.gaps
                 fresh.lastLabel = session.lastLabel
                 sessions[Array(session.id.utf8)] = fresh
-                escapedIDs[ObjectIdentifier(session)] = nil
-                escapedIDs[ObjectIdentifier(fresh)] = JSONText.quoted(fresh.id)
             }
             counters.reloads += 1
             logger.notice("model reloaded", metadata: ["model": "\(loaded.path)", "version": "\(modelVersion)"])

@@ -3,6 +3,8 @@ import LSTMKit
 /// One stream's classification state. Owned by the serving thread.
 final class StreamSession {
     let id: String
+    /// `id` as a JSON string literal, computed once for the label messages.
+    let quotedID: String
     /// The last accepted sequence number.
     var lastSequence: UInt64?
     /// Monotonic time of the last accepted frame, ns.
@@ -32,6 +34,7 @@ final class StreamSession {
 
     fileprivate init(id: String, now: UInt64, engine: Engine) {
         self.id = id
+        self.quotedID = JSONText.quoted(id)
         self.lastSeen = now
         self.engine = engine
     }
