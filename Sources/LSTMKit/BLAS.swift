@@ -16,6 +16,24 @@ public enum BLAS {
             a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// `C = alpha·op(A)·op(B) + beta·C`, row-major, where `op(X)` is `X` or `Xᵀ`: op(A) [m×k],
+    /// op(B) [k×n], C [m×n]. `lda`/`ldb` are the row strides of A and B as stored.
+    @inline(__always)
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Makes every BLAS call single-threaded unless `OPENBLAS_NUM_THREADS` is set: callers that
+    /// parallelise across samples themselves (the inference engine, the trainer) call this first.
+    public static func useCallingThreadOnly() { _ = singleThreaded }
+
     /// lstmd parallelises across samples itself, so each BLAS call runs on the calling thread
     /// (unless `OPENBLAS_NUM_THREADS` says otherwise). Done once, when the first model is built.
     static let singleThreaded: Void = {

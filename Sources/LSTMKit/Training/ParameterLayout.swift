@@ -1,0 +1,169 @@
+import Foundation
+
+/// Where each tensor of an architecture lives in one flat parameter buffer.
+///
+/// Parameters, gradients and optimiser moments are each one `[Float]` with this layout, so an
+/// optimiser step is a loop over one buffer and nothing allocates inside a training step. Tensor
+/// names and shapes are the model file's (PyTorch `nn.LSTM` names, see `Architecture.tensorShapes`);
+/// every tensor starts on a 16-float boundary.
+public struct ParameterLayout: Sendable {
+    /// One tensor's place in the flat buffer.
+    public struct Entry: Sendable, Equatable {
+        /// The model file's tensor name, e.g. `lstm.weight_ih_l0`.
+        public let name: String
+        /// Its shape, outermost first.
+        public let shape: [Int]
+        /// First element in the flat buffer.
+        public let offset: Int
+        /// Number of elements.
+        public var count: Int { shape.reduce(1, *) }
+        /// Whether L1/L2 penalties apply (weight matrices; biases are never penalised).
+        public let isWeight: Bool
+    }
+
+    /// Offsets of one LSTM direction's four tensors.
+    struct LSTMDirection: Sendable {
+        let weightIH: Int, weightHH: Int, biasIH: Int, biasHH: Int
+        /// Input width of the layer (`C` for layer 0, `H·D` above).
+        let inputSize: Int
+    }
+
+    /// Offsets of one dense layer (`rows × inputs` weight, `rows` bias).
+    struct DenseLayer: Sendable {
+        let weight: Int, bias: Int, rows: Int, inputs: Int
+    }
+
+    /// The architecture the layout describes.
+    public let architecture: Architecture
+    /// Every tensor, in buffer order.
+    public let entries: [Entry]
+    /// Total floats in the buffer.
+    public let count: Int
+    let lstm: [[LSTMDirection]]
+    let attention: (weight: Int, bias: Int)?
+    /// The hidden dense layers, then the class layer.
+    let dense: [DenseLayer]
+
+    /// Lays out the tensors of a validated architecture.
+    public init(_ architecture: Architecture) {
+        self.architecture = architecture
+        var entries: [Entry] = []
+        var next = 0
+        func add(_ name: String, _ shape: [Int], weight: Bool) -> Int {
+            let offset = next
+            entries.append(Entry(name: name, shape: shape, offset: offset, isWeight: weight))
+            next += (shape.reduce(1, *) + 15) / 16 * 16
+            return offset
+        }
+        let h = architecture.hiddenSize
+        var lstm: [[LSTMDirection]] = []
+        for layer in 0..<architecture.numLayers {
+            let inputs = layer == 0 ? architecture.inputSize : architecture.featureSize
+            lstm.append(
+                (architecture.bidirectional ? ["", "_reverse"] : [""]).map { suffix in
+                    LSTMDirection(
+                        weightIH: add("lstm.weight_ih_l\(layer)\(suffix)", [4 * h, inputs], weight: true),
+                        weightHH: add("lstm.weight_hh_l\(layer)\(suffix)", [4 * h, h], weight: true),
+                        biasIH: add("lstm.bias_ih_l\(layer)\(suffix)", [4 * h], weight: false),
+                        biasHH: add("lstm.bias_hh_l\(layer)\(suffix)", [4 * h], weight: false),
+                        inputSize: inputs)
+                })
+        }
+        self.lstm = lstm
+        attention =
+            architecture.head == .attention
+            ? (add("attention.weight", [1, architecture.featureSize], weight: true), add("attention.bias", [1], weight: false))
+            : nil
+        var dense: [DenseLayer] = []
+        var width = architecture.featureSize
+        let names = architecture.dense.indices.map { "hidden.\($0)" } + ["classifier"]
+        for (index, rows) in (architecture.dense + [architecture.numClasses]).enumerated() {
+            dense.append(
+                DenseLayer(
+                    weight: add("\(names[index]).weight", [rows, width], weight: true),
+                    bias: add("\(names[index]).bias", [rows], weight: false), rows: rows, inputs: width))
+            width = rows
+        }
+        self.dense = dense
+        self.entries = entries
+        count = next
+    }
+
+    /// The entry named `name`, if the architecture has it.
+    public func entry(_ name: String) -> Entry? {
+        entries.first { $0.name == name }
+    }
+
+    /// The flat buffer holding a model file's tensors (padding is zero).
+    /// - Precondition: `file.architecture` is this layout's architecture.
+    public func parameters(from file: ModelFile) -> [Float] {
+        precondition(file.architecture == architecture, "the model's architecture differs from the layout's")
+        var buffer = [Float](repeating: 0, count: count)
+        for entry in entries {
+            buffer.replaceSubrange(entry.offset..<(entry.offset + entry.count), with: file.tensors[entry.name]!.scalars)
+        }
+        return buffer
+    }
+
+    /// The model file's tensors, copied out of a flat buffer.
+    public func tensors(from buffer: [Float]) -> [String: Tensor] {
+        precondition(buffer.count == count, "buffer has \(buffer.count) floats, layout needs \(count)")
+        var tensors: [String: Tensor] = [:]
+        for entry in entries {
+            tensors[entry.name] = Tensor(shape: entry.shape, scalars: Array(buffer[entry.offset..<(entry.offset + entry.count)]))
+        }
+        return tensors
+    }
+
+    /// A 0/1 mask over the buffer: 1 where L1/L2 penalties apply (weight matrices).
+    public var weightMask: [Float] {
+        var mask = [Float](repeating: 0, count: count)
+        for entry in entries where entry.isWeight {
+            for index in entry.offset..<(entry.offset + entry.count) { mask[index] = 1 }
+        }
+        return mask
+    }
+
+    /// Initial parameters, seeded, following Keras' defaults for this recipe: input weights
+    /// Glorot-uniform, recurrent weights orthogonal, LSTM biases zero except the forget gate's
+    /// `bias_ih` (1, "unit forget bias"), dense and class weights Glorot-uniform with zero bias,
+    /// the attention vector Glorot-uniform.
+    public func initialParameters(seed: UInt64) -> [Float] {
+        var generator = SplitMix64(seed: seed)
+        var buffer = [Float](repeating: 0, count: count)
+        let h = architecture.hiddenSize
+        for entry in entries {
+            let range = entry.offset..<(entry.offset + entry.count)
+            if entry.name.contains("weight_hh") {
+                let q = Self.orthogonalColumns(rows: 4 * h, columns: h, generator: &generator)
+                buffer.replaceSubrange(range, with: q)
+            } else if entry.isWeight {
+                let fanOut = entry.shape[0] == 4 * h && entry.name.hasPrefix("lstm.") ? 4 * h : entry.shape[0]
+                let bound = (6 / Float(entry.shape[1] + fanOut)).squareRoot()
+                for index in range { buffer[index] = generator.uniform(-bound, bound) }
+            } else if entry.name.hasPrefix("lstm.bias_ih") {
+                for j in h..<(2 * h) { buffer[entry.offset + j] = 1 }
+            }
+        }
+        return buffer
+    }
+
+    /// A `rows × columns` matrix (rows ≥ columns) with orthonormal columns: modified Gram–Schmidt
+    /// on a seeded Gaussian matrix (Keras' `Orthogonal` initialiser for `W_hhᵀ`).
+    static func orthogonalColumns(rows: Int, columns: Int, generator: inout SplitMix64) -> [Float] {
+        var q = [Double](repeating: 0, count: rows * columns)
+        for index in q.indices { q[index] = Double(generator.normal()) }
+        for j in 0..<columns {
+            for previous in 0..<j {
+                var dot = 0.0
+                for i in 0..<rows { dot += q[i * columns + j] * q[i * columns + previous] }
+                for i in 0..<rows { q[i * columns + j] -= dot * q[i * columns + previous] }
+            }
+            var norm = 0.0
+            for i in 0..<rows { norm += q[i * columns + j] * q[i * columns + j] }
+            norm = max(norm.squareRoot(), 1e-12)
+            for i in 0..<rows { q[i * columns + j] /= norm }
+        }
+        return q.map { Float($0) }
+    }
+}

@@ -1,0 +1,186 @@
+extension TrainingWorkspace {
+    /// Back-propagates the weighted cross-entropy of the last forward pass.
+    ///
+    /// The loss is `Σ_b w[y_b]·(-log p_b[y_b]) / normalizer`; with `normalizer = Σ w[y_b]` over the
+    /// whole batch (all shards) this is PyTorch's `cross_entropy(weight=w)` mean. Gradients are
+    /// added to `gradients` (the caller zeroes them), laid out like the parameters.
+    /// - Parameters:
+    ///   - classWeights: [K] per-class weights, or `nil` for 1.
+    ///   - inputGradient: also fill `inputGradient` [T, B, C].
+    public func backward(
+        parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        classWeights: UnsafePointer<Float>?, normalizer: Float, inputGradient wantsInputGradient: Bool = false
+    ) {
+        let arch = layout.architecture
+        let k = arch.numClasses, b = batchSize
+        for sample in 0..<b {
+            let label = labels[sample]
+            let scale = (classWeights?[label] ?? 1) / normalizer
+            for j in 0..<k {
+                logitGradient[sample * k + j] = scale * (probabilities[sample * k + j] - (j == label ? 1 : 0))
+            }
+        }
+        backwardHead(parameters: p, gradients: g)
+        for layer in (0..<arch.numLayers).reversed() {
+            let inputs = layer == 0 ? arch.inputSize : arch.featureSize
+            let rows = b * timesteps
+            let inputGradient: UnsafeMutablePointer<Float>? =
+                layer > 0 ? layers[layer - 1].outputGradient : (wantsInputGradient ? self.inputGradient : nil)
+            inputGradient?.update(repeating: 0, count: rows * inputs)
+            for direction in 0..<arch.directions {
+                backwardDirection(
+                    layer: layer, direction: direction, parameters: p, gradients: g, inputGradient: inputGradient,
+                    finalHidden: layer == arch.numLayers - 1 && direction == 0 && arch.head == .last)
+            }
+            // Through the dropout that produced this layer's input.
+            if let inputGradient, trainingMode {
+                let mask: UnsafeMutablePointer<Float>? =
+                    layer > 0 ? (arch.dropout.betweenLayers > 0 ? layers[layer].mask : nil)
+                    : (arch.dropout.input > 0 ? inputMask : nil)
+                if let mask {
+                    for i in 0..<(rows * inputs) { inputGradient[i] *= mask[i] }
+                }
+            }
+        }
+    }
+
+    /// Class layer, dense layers and pooling; leaves d loss / d top-layer output in
+    /// `layers[top].outputGradient` (and the final forward state's gradient in `featureGradient`).
+    private func backwardHead(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>) {
+        let arch = layout.architecture
+        let h = arch.hiddenSize, dh = arch.featureSize
+        let b = batchSize, t = timesteps
+        let dropout = trainingMode && arch.dropout.head > 0
+        var upstream = UnsafePointer(logitGradient)
+        for (index, layer) in layout.dense.enumerated().reversed() {
+            let stage = stages[index]
+            BLAS.sgemm(
+                transposeA: true, transposeB: false, m: layer.rows, n: layer.inputs, k: b, a: upstream,
+                lda: layer.rows, b: stage.input, ldb: layer.inputs, beta: 1, c: g + layer.weight, ldc: layer.inputs)
+            addColumnSums(g + layer.bias, upstream, count: b, width: layer.rows, stride: layer.rows)
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: b, n: layer.inputs, k: layer.rows, a: upstream,
+                lda: layer.rows, b: p + layer.weight, ldb: layer.inputs, beta: 0, c: stage.gradient, ldc: layer.inputs)
+            let count = b * layer.inputs
+            if dropout {
+                for i in 0..<count { stage.gradient[i] *= stage.mask[i] }
+            }
+            if let z = stage.preActivation {
+                for i in 0..<count where z[i] <= 0 { stage.gradient[i] = 0 }
+            }
+            upstream = UnsafePointer(stage.gradient)
+        }
+        featureGradient.update(from: upstream, count: b * dh)
+
+        let top = layers[arch.numLayers - 1]
+        top.outputGradient.update(repeating: 0, count: t * b * dh)
+        switch arch.head {
+        case .last:
+            if arch.bidirectional {
+                for sample in 0..<b {
+                    (top.outputGradient + sample * dh + h).update(from: featureGradient + sample * dh + h, count: h)
+                }
+            }
+        case .attention:
+            let (weightOffset, biasOffset) = layout.attention!
+            let w = p + weightOffset
+            for sample in 0..<b {
+                let length = lengths[sample]
+                let dPooled = featureGradient + sample * dh
+                // da_t = dPooled·y_t; ds_t = a_t (da_t - Σ_u a_u da_u).
+                var weighted: Float = 0
+                for time in 0..<length {
+                    let y = top.output + (time * b + sample) * dh
+                    var dot: Float = 0
+                    for j in 0..<dh { dot += dPooled[j] * y[j] }
+                    weighted += attention[time * b + sample] * dot
+                    attentionGradient[time * b + sample] = dot
+                }
+                for time in 0..<length {
+                    let a = attention[time * b + sample]
+                    let y = top.output + (time * b + sample) * dh
+                    let ds = a * (attentionGradient[time * b + sample] - weighted)
+                    let dy = top.outputGradient + (time * b + sample) * dh
+                    for j in 0..<dh {
+                        dy[j] += a * dPooled[j] + ds * w[j]
+                        g[weightOffset + j] += ds * y[j]
+                    }
+                    g[biasOffset] += ds
+                }
+            }
+        }
+    }
+
+    /// One direction of one layer, from the last processed timestep back to the first.
+    private func backwardDirection(
+        layer: Int, direction: Int, parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, finalHidden: Bool
+    ) {
+        let arch = layout.architecture
+        let h = arch.hiddenSize, dh = arch.featureSize
+        let b = batchSize, t = timesteps, rows = b * t
+        let offsets = layout.lstm[layer][direction]
+        let buffers = layers[layer].directions[direction]
+        let outputGradient = layers[layer].outputGradient
+        let inputs = offsets.inputSize
+        let block = b * h
+
+        nextCellGradient.update(repeating: 0, count: block)
+        if finalHidden {
+            for sample in 0..<b {
+                (nextHiddenGradient + sample * h).update(from: featureGradient + sample * dh, count: h)
+            }
+        } else {
+            nextHiddenGradient.update(repeating: 0, count: block)
+        }
+        for step in 0..<t {
+            let time = direction == 0 ? t - 1 - step : step
+            let previous = direction == 0 ? time : time + 1
+            let gateGradient = buffers.gateGradient + time * b * 4 * h
+            for sample in 0..<b {
+                let dh0 = hiddenGradient + sample * h
+                let carried = nextHiddenGradient + sample * h
+                let row = time * b + sample
+                if time < lengths[sample] {
+                    let fromAbove = outputGradient + row * dh + direction * h
+                    for j in 0..<h { dh0[j] = fromAbove[j] + carried[j] }
+                    lstmCellBackward(
+                        gateGradient: gateGradient + sample * 4 * h, cellGradient: nextCellGradient + sample * h,
+                        hiddenGradient: dh0, gates: buffers.gates + row * 4 * h,
+                        tanhCell: buffers.tanhCell + row * h,
+                        previousCell: buffers.cell + previous * block + sample * h, hiddenSize: h)
+                } else {
+                    dh0.update(from: carried, count: h)
+                    (gateGradient + sample * 4 * h).update(repeating: 0, count: 4 * h)
+                }
+            }
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: b, n: h, k: 4 * h, a: gateGradient, lda: 4 * h,
+                b: p + offsets.weightHH, ldb: h, beta: 0, c: nextHiddenGradient, ldc: h)
+            for sample in 0..<b where time >= lengths[sample] {
+                (nextHiddenGradient + sample * h).update(from: hiddenGradient + sample * h, count: h)
+            }
+        }
+
+        let x = layerInput(layer)
+        let previousHidden = direction == 0 ? UnsafePointer(buffers.hidden) : UnsafePointer(buffers.hidden + block)
+        BLAS.sgemm(
+            transposeA: true, transposeB: false, m: 4 * h, n: inputs, k: rows, a: buffers.gateGradient, lda: 4 * h,
+            b: x, ldb: inputs, beta: 1, c: g + offsets.weightIH, ldc: inputs)
+        BLAS.sgemm(
+            transposeA: true, transposeB: false, m: 4 * h, n: h, k: rows, a: buffers.gateGradient, lda: 4 * h,
+            b: previousHidden, ldb: h, beta: 1, c: g + offsets.weightHH, ldc: h)
+        // Both biases enter every gate row unchanged: each gets the column sums.
+        bias.update(repeating: 0, count: 4 * h)
+        addColumnSums(bias, buffers.gateGradient, count: rows, width: 4 * h, stride: 4 * h)
+        for j in 0..<(4 * h) {
+            g[offsets.biasIH + j] += bias[j]
+            g[offsets.biasHH + j] += bias[j]
+        }
+        if let inputGradient {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: rows, n: inputs, k: 4 * h, a: buffers.gateGradient,
+                lda: 4 * h, b: p + offsets.weightIH, ldb: inputs, beta: 1, c: inputGradient, ldc: inputs)
+        }
+    }
+}

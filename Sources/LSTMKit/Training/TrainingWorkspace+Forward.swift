@@ -1,0 +1,206 @@
+import Foundation
+
+extension TrainingWorkspace {
+    /// Runs the network over the prepared batch: LSTM layers, head, class layer, softmax.
+    ///
+    /// Afterwards `logits` and `probabilities` hold [B, K]. With `training`, dropout is applied at
+    /// the positions the architecture records (input, between layers, before each head layer)
+    /// with masks drawn from `generator`; without it the pass equals inference.
+    /// - Parameter parameters: the flat buffer laid out by `layout`.
+    public func forward(parameters p: UnsafePointer<Float>, training: Bool, generator: inout SplitMix64) {
+        let arch = layout.architecture
+        let c = arch.inputSize, dh = arch.featureSize
+        let rows = batchSize * timesteps
+        trainingMode = training
+        var x = UnsafePointer(input)
+        if training && arch.dropout.input > 0 {
+            applyDropout(
+                inputDropped, mask: inputMask, source: input, count: rows * c, probability: arch.dropout.input,
+                generator: &generator)
+            x = UnsafePointer(inputDropped)
+        }
+        for layer in 0..<arch.numLayers {
+            if layer > 0 {
+                x = UnsafePointer(layers[layer - 1].output)
+                if training && arch.dropout.betweenLayers > 0, let dropped = layers[layer].dropped {
+                    applyDropout(
+                        dropped, mask: layers[layer].mask!, source: x, count: rows * dh,
+                        probability: arch.dropout.betweenLayers, generator: &generator)
+                    x = UnsafePointer(dropped)
+                }
+            }
+            for direction in 0..<arch.directions {
+                forwardDirection(layer: layer, direction: direction, input: x, parameters: p)
+            }
+        }
+        forwardHead(parameters: p, training: training, generator: &generator)
+    }
+
+    /// The input of LSTM layer `layer` as the forward pass saw it.
+    func layerInput(_ layer: Int) -> UnsafePointer<Float> {
+        let arch = layout.architecture
+        if layer == 0 {
+            return UnsafePointer(trainingMode && arch.dropout.input > 0 ? inputDropped : input)
+        }
+        if trainingMode && arch.dropout.betweenLayers > 0, let dropped = layers[layer].dropped {
+            return UnsafePointer(dropped)
+        }
+        return UnsafePointer(layers[layer - 1].output)
+    }
+
+    /// One direction of one layer over every timestep of the batch.
+    private func forwardDirection(layer: Int, direction: Int, input x: UnsafePointer<Float>, parameters p: UnsafePointer<Float>) {
+        let arch = layout.architecture
+        let h = arch.hiddenSize, dh = arch.featureSize
+        let b = batchSize, t = timesteps, rows = b * t
+        let offsets = layout.lstm[layer][direction]
+        let buffers = layers[layer].directions[direction]
+        let output = layers[layer].output
+        let inputs = offsets.inputSize
+
+        // G = (b_ih + b_hh) + X·W_ihᵀ for all rows at once.
+        for j in 0..<(4 * h) { bias[j] = p[offsets.biasIH + j] + p[offsets.biasHH + j] }
+        for row in 0..<rows { (buffers.gates + row * 4 * h).update(from: bias, count: 4 * h) }
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
+            b: p + offsets.weightIH, ldb: inputs, beta: 1, c: buffers.gates, ldc: 4 * h)
+
+        let block = b * h
+        let zeroBlock = direction == 0 ? 0 : t
+        (buffers.hidden + zeroBlock * block).update(repeating: 0, count: block)
+        (buffers.cell + zeroBlock * block).update(repeating: 0, count: block)
+        for step in 0..<t {
+            let time = direction == 0 ? step : t - 1 - step
+            let previous = direction == 0 ? time : time + 1
+            let current = direction == 0 ? time + 1 : time
+            let hPrevious = buffers.hidden + previous * block, cPrevious = buffers.cell + previous * block
+            let hCurrent = buffers.hidden + current * block, cCurrent = buffers.cell + current * block
+            let gates = buffers.gates + time * b * 4 * h
+            if step > 0 {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: b, n: 4 * h, k: h, a: hPrevious, lda: h,
+                    b: p + offsets.weightHH, ldb: h, beta: 1, c: gates, ldc: 4 * h)
+            }
+            for sample in 0..<b {
+                let out = output + (time * b + sample) * dh + direction * h
+                if time < lengths[sample] {
+                    lstmCellForward(
+                        hidden: hCurrent + sample * h, cell: cCurrent + sample * h,
+                        tanhCell: buffers.tanhCell + (time * b + sample) * h, gates: gates + sample * 4 * h,
+                        previousCell: cPrevious + sample * h, hiddenSize: h)
+                    out.update(from: hCurrent + sample * h, count: h)
+                } else {
+                    (hCurrent + sample * h).update(from: hPrevious + sample * h, count: h)
+                    (cCurrent + sample * h).update(from: cPrevious + sample * h, count: h)
+                    out.update(repeating: 0, count: h)
+                }
+            }
+        }
+    }
+
+    /// Pooling, dense layers and the class layer.
+    private func forwardHead(parameters p: UnsafePointer<Float>, training: Bool, generator: inout SplitMix64) {
+        let arch = layout.architecture
+        let h = arch.hiddenSize, dh = arch.featureSize, k = arch.numClasses
+        let b = batchSize, t = timesteps
+        let top = layers[arch.numLayers - 1]
+        switch arch.head {
+        case .last:
+            let final = top.directions[0].hidden + t * b * h
+            for sample in 0..<b {
+                (features + sample * dh).update(from: final + sample * h, count: h)
+                if arch.bidirectional {
+                    (features + sample * dh + h).update(from: top.output + sample * dh + h, count: h)
+                }
+            }
+        case .attention:
+            let (weightOffset, biasOffset) = layout.attention!
+            let w = p + weightOffset, bias = p[biasOffset]
+            for sample in 0..<b {
+                let length = lengths[sample]
+                var maximum = -Float.infinity
+                for time in 0..<length {
+                    let y = top.output + (time * b + sample) * dh
+                    var score = bias
+                    for j in 0..<dh { score += w[j] * y[j] }
+                    attention[time * b + sample] = score
+                    maximum = max(maximum, score)
+                }
+                var sum: Float = 0
+                for time in 0..<t {
+                    let weight = time < length ? Foundation.exp(attention[time * b + sample] - maximum) : 0
+                    attention[time * b + sample] = weight
+                    sum += weight
+                }
+                let pooled = features + sample * dh
+                pooled.update(repeating: 0, count: dh)
+                for time in 0..<length {
+                    let a = attention[time * b + sample] / sum
+                    attention[time * b + sample] = a
+                    let y = top.output + (time * b + sample) * dh
+                    for j in 0..<dh { pooled[j] += a * y[j] }
+                }
+            }
+        }
+
+        let dropout = training && arch.dropout.head > 0
+        for (index, layer) in layout.dense.enumerated() {
+            let stage = stages[index]
+            let source: UnsafePointer<Float>
+            if index == 0 {
+                source = UnsafePointer(features)
+            } else {
+                // ReLU of the previous layer's output.
+                let z = stage.preActivation!
+                for i in 0..<(b * layer.inputs) { stage.input[i] = max(z[i], 0) }
+                source = UnsafePointer(stage.input)
+            }
+            if dropout {
+                applyDropout(
+                    stage.input, mask: stage.mask, source: source, count: b * layer.inputs,
+                    probability: arch.dropout.head, generator: &generator)
+            } else if index == 0 {
+                stage.input.update(from: source, count: b * layer.inputs)
+            }
+            let isLast = index == layout.dense.count - 1
+            let out = isLast ? logits : stages[index + 1].preActivation!
+            for sample in 0..<b { (out + sample * layer.rows).update(from: p + layer.bias, count: layer.rows) }
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: b, n: layer.rows, k: layer.inputs, a: stage.input,
+                lda: layer.inputs, b: p + layer.weight, ldb: layer.inputs, beta: 1, c: out, ldc: layer.rows)
+        }
+        for sample in 0..<b {
+            _ = softmaxCrossEntropy(
+                probabilities: probabilities + sample * k, logits: logits + sample * k, label: -1, count: k)
+        }
+    }
+
+    /// Cross-entropy of the last forward pass against `labels`.
+    /// - Parameter classWeights: [K] per-class loss weights, or `nil` for 1.
+    /// - Returns: `Σ_b w[y_b]·(-log p_b[y_b])`, `Σ_b w[y_b]`, and how many argmax predictions
+    ///   equal the label.
+    public func loss(classWeights: UnsafePointer<Float>?) -> (weightedSum: Double, weightSum: Double, correct: Int) {
+        let k = layout.architecture.numClasses
+        var total = 0.0, weights = 0.0, correct = 0
+        for sample in 0..<batchSize {
+            let label = labels[sample]
+            let row = probabilities + sample * k
+            let w = Double(classWeights?[label] ?? 1)
+            total += w * Self.negativeLogLikelihood(logits + sample * k, label: label, count: k)
+            weights += w
+            var best = 0
+            for j in 1..<k where row[j] > row[best] { best = j }
+            if best == label { correct += 1 }
+        }
+        return (total, weights, correct)
+    }
+
+    /// `logsumexp(z) - z[label]` in `Double`.
+    static func negativeLogLikelihood(_ z: UnsafePointer<Float>, label: Int, count: Int) -> Double {
+        var maximum = z[0]
+        for j in 1..<count { maximum = max(maximum, z[j]) }
+        var sum = 0.0
+        for j in 0..<count { sum += Foundation.exp(Double(z[j] - maximum)) }
+        return Foundation.log(sum) + Double(maximum) - Double(z[label])
+    }
+}
