@@ -206,6 +206,16 @@ extension ModelFile {
         }
     }
 
+    /// `sha256:<hex>` of any file's bytes (for provenance: the training data's digest).
+    /// - Throws: `ModelError(.io)` when the file cannot be read.
+    public static func digest(of url: URL) throws -> String {
+        do {
+            return sha256([UInt8](try Data(contentsOf: url)))
+        } catch {
+            throw ModelError(.io, "cannot read \(url.path): \(error.localizedDescription)")
+        }
+    }
+
     static func sha256(_ bytes: [UInt8]) -> String {
         "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }

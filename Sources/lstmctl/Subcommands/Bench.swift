@@ -5,9 +5,9 @@ import LSTMKit
 /// `lstmctl bench …`: speed measurements (benchmarks, never timed tests).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure inference speed.",
+        abstract: "Measure inference and training speed.",
         discussion: "Build with `swift build -c release` first; debug builds are 10-50× slower.",
-        subcommands: [BenchStep.self, BenchWindow.self, BenchE2E.self])
+        subcommands: [BenchStep.self, BenchWindow.self, BenchE2E.self, BenchTrain.self])
 }
 
 /// Options shared by the benchmarks.

@@ -1,0 +1,42 @@
+import LSTMKit
+
+extension ClassificationMetrics {
+    /// Classifies every labelled sample of `dataset` with `model` (each sample whole, as one
+    /// window, scaled by the model's scaler) and scores the predictions.
+    ///
+    /// Labels are matched to the model's classes by name, so a file whose `@classLabel` order
+    /// differs from the model's is scored correctly.
+    /// - Throws: `TrainingError` when the channels differ, a sample is unlabelled or a label is
+    ///   not one of the model's classes.
+    public init(evaluating model: LSTMModel, on dataset: Dataset) throws {
+        guard dataset.channels == model.channels else {
+            throw TrainingError("the data has \(dataset.channels) channels, the model expects \(model.channels)")
+        }
+        guard dataset.isLabelled, !dataset.samples.isEmpty else {
+            throw TrainingError("evaluation needs labelled samples")
+        }
+        var mapping: [Int] = []
+        for name in dataset.classNames {
+            guard let index = model.classes.firstIndex(of: name) else {
+                throw TrainingError("class '\(name)' of the data is not one of the model's classes \(model.classes)")
+            }
+            mapping.append(index)
+        }
+        var predictions: [Int] = []
+        predictions.reserveCapacity(dataset.samples.count)
+        let chunk = LSTMModel.forwardChunk
+        for start in stride(from: 0, to: dataset.samples.count, by: chunk) {
+            let indices = start..<min(start + chunk, dataset.samples.count)
+            let batch = dataset.paddedBatch(indices)
+            let result: ForwardResult
+            do {
+                result = try model.forward(batch.values, batchSize: indices.count, timesteps: batch.timesteps, lengths: batch.lengths)
+            } catch let error as ModelError {
+                throw TrainingError(error.message)
+            }
+            for slot in indices.indices { predictions.append(result.predictedClass(of: slot - start)) }
+        }
+        self.init(
+            predictions: predictions, labels: dataset.samples.map { mapping[$0.label!] }, classNames: model.classes)
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import LSTMKit
+
+/// What the trainer reports while it runs.
+public enum TrainingEvent: Sendable {
+    /// Before the first epoch: the split, class counts before and after balancing, parameters.
+    case started(TrainingPlan)
+    /// After each optimiser step of an epoch.
+    case batch(epoch: Int, step: Int, steps: Int, loss: Double)
+    /// After each epoch; `improved` when it is the best so far (its weights are kept).
+    case epoch(EpochRecord, improved: Bool)
+}
+
+/// The shape of a training run, known before the first epoch.
+public struct TrainingPlan: Sendable {
+    public var classNames: [String]
+    public var trainSamples: Int
+    public var validationSamples: Int
+    public var countsBefore: [Int]
+    public var countsAfter: [Int]
+    public var classWeights: [Float]?
+    public var parameters: Int
+    public var stepsPerEpoch: Int
+    public var epochs: Int
+}
+
+/// A trained model and how it got there.
+public struct TrainingResult: Sendable {
+    /// The model with the best monitored weights, scaler and provenance; not yet written.
+    public var model: ModelFile
+    public var plan: TrainingPlan
+    public var history: TrainingHistory
+    /// The restored model on the validation split (nil without one).
+    public var validation: ClassificationMetrics?
+    /// Wall-clock seconds of the whole run.
+    public var seconds: Double
+}
+
+/// Trains a classifier with the recipe in a `TrainingConfiguration`.
+///
+/// Order of operations: stratified hold-out split (or the given validation set), scaler fitted on
+/// the training split only, rebalancing of the training split in scaled space, then epochs of
+/// shuffled mini-batches with on-the-fly augmentation and dropout, one optimiser step per batch,
+/// validation after each epoch driving the schedule and early stopping (monitored: validation
+/// loss, or training loss without validation data); the best epoch's weights are restored.
+public struct Trainer: Sendable {
+    public let configuration: TrainingConfiguration
+
+    /// - Throws: `TrainingError` when the configuration is invalid.
+    public init(configuration: TrainingConfiguration) throws {
+        try configuration.validate()
+        self.configuration = configuration
+    }
+
+    /// Trains on `dataset`.
+    /// - Parameters:
+    ///   - validation: a separate validation set; when nil, `validationFraction` of `dataset` is held out.
+    ///   - provenance: extra provenance fields (for example `dataset_digest`, `trainer`).
+    ///   - progress: called on the calling thread with every event.
+    /// - Throws: `TrainingError` when the data cannot be trained on.
+    public func train(
+        _ dataset: Dataset, validation: Dataset? = nil, provenance: [String: JSONValue] = [:],
+        progress: (TrainingEvent) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        let started = Date()
+        let config = configuration
+        let k = dataset.classNames.count
+        guard dataset.isLabelled, !dataset.samples.isEmpty else {
+            throw TrainingError("training data must be non-empty and every sample labelled")
+        }
+        guard k >= 2, dataset.classCounts.filter({ $0 > 0 }).count >= 2 else {
+            throw TrainingError("training data needs samples of at least two classes (has \(dataset.classNames))")
+        }
+        if let validation {
+            guard validation.channels == dataset.channels, validation.classNames == dataset.classNames, validation.isLabelled else {
+                throw TrainingError(
+                    "validation data must have the training data's \(dataset.channels) channels and classes \(dataset.classNames), every sample labelled")
+            }
+        }
+
+        // Split, scale, rebalance.
+        let labels = dataset.samples.map { $0.label! }
+        var trainIndices = Array(dataset.samples.indices)
+        var validationIndices: [Int] = []
+        if validation == nil && config.validationFraction > 0 {
+            (trainIndices, validationIndices) = Splitting.stratifiedHoldout(
+                labels: labels, classCount: k, validationFraction: config.validationFraction, seed: config.seed)
+        }
+        let scaler = Scaler.fit(config.scaler, on: dataset, indices: trainIndices)
+        let trainSplit = dataset.subset(trainIndices).scaled(by: scaler)
+        let validationSet = (validation ?? (validationIndices.isEmpty ? nil : dataset.subset(validationIndices)))?.scaled(by: scaler)
+        let balanced = Rebalancer.rebalance(
+            trainSplit, strategy: config.balancing, seed: config.seed &+ 17, neighbours: config.smoteNeighbours)
+        let classWeights = config.balancing == .classWeights ? Rebalancer.classWeights(counts: trainSplit.classCounts) : nil
+
+        let architecture = config.architecture(inputSize: dataset.channels, classes: k)
+        let layout = ParameterLayout(architecture)
+        let longest = max(balanced.maxLength, validationSet?.maxLength ?? 0)
+        let runner = BatchRunner(layout: layout, threads: config.threads, batchSize: config.batchSize, longest: longest)
+        var parameters = layout.initialParameters(seed: config.seed)
+        var optimizer = try Self.optimizer(config.optimizer, layout: layout)
+        var rates = LearningRateController(schedule: config.schedule, base: config.optimizer.learningRate, epochs: config.epochs)
+        var gradient = [Float](repeating: 0, count: layout.count)
+
+        let steps = (balanced.samples.count + config.batchSize - 1) / config.batchSize
+        let plan = TrainingPlan(
+            classNames: dataset.classNames, trainSamples: trainSplit.samples.count,
+            validationSamples: validationSet?.samples.count ?? 0, countsBefore: trainSplit.classCounts,
+            countsAfter: balanced.classCounts, classWeights: classWeights, parameters: layout.count,
+            stepsPerEpoch: steps, epochs: config.epochs)
+        progress(.started(plan))
+
+        var history = TrainingHistory(epochs: [], bestEpoch: nil, stoppedEarly: false)
+        var best = (loss: Double.infinity, parameters: parameters)
+        var order = Array(balanced.samples.indices)
+        var shuffler = SplitMix64(seed: config.seed &+ 29)
+        for epoch in 1...config.epochs {
+            let epochStart = Date()
+            let rate = rates.rate
+            order.shuffle(using: &shuffler)
+            var totals = BatchRunner.Totals()
+            for step in 0..<steps {
+                let batch = order[(step * config.batchSize)..<min(order.count, (step + 1) * config.batchSize)]
+                let seed = config.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(epoch) << 32 &+ UInt64(step)
+                let result = parameters.withUnsafeBufferPointer { p in
+                    runner.trainStep(
+                        parameters: p.baseAddress!, samples: balanced.samples, batch: batch, classWeights: classWeights,
+                        augmentation: config.augmentation, seed: seed)
+                }
+                gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: runner.gradient, count: layout.count) }
+                optimizer.step(parameters: &parameters, gradients: &gradient, learningRate: rate)
+                totals.weightedLoss += result.weightedLoss
+                totals.weightSum += result.weightSum
+                totals.correct += result.correct
+                progress(.batch(epoch: epoch, step: step + 1, steps: steps, loss: totals.weightedLoss / totals.weightSum))
+            }
+            var record = EpochRecord(
+                epoch: epoch, trainLoss: totals.weightedLoss / totals.weightSum,
+                trainAccuracy: Double(totals.correct) / Double(balanced.samples.count), learningRate: Double(rate),
+                seconds: 0)
+            var monitored = record.trainLoss
+            if let validationSet {
+                let (metrics, loss) = Self.evaluate(runner, parameters: parameters, on: validationSet)
+                record.validationLoss = loss
+                record.validationAccuracy = metrics.accuracy
+                record.validationMacroF1 = metrics.macroF1
+                monitored = loss
+            }
+            guard monitored.isFinite, parameters.allSatisfy(\.isFinite) else {
+                throw TrainingError(
+                    "training diverged at epoch \(epoch) (loss \(monitored)); lower the learning rate or enable clipping")
+            }
+            record.seconds = Date().timeIntervalSince(epochStart)
+            let improved = monitored < best.loss
+            if improved {
+                best = (monitored, parameters)
+                history.bestEpoch = epoch
+            }
+            history.epochs.append(record)
+            progress(.epoch(record, improved: improved))
+            rates.finishEpoch(monitoredLoss: monitored)
+            if config.patience > 0, let bestEpoch = history.bestEpoch, epoch - bestEpoch >= config.patience, epoch < config.epochs {
+                history.stoppedEarly = true
+                break
+            }
+        }
+        parameters = best.parameters
+
+        var validationMetrics: ClassificationMetrics?
+        var validationLoss: Double?
+        if let validationSet {
+            (validationMetrics, validationLoss) = Self.evaluate(runner, parameters: parameters, on: validationSet)
+        }
+        let window = config.window > 0 ? config.window : dataset.maxLength
+        var provenanceFields = provenance
+        provenanceFields["trainer", default: .string("lstmd trainer")] = provenanceFields["trainer"] ?? .string("lstmd trainer")
+        provenanceFields["recipe"] = config.json
+        provenanceFields["best_epoch"] = history.bestEpoch.map { .number(Double($0)) } ?? .null
+        provenanceFields["epochs_run"] = .number(Double(history.epochs.count))
+        provenanceFields["class_counts"] = .array(trainSplit.classCounts.map { .number(Double($0)) })
+        var validationJSON: [String: JSONValue] = [:]
+        if let validationMetrics, let validationLoss {
+            validationJSON = [
+                "accuracy": .number(validationMetrics.accuracy),
+                "balanced_accuracy": .number(validationMetrics.balancedAccuracy),
+                "macro_f1": .number(validationMetrics.macroF1), "loss": .number(validationLoss),
+                "samples": .number(Double(validationMetrics.count)),
+            ]
+        }
+        provenanceFields["validation"] = .object(validationJSON)
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap(Double.init) {
+            provenanceFields["created_at"] = .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: epoch)))
+        }
+        let model = ModelFile(
+            architecture: architecture, classes: dataset.classNames, window: window,
+            hop: config.hop > 0 ? min(config.hop, window) : max(1, window / 10), scaler: scaler,
+            provenance: .object(provenanceFields), tensors: layout.tensors(from: parameters))
+        try model.validate()
+        return TrainingResult(
+            model: model, plan: plan, history: history, validation: validationMetrics,
+            seconds: Date().timeIntervalSince(started))
+    }
+
+    static func optimizer(_ settings: Optimizer.Settings, layout: ParameterLayout) throws -> Optimizer {
+        do {
+            return try Optimizer(settings, count: layout.count, penaltyMask: layout.weightMask)
+        } catch {
+            throw TrainingError("\(error)")
+        }
+    }
+
+    /// Metrics and mean unweighted cross-entropy of `parameters` on already-scaled data.
+    static func evaluate(_ runner: BatchRunner, parameters: [Float], on data: Dataset) -> (ClassificationMetrics, Double) {
+        let k = runner.layout.architecture.numClasses
+        let (probabilities, loss) = parameters.withUnsafeBufferPointer {
+            runner.evaluate(parameters: $0.baseAddress!, samples: data.samples)
+        }
+        let predictions = (0..<data.samples.count).map { row in
+            var best = 0
+            for j in 1..<k where probabilities[row * k + j] > probabilities[row * k + best] { best = j }
+            return best
+        }
+        let metrics = ClassificationMetrics(
+            predictions: predictions, labels: data.samples.map { $0.label! }, classNames: data.classNames)
+        return (metrics, loss / Double(max(1, data.samples.count)))
+    }
+}

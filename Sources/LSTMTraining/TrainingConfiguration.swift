@@ -1,0 +1,102 @@
+import LSTMKit
+
+/// Everything that decides how a model is trained: the recipe, as data.
+///
+/// The defaults are the recipe `lstmctl train` uses with no flags; the README says how they were
+/// chosen (stratified cross-validation on training data only). Loaded from flags and from a
+/// `key = value` file (see `TrainingConfiguration+File.swift`).
+public struct TrainingConfiguration: Sendable, Equatable {
+    // Architecture.
+    /// Hidden units per direction `H`.
+    public var hiddenSize = 64
+    /// Stacked LSTM layers.
+    public var layers = 2
+    /// Bidirectional layers.
+    public var bidirectional = false
+    /// Pooling head.
+    public var head: Architecture.Head = .attention
+    /// Dense ReLU layers between the head and the class layer.
+    public var dense: [Int] = []
+    /// Dropout on the input, between LSTM layers, and before each head layer.
+    public var dropout = Architecture.Dropout(input: 0, betweenLayers: 0.2, head: 0.2)
+
+    // Data.
+    /// Per-channel scaling fitted on the training split.
+    public var scaler: Scaler.Kind = .zscore
+    /// Class balancing of the training split.
+    public var balancing: BalancingStrategy = .none
+    /// k for SMOTE.
+    public var smoteNeighbours = 5
+    /// On-the-fly augmentation.
+    public var augmentation = Augmentation(
+        jitterProbability: 0.5, jitterSigma: 0.03, scalingProbability: 0.5, scalingSigma: 0.1)
+    /// Fraction of the training data held out (stratified) for validation, early stopping and
+    /// the schedule; 0 trains on everything and monitors the training loss.
+    public var validationFraction = 0.2
+
+    // Optimisation.
+    /// Optimiser, learning rate, L1/L2, clipping.
+    public var optimizer = Optimizer.Settings(kind: .adam, learningRate: 3e-3, clipNorm: 1)
+    /// Learning-rate schedule.
+    public var schedule: LearningRateSchedule = .plateau(factor: 0.5, patience: 10, minimum: 1e-5)
+    /// Maximum epochs.
+    public var epochs = 150
+    /// Samples per optimiser step.
+    public var batchSize = 16
+    /// Epochs without improvement of the monitored quantity before stopping (0 disables); the
+    /// best weights are restored.
+    public var patience = 40
+    /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
+    public var seed: UInt64 = 1
+    /// Threads (batch shards); the result depends on it, never on timing.
+    public var threads = 2
+
+    // Streaming defaults written into the model.
+    /// Window length `W`; 0 means the training data's longest sample.
+    public var window = 0
+    /// Hop; 0 means `W / 10` (at least 1).
+    public var hop = 0
+
+    /// The recipe's defaults.
+    public init() {}
+
+    /// Checks every value.
+    /// - Throws: `TrainingError` naming the setting.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw TrainingError(message()) }
+        }
+        try check((1...8192).contains(hiddenSize), "hidden size \(hiddenSize) must be in 1...8192")
+        try check((1...4).contains(layers), "layers \(layers) must be in 1...4")
+        try check(dense.allSatisfy { (1...65_536).contains($0) }, "dense widths must be in 1...65536")
+        try check(smoteNeighbours >= 1, "SMOTE neighbours must be ≥ 1")
+        try check(validationFraction >= 0 && validationFraction < 1, "validation fraction \(validationFraction) must be in [0, 1)")
+        try check(epochs >= 1, "epochs must be ≥ 1")
+        try check(batchSize >= 1, "batch size must be ≥ 1")
+        try check(patience >= 0, "patience must be ≥ 0")
+        try check((1...256).contains(threads), "threads \(threads) must be in 1...256")
+        try check(window >= 0 && hop >= 0, "window and hop must be ≥ 0")
+        do {
+            try optimizer.validate()
+            try augmentation.validate()
+        } catch {
+            throw TrainingError("\(error)")
+        }
+        try schedule.validate()
+        try architecture(inputSize: 1, classes: 2).validate()
+    }
+
+    /// The network this recipe trains for `inputSize` channels and `classes` classes.
+    public func architecture(inputSize: Int, classes: Int) -> Architecture {
+        Architecture(
+            inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional,
+            head: head, dense: dense, numClasses: classes, dropout: dropout)
+    }
+}
+
+/// A training problem the caller can fix: bad settings or data.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
