@@ -101,7 +101,7 @@ public struct LearningRateController: Sendable {
     public mutating func finishEpoch(monitoredLoss: Double) {
         epoch += 1
         if case .plateau(let factor, let patience, let minimum) = schedule {
-            if monitoredLoss < best - 1e-4 * abs(best) {
+            if !best.isFinite || monitoredLoss < best - 1e-4 * abs(best) {
                 best = monitoredLoss
                 waited = 0
             } else {

@@ -83,7 +83,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw TrainingError("\(error)")
         }
         try schedule.validate()
-        try architecture(inputSize: 1, classes: 2).validate()
+        do {
+            try architecture(inputSize: 1, classes: 2).validate()
+        } catch let error as ModelError {
+            throw TrainingError(error.message)
+        }
     }
 
     /// The network this recipe trains for `inputSize` channels and `classes` classes.

@@ -1,0 +1,208 @@
+import Foundation
+import LSTMKit
+import Testing
+
+@testable import LSTMTraining
+
+/// A seeded two- or three-class toy problem: class k is a sinusoid with k+1 periods in channel 0
+/// plus noise; lengths vary when `variable`.
+func toyDataset(samples: Int, classes: Int = 2, length: Int = 24, variable: Bool = false, seed: UInt64 = 3) -> Dataset {
+    var generator = SplitMix64(seed: seed)
+    let samples = (0..<samples).map { index -> Dataset.Sample in
+        let label = index % classes
+        let t = variable ? Int(generator.next() % UInt64(length / 2)) + length / 2 : length
+        let phase = generator.uniform(0, 6.28)
+        var values = [Float](repeating: 0, count: t * 2)
+        for step in 0..<t {
+            values[step * 2] = sin(Float(label + 1) * 6.28 * Float(step) / Float(length) + phase) + 0.2 * generator.normal()
+            values[step * 2 + 1] = 0.5 * generator.normal() + 3
+        }
+        return Dataset.Sample(values: values, length: t, label: label)
+    }
+    return Dataset(samples: samples, channels: 2, classNames: (0..<classes).map { "class\($0)" })
+}
+
+func smallRecipe() -> TrainingConfiguration {
+    var configuration = TrainingConfiguration()
+    configuration.hiddenSize = 8
+    configuration.layers = 1
+    configuration.epochs = 30
+    configuration.batchSize = 8
+    configuration.patience = 0
+    configuration.optimizer.learningRate = 1e-2
+    return configuration
+}
+
+@Suite("Trainer")
+struct TrainerTests {
+    @Test("Learns a toy task: validation accuracy 1 and a falling loss")
+    func converges() throws {
+        var configuration = smallRecipe()
+        configuration.epochs = 40
+        let result = try Trainer(configuration: configuration).train(toyDataset(samples: 100))
+        let first = try #require(result.history.epochs.first), last = try #require(result.history.epochs.last)
+        #expect(last.trainLoss < first.trainLoss * 0.5, "loss \(first.trainLoss) → \(last.trainLoss)")
+        #expect(result.validation?.accuracy == 1, "\(String(describing: result.validation?.accuracy))")
+        // The written model classifies the held-out data like the trainer's own evaluation.
+        let model = try LSTMModel(result.model)
+        let test = try ClassificationMetrics(evaluating: model, on: toyDataset(samples: 40, seed: 99))
+        #expect(test.accuracy >= 0.9, "test accuracy \(test.accuracy)")
+    }
+
+    @Test("Variable-length samples train with masks, and the model's window is the longest sample")
+    func variableLength() throws {
+        var configuration = smallRecipe()
+        configuration.bidirectional = true
+        let data = toyDataset(samples: 60, length: 30, variable: true)
+        let result = try Trainer(configuration: configuration).train(data)
+        #expect(result.model.window == data.maxLength)
+        #expect((result.validation?.accuracy ?? 0) >= 0.9)
+    }
+
+    @Test("Same data, seed and threads give the same model bytes; another seed does not")
+    func deterministic() throws {
+        var configuration = smallRecipe()
+        configuration.epochs = 4
+        configuration.augmentation = Augmentation(
+            jitterProbability: 0.5, scalingProbability: 0.5, timeWarpProbability: 0.5, sliceProbability: 0.5)
+        configuration.dropout = .init(input: 0.1, betweenLayers: 0, head: 0.2)
+        configuration.balancing = .smote
+        let data = toyDataset(samples: 40)
+        let first = try Trainer(configuration: configuration).train(data).model.serialized()
+        let second = try Trainer(configuration: configuration).train(data).model.serialized()
+        #expect(first == second)
+        configuration.seed = 2
+        let other = try Trainer(configuration: configuration).train(data).model.serialized()
+        #expect(first != other)
+    }
+
+    @Test("Early stopping ends the run and restores the best epoch's weights")
+    func earlyStopping() throws {
+        var configuration = smallRecipe()
+        configuration.epochs = 200
+        configuration.patience = 3
+        configuration.optimizer.learningRate = 0.05
+        let result = try Trainer(configuration: configuration).train(toyDataset(samples: 40))
+        let best = try #require(result.history.bestEpoch)
+        #expect(result.history.stoppedEarly)
+        #expect(result.history.epochs.count == best + 3)
+        let bestLoss = try #require(result.history.epochs[best - 1].validationLoss)
+        let provenance = try #require(result.model.provenance["validation"]?["loss"]?.numberValue)
+        #expect(abs(provenance - bestLoss) < 1e-9, "restored model's validation loss \(provenance) vs best \(bestLoss)")
+    }
+
+    @Test("Class weights and resampling show up in the plan")
+    func balancing() throws {
+        let data = toyDataset(samples: 40).subset(Array(0..<40).filter { $0 % 2 == 0 || $0 < 12 })
+        var configuration = smallRecipe()
+        configuration.epochs = 2
+        configuration.validationFraction = 0
+        configuration.balancing = .oversample
+        let oversampled = try Trainer(configuration: configuration).train(data).plan
+        #expect(oversampled.countsBefore == [20, 6])
+        #expect(oversampled.countsAfter == [20, 20])
+        configuration.balancing = .classWeights
+        let weighted = try Trainer(configuration: configuration).train(data).plan
+        #expect(weighted.countsAfter == [20, 6])
+        let weights = try #require(weighted.classWeights)
+        #expect(abs(weights[0] - 26.0 / 40) < 1e-6 && abs(weights[1] - 26.0 / 12) < 1e-6, "\(weights)")
+    }
+
+    @Test("Unusable data is refused with a message")
+    func refusals() throws {
+        let trainer = try Trainer(configuration: smallRecipe())
+        let oneClass = toyDataset(samples: 10).subset([0, 2, 4, 6])
+        #expect(throws: TrainingError.self) { try trainer.train(oneClass) }
+        let unlabelled = Dataset(
+            samples: [.init(values: [1, 2], length: 1, label: nil), .init(values: [1, 2], length: 1, label: 0)],
+            channels: 2, classNames: ["a", "b"])
+        #expect(throws: TrainingError.self) { try trainer.train(unlabelled) }
+    }
+}
+
+@Suite("Recipe settings")
+struct RecipeTests {
+    @Test("Every key round-trips through its text form")
+    func roundTrip() throws {
+        let defaults = TrainingConfiguration()
+        var copy = TrainingConfiguration()
+        for (key, value) in defaults.settings { try copy.set(key, value) }
+        #expect(copy == defaults)
+    }
+
+    @Test("A recipe file sets values and reports the line of a bad one")
+    func file() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UInt64.random(in: 0...UInt64.max)).conf")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try "# comment\nhidden_size = 32\nbidirectional = true  # inline\n\nschedule = cosine:3:0.0001\n".write(to: url, atomically: true, encoding: .utf8)
+        var configuration = TrainingConfiguration()
+        try configuration.apply(file: url)
+        #expect(configuration.hiddenSize == 32 && configuration.bidirectional)
+        #expect(configuration.schedule == .cosine(warmup: 3, minimum: 0.0001))
+        try "hidden_size = 32\nlearning_rate = fast\n".write(to: url, atomically: true, encoding: .utf8)
+        #expect {
+            try configuration.apply(file: url)
+        } throws: { error in
+            "\(error)".contains(":2: learning_rate")
+        }
+        try "colour = blue\n".write(to: url, atomically: true, encoding: .utf8)
+        #expect {
+            try configuration.apply(file: url)
+        } throws: { error in
+            "\(error)".contains("unknown setting 'colour'")
+        }
+    }
+
+    @Test("Out-of-range values are refused by validate")
+    func validation() {
+        for (key, value) in [("layers", "5"), ("layer_dropout", "1"), ("batch_size", "0"), ("jitter", "1.5"), ("learning_rate", "-1")] {
+            var configuration = TrainingConfiguration()
+            #expect(throws: TrainingError.self, "\(key)=\(value)") {
+                try configuration.set(key, value)
+                try configuration.validate()
+            }
+        }
+    }
+}
+
+@Suite("Learning-rate schedules")
+struct ScheduleTests {
+    func rates(_ schedule: LearningRateSchedule, epochs: Int, losses: [Double]? = nil) -> [Float] {
+        var controller = LearningRateController(schedule: schedule, base: 1, epochs: epochs)
+        var out: [Float] = []
+        for epoch in 0..<epochs {
+            out.append(controller.rate)
+            controller.finishEpoch(monitoredLoss: losses?[epoch] ?? 1)
+        }
+        return out
+    }
+
+    @Test("Step decay")
+    func step() {
+        #expect(rates(.step(every: 2, factor: 0.5), epochs: 5) == [1, 1, 0.5, 0.5, 0.25])
+    }
+
+    @Test("Cosine with warm-up reaches the base rate, then decays to the minimum at the last epoch")
+    func cosine() {
+        let r = rates(.cosine(warmup: 2, minimum: 0), epochs: 6)
+        #expect(r[0] == 0.5 && r[1] == 1 && r[2] == 1)
+        #expect(abs(r[5]) < 1e-6)
+        #expect(r[3] > r[4] && r[4] > r[5])
+    }
+
+    @Test("ReduceLROnPlateau halves after more than `patience` epochs without improvement, not below the minimum")
+    func plateau() {
+        let losses: [Double] = [1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]
+        let r = rates(.plateau(factor: 0.5, patience: 2, minimum: 0.3), epochs: 9, losses: losses)
+        #expect(r == [1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.3])
+    }
+
+    @Test("Schedules parse from text and refuse nonsense")
+    func parse() throws {
+        #expect(try LearningRateSchedule(parsing: "plateau:0.2:5:0.001") == .plateau(factor: 0.2, patience: 5, minimum: 0.001))
+        #expect(try LearningRateSchedule(parsing: "step") == .step(every: 30, factor: 0.5))
+        #expect(throws: TrainingError.self) { try LearningRateSchedule(parsing: "linear") }
+        #expect(throws: TrainingError.self) { try LearningRateSchedule(parsing: "step:x") }
+        #expect(throws: TrainingError.self) { try LearningRateSchedule(parsing: "plateau:2") }
+    }
+}
