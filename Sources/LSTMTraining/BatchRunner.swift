@@ -9,8 +9,12 @@ import LSTMKit
 /// shard), so a run depends on the thread count but never on timing. After the first step of
 /// the longest batch nothing is allocated.
 ///
-/// `@unchecked Sendable`: the buffers are written only inside `run`, where each shard touches its
-/// own workspace, gradient and scratch buffers; `run` returns after every shard finished.
+/// The shards run on `threads - 1` worker threads the runner owns plus the calling thread; a step
+/// wakes them with semaphores, so it allocates nothing (no closures, no task objects).
+///
+/// `@unchecked Sendable`: `job` is written only by the calling thread while the workers wait on
+/// their semaphores; during a step each shard writes only its own workspace, gradient, scratch
+/// and result slot; the semaphores order those writes before the caller reads them.
 final class BatchRunner: @unchecked Sendable {
     let layout: ParameterLayout
     let threads: Int
@@ -21,6 +25,24 @@ final class BatchRunner: @unchecked Sendable {
     private let augmentationScratch: [UnsafeMutablePointer<Float>]
     private let longest: Int
     private let augmentationScratchCount: Int
+
+    /// What the shards run next; written by the calling thread before it wakes the workers.
+    private struct Job {
+        var training = false
+        var parameters = UnsafePointer<Float>(bitPattern: 0x10)!
+        var samples: [Dataset.Sample] = []
+        var batch: ArraySlice<Int> = []
+        var classWeights: UnsafePointer<Float>?
+        var augmentation = Augmentation.none
+        var seed: UInt64 = 0
+        var normalizer: Float = 1
+    }
+
+    private var job = Job()
+    private let results: UnsafeMutablePointer<Totals>
+    private let start: [DispatchSemaphore]
+    private let done = DispatchSemaphore(value: 0)
+    private var stopping = false
 
     /// - Parameters:
     ///   - longest: the longest sample any batch will hold.
@@ -41,11 +63,20 @@ final class BatchRunner: @unchecked Sendable {
         sampleScratch = (0..<threads).map { _ in .allocate(capacity: max(1, longest * layout.architecture.inputSize)) }
         augmentationScratchCount = Augmentation.scratchCount(length: longest, channels: layout.architecture.inputSize)
         augmentationScratch = (0..<threads).map { [augmentationScratchCount] _ in .allocate(capacity: max(1, augmentationScratchCount)) }
+        results = .allocate(capacity: threads)
+        results.initialize(repeating: Totals(), count: threads)
+        start = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
         BLAS.useCallingThreadOnly()
+        for shard in 1..<threads {
+            let thread = Thread { [self] in workerLoop(shard: shard) }
+            thread.name = "lstmd-train-\(shard)"
+            thread.start()
+        }
     }
 
     deinit {
         for pointer in gradients + sampleScratch + augmentationScratch { pointer.deallocate() }
+        results.deallocate()
     }
 
     /// The summed gradient of the last `trainStep`.
@@ -62,30 +93,18 @@ final class BatchRunner: @unchecked Sendable {
     /// the batch's weighted-mean loss in `gradient`.
     func trainStep(
         parameters: UnsafePointer<Float>, samples: [Dataset.Sample], batch: ArraySlice<Int>,
-        classWeights: [Float]?, augmentation: Augmentation, seed: UInt64
+        classWeights: UnsafePointer<Float>?, augmentation: Augmentation, seed: UInt64
     ) -> Totals {
         // The loss normaliser is the whole batch's weight sum, so shards add up to the batch mean.
-        var sum: Float = 0
-        for index in batch { sum += classWeights.map { $0[samples[index].label!] } ?? 1 }
-        let normalizer = sum
-        let shared = SharedPointer(base: parameters)
-        let totals = run(samples: samples, batch: batch) { shard, workspace, slice in
-            let parameters = shared.base
-            var generator = SplitMix64(seed: seed &+ UInt64(shard) &* 0x9E37_79B9_7F4A_7C15)
-            self.fill(workspace, shard: shard, samples: samples, slice: slice, augmentation: augmentation, generator: &generator)
-            workspace.forward(parameters: parameters, training: true, generator: &generator)
-            let gradient = self.gradients[shard]
-            gradient.update(repeating: 0, count: self.layout.count)
-            return (classWeights ?? []).withUnsafeBufferPointer { weights in
-                let w = classWeights == nil ? nil : weights.baseAddress
-                let loss = workspace.loss(classWeights: w)
-                workspace.backward(parameters: parameters, gradients: gradient, classWeights: w, normalizer: normalizer)
-                return Totals(weightedLoss: loss.weightedSum, weightSum: loss.weightSum, correct: loss.correct)
-            }
-        }
+        var normalizer: Float = 0
+        for index in batch { normalizer += classWeights?[samples[index].label!] ?? 1 }
+        job = Job(
+            training: true, parameters: parameters, samples: samples, batch: batch, classWeights: classWeights,
+            augmentation: augmentation, seed: seed, normalizer: normalizer)
+        let totals = dispatch()
         for shard in 1..<threads {
-            let source = gradients[shard]
-            for i in 0..<layout.count { gradients[0][i] += source[i] }
+            let source = gradients[shard], target = gradients[0]
+            for i in 0..<layout.count { target[i] += source[i] }
         }
         return totals
     }
@@ -96,25 +115,18 @@ final class BatchRunner: @unchecked Sendable {
         let k = layout.architecture.numClasses
         var probabilities = [Float](repeating: 0, count: samples.count * k)
         var loss = 0.0
+        let all = Array(samples.indices)
         var start = 0
         while start < samples.count {
             let end = min(samples.count, start + chunk)
-            let batch = Array(start..<end)[...]
-            let shared = SharedPointer(base: parameters)
-            let totals = run(samples: samples, batch: batch) { shard, workspace, slice in
-                let parameters = shared.base
-                var generator = SplitMix64(seed: 0)
-                self.fill(workspace, shard: shard, samples: samples, slice: slice, augmentation: .none, generator: &generator)
-                workspace.forward(parameters: parameters, training: false, generator: &generator)
-                let hasLabels = slice.allSatisfy { samples[$0].label != nil }
-                guard hasLabels else { return Totals() }
-                let result = workspace.loss(classWeights: nil)
-                return Totals(weightedLoss: result.weightedSum, weightSum: result.weightSum, correct: result.correct)
-            }
-            loss += totals.weightedLoss
+            job = Job(
+                training: false, parameters: parameters, samples: samples, batch: all[start..<end], classWeights: nil,
+                augmentation: .none, seed: 0, normalizer: 1)
+            loss += dispatch().weightedLoss
             // Copy each shard's probabilities out in order.
             var position = start
-            for (shard, slice) in shards(of: batch).enumerated() where !slice.isEmpty {
+            for shard in 0..<threads {
+                let slice = self.slice(shard)
                 let workspace = workspaces[shard]
                 for row in 0..<slice.count {
                     for j in 0..<k { probabilities[(position + row) * k + j] = workspace.probabilities[row * k + j] }
@@ -126,35 +138,70 @@ final class BatchRunner: @unchecked Sendable {
         return (probabilities, loss)
     }
 
-    /// The contiguous slices of `batch` the shards take.
-    func shards(of batch: ArraySlice<Int>) -> [ArraySlice<Int>] {
+    /// Stops the worker threads; call once when done.
+    func close() {
+        stopping = true
+        for semaphore in start.dropFirst() { semaphore.signal() }
+    }
+
+    /// The contiguous part of the job's batch that `shard` takes.
+    private func slice(_ shard: Int) -> ArraySlice<Int> {
+        let batch = job.batch
         let per = (batch.count + threads - 1) / threads
-        return (0..<threads).map { shard in
-            let lower = batch.startIndex + min(batch.count, shard * per)
-            let upper = batch.startIndex + min(batch.count, (shard + 1) * per)
-            return batch[lower..<upper]
+        let lower = batch.startIndex + min(batch.count, shard * per)
+        let upper = batch.startIndex + min(batch.count, (shard + 1) * per)
+        return batch[lower..<upper]
+    }
+
+    /// Runs the job on every shard (shard 0 on the calling thread) and adds up the totals in
+    /// shard order.
+    private func dispatch() -> Totals {
+        for shard in 1..<threads { start[shard].signal() }
+        execute(shard: 0)
+        for _ in 1..<threads { done.wait() }
+        var totals = Totals()
+        for shard in 0..<threads {
+            totals.weightedLoss += results[shard].weightedLoss
+            totals.weightSum += results[shard].weightSum
+            totals.correct += results[shard].correct
+        }
+        return totals
+    }
+
+    private func workerLoop(shard: Int) {
+        while true {
+            start[shard].wait()
+            if stopping { return }
+            execute(shard: shard)
+            done.signal()
         }
     }
 
-    /// Runs `body` for every non-empty shard in parallel and adds up the totals in shard order.
-    private func run(
-        samples: [Dataset.Sample], batch: ArraySlice<Int>,
-        body: @escaping @Sendable (Int, TrainingWorkspace, ArraySlice<Int>) -> Totals
-    ) -> Totals {
-        let slices = shards(of: batch)
-        let results = ResultSlots(count: threads)
-        DispatchQueue.concurrentPerform(iterations: threads) { shard in
-            guard !slices[shard].isEmpty else { return }
-            results.set(shard, body(shard, workspaces[shard], slices[shard]))
+    /// One shard's part of the current job.
+    private func execute(shard: Int) {
+        let slice = self.slice(shard)
+        results[shard] = Totals()
+        guard !slice.isEmpty else { return }
+        let workspace = workspaces[shard]
+        let job = self.job
+        if job.training {
+            var generator = SplitMix64(seed: job.seed &+ UInt64(shard) &* 0x9E37_79B9_7F4A_7C15)
+            fill(workspace, shard: shard, samples: job.samples, slice: slice, augmentation: job.augmentation, generator: &generator)
+            workspace.forward(parameters: job.parameters, training: true, generator: &generator)
+            let gradient = gradients[shard]
+            gradient.update(repeating: 0, count: layout.count)
+            let loss = workspace.loss(classWeights: job.classWeights)
+            workspace.backward(
+                parameters: job.parameters, gradients: gradient, classWeights: job.classWeights, normalizer: job.normalizer)
+            results[shard] = Totals(weightedLoss: loss.weightedSum, weightSum: loss.weightSum, correct: loss.correct)
+        } else {
+            var generator = SplitMix64(seed: 0)
+            fill(workspace, shard: shard, samples: job.samples, slice: slice, augmentation: .none, generator: &generator)
+            workspace.forward(parameters: job.parameters, training: false, generator: &generator)
+            guard slice.allSatisfy({ job.samples[$0].label != nil }) else { return }
+            let loss = workspace.loss(classWeights: nil)
+            results[shard] = Totals(weightedLoss: loss.weightedSum, weightSum: loss.weightSum, correct: loss.correct)
         }
-        var totals = Totals()
-        for shard in 0..<threads {
-            guard let result = results.get(shard) else { continue }
-            totals.weightedLoss += result.weightedLoss
-            totals.weightSum += result.weightSum
-            totals.correct += result.correct
-        }
-        return totals
     }
 
     /// Writes the slice's samples (augmented copies when enabled) into the workspace, time-major.
@@ -190,29 +237,4 @@ final class BatchRunner: @unchecked Sendable {
             workspace.labels[slot] = sample.label ?? 0
         }
     }
-}
-
-/// One result slot per shard, written by that shard's thread only.
-///
-/// `@unchecked Sendable`: slot `i` is written by exactly one task and read after all tasks joined.
-private final class ResultSlots: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<BatchRunner.Totals?>
-    private let count: Int
-    init(count: Int) {
-        self.count = count
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil, count: count)
-    }
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
-    func set(_ index: Int, _ value: BatchRunner.Totals) { slots[index] = value }
-    func get(_ index: Int) -> BatchRunner.Totals? { slots[index] }
-}
-
-/// A pointer handed to shard threads that only read through it (parameters) while the caller
-/// waits. `@unchecked Sendable`: nothing writes the memory until every shard has finished.
-struct SharedPointer: @unchecked Sendable {
-    let base: UnsafePointer<Float>
 }

@@ -97,6 +97,11 @@ public struct Trainer: Sendable {
         let layout = ParameterLayout(architecture)
         let longest = max(balanced.maxLength, validationSet?.maxLength ?? 0)
         let runner = BatchRunner(layout: layout, threads: config.threads, batchSize: config.batchSize, longest: longest)
+        defer { runner.close() }
+        let weightBuffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, k))
+        defer { weightBuffer.deallocate() }
+        if let classWeights { _ = weightBuffer.initialize(from: classWeights) }
+        let weightPointer = classWeights == nil ? nil : UnsafePointer(weightBuffer.baseAddress!)
         var parameters = layout.initialParameters(seed: config.seed)
         var optimizer = try Self.optimizer(config.optimizer, layout: layout)
         var rates = LearningRateController(schedule: config.schedule, base: config.optimizer.learningRate, epochs: config.epochs)
@@ -124,7 +129,7 @@ public struct Trainer: Sendable {
                 let seed = config.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(epoch) << 32 &+ UInt64(step)
                 let result = parameters.withUnsafeBufferPointer { p in
                     runner.trainStep(
-                        parameters: p.baseAddress!, samples: balanced.samples, batch: batch, classWeights: classWeights,
+                        parameters: p.baseAddress!, samples: balanced.samples, batch: batch, classWeights: weightPointer,
                         augmentation: config.augmentation, seed: seed)
                 }
                 gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: runner.gradient, count: layout.count) }
