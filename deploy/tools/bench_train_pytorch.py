@@ -24,8 +24,8 @@ Reported: seconds per epoch; median and min over the epochs after the first when
 first is warm-up), else over all epochs; samples/second = N / median; peak resident memory of the
 process (ru_maxrss, includes the Python interpreter and torch itself, so also reported just before
 training starts); the process CPU time per epoch (cpu_seconds_per_epoch: less sensitive to other
-jobs than wall time, though OpenMP spin-waiting counts in it); final loss = the last epoch's training loss; final accuracy on the training set
-(evaluated after training, not timed).
+jobs than wall time, though OpenMP spin-waiting counts in it); final loss = the last epoch's
+training loss; final accuracy on the training set (evaluated after training, not timed).
 
 Random streams (portable, so the Swift bench can reproduce the data, init and shuffles bit-for-bit)
 ---------------------------------------------------------------------------------------------------
