@@ -12,7 +12,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Stacked LSTM layers.
     public var layers = 2
     /// Bidirectional layers.
-    public var bidirectional = false
+    public var bidirectional = true
     /// Pooling head.
     public var head: Architecture.Head = .attention
     /// Dense ReLU layers between the head and the class layer.
@@ -31,8 +31,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var augmentation = Augmentation(
         jitterProbability: 0.5, jitterSigma: 0.03, scalingProbability: 0.5, scalingSigma: 0.1)
     /// Fraction of the training data held out (stratified) for validation, early stopping and
-    /// the schedule; 0 trains on everything and monitors the training loss.
-    public var validationFraction = 0.2
+    /// the schedule; 0 (the default: measured better on small data sets) trains on everything
+    /// and monitors the training loss.
+    public var validationFraction = 0.0
 
     // Optimisation.
     /// Optimiser, learning rate, L1/L2, clipping.
@@ -40,12 +41,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Learning-rate schedule.
     public var schedule: LearningRateSchedule = .plateau(factor: 0.5, patience: 10, minimum: 1e-5)
     /// Maximum epochs.
-    public var epochs = 150
+    public var epochs = 100
     /// Samples per optimiser step.
     public var batchSize = 16
-    /// Epochs without improvement of the monitored quantity before stopping (0 disables); the
-    /// best weights are restored.
-    public var patience = 40
+    /// Epochs without improvement of the monitored quantity before stopping (0, the default,
+    /// disables early stopping); the best epoch's weights are restored either way.
+    public var patience = 0
     /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
     public var seed: UInt64 = 1
     /// Threads (batch shards); the result depends on it, never on timing.
