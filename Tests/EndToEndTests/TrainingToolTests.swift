@@ -20,7 +20,7 @@ extension ClientToolTests {
         let train = try run(try lstmctl, ["train", "--train", Self.trainData, "--out", model] + Self.quickRecipe)
         #expect(train.status == 0, "\(train.err)")
         #expect(train.err.contains("epoch 3/3"), "plain progress lines when stderr is not a terminal: \(train.err)")
-        #expect(train.err.contains("Standing=8→8"), "class counts before and after balancing: \(train.err)")
+        #expect(train.err.contains("Standing=10→10"), "class counts before and after balancing: \(train.err)")
         let report = try String(contentsOfFile: directory.appendingPathComponent("m.report.html").path, encoding: .utf8)
         #expect(report.contains("<svg") && report.contains("Standing"))
 

@@ -26,6 +26,8 @@ func smallRecipe() -> TrainingConfiguration {
     var configuration = TrainingConfiguration()
     configuration.hiddenSize = 8
     configuration.layers = 1
+    configuration.bidirectional = false
+    configuration.validationFraction = 0.2
     configuration.epochs = 30
     configuration.batchSize = 8
     configuration.patience = 0
