@@ -42,7 +42,8 @@ public struct TrainingResult: Sendable {
 /// the training split only, rebalancing of the training split in scaled space, then epochs of
 /// shuffled mini-batches with on-the-fly augmentation and dropout, one optimiser step per batch,
 /// validation after each epoch driving the schedule and early stopping (monitored: validation
-/// loss, or training loss without validation data); the best epoch's weights are restored.
+/// loss, or training loss without validation data); the best epoch's weights are restored when
+/// there is validation data, the last epoch's otherwise (`TrainingConfiguration.keep`).
 public struct Trainer: Sendable {
     public let configuration: TrainingConfiguration
 
@@ -169,7 +170,12 @@ public struct Trainer: Sendable {
                 break
             }
         }
-        parameters = best.parameters
+        let keepBest = config.keep == .best || (config.keep == .auto && validationSet != nil)
+        if keepBest {
+            parameters = best.parameters
+        } else {
+            history.bestEpoch = history.epochs.count
+        }
 
         var validationMetrics: ClassificationMetrics?
         var validationLoss: Double?

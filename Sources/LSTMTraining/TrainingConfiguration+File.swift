@@ -9,7 +9,7 @@ extension TrainingConfiguration {
         "scaler", "balancing", "smote_neighbours", "jitter", "jitter_sigma", "scaling", "scaling_sigma",
         "time_warp", "time_warp_sigma", "time_warp_knots", "slice", "slice_ratio", "validation_fraction",
         "optimizer", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "momentum", "nesterov", "rho",
-        "l1", "l2", "clip_norm", "schedule", "epochs", "batch_size", "patience", "seed", "threads", "window", "hop",
+        "l1", "l2", "clip_norm", "schedule", "epochs", "batch_size", "patience", "keep", "seed", "threads", "window", "hop",
     ]
 
     /// Sets one setting from its text form.
@@ -77,6 +77,7 @@ extension TrainingConfiguration {
         case "epochs": epochs = try parse()
         case "batch_size": batchSize = try parse()
         case "patience": patience = try parse()
+        case "keep": keep = try choice(KeepPolicy.self)
         case "seed": seed = try parse()
         case "threads": threads = try parse()
         case "window": window = try parse()
@@ -126,6 +127,7 @@ extension TrainingConfiguration {
         case "epochs": "\(epochs)"
         case "batch_size": "\(batchSize)"
         case "patience": "\(patience)"
+        case "keep": keep.rawValue
         case "seed": "\(seed)"
         case "threads": "\(threads)"
         case "window": "\(window)"

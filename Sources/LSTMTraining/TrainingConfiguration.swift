@@ -45,8 +45,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Samples per optimiser step.
     public var batchSize = 16
     /// Epochs without improvement of the monitored quantity before stopping (0, the default,
-    /// disables early stopping); the best epoch's weights are restored either way.
+    /// disables early stopping); `keep` decides which epoch's weights the model gets.
     public var patience = 0
+    /// Which weights the model keeps: `best` (the epoch with the lowest monitored loss) or `last`.
+    /// `auto` (default): `best` when there is validation data, `last` otherwise (the minimum of a
+    /// training loss measured under augmentation and dropout is mostly noise).
+    public var keep: KeepPolicy = .auto
     /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
     public var seed: UInt64 = 1
     /// Threads (batch shards); the result depends on it, never on timing.
@@ -97,6 +101,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
             inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional,
             head: head, dense: dense, numClasses: classes, dropout: dropout)
     }
+}
+
+/// Which epoch's weights a training run keeps.
+public enum KeepPolicy: String, Sendable, Equatable, CaseIterable {
+    case auto, best, last
 }
 
 /// A training problem the caller can fix: bad settings or data.

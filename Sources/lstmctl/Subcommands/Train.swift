@@ -12,7 +12,8 @@ struct Train: ParsableCommand {
             README, "Training"): z-score scaling fitted on the training data, jitter and magnitude-scaling \
             augmentation, 2 bidirectional LSTM(64) layers with attention pooling and dropout 0.2, Adam 3e-3 \
             with gradient clipping at norm 1, ReduceLROnPlateau on the training loss, 100 epochs, keeping \
-            the best epoch's weights. For a stratified validation split with early stopping add \
+            the last epoch's weights. For a stratified validation split with early stopping (restoring \
+            the best epoch's weights) add \
             --validation-fraction 0.2 --patience 20 (or give --validation DATA). Every setting can \
             come from a recipe file (--recipe) and from the flags below, which win. \
             Same data, seed and thread count give the same model file, byte for byte (the model \

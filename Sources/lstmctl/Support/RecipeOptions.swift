@@ -120,6 +120,9 @@ struct RecipeOptions: ParsableArguments {
     @Option(name: .customLong("patience"), help: ArgumentHelp("Early stopping: epochs without improvement before stopping (0: off); best weights restored. (\(Self.defaultText("patience")))", valueName: "value"))
     var patience: String?
 
+    @Option(name: .customLong("keep"), help: ArgumentHelp("Weights to keep: best (lowest monitored loss), last, or auto (best with validation data, else last). (\(Self.defaultText("keep")))", valueName: "value"))
+    var keep: String?
+
     @Option(name: .customLong("seed"), help: ArgumentHelp("Seed for every random choice. (\(Self.defaultText("seed")))", valueName: "value"))
     var seed: String?
 
@@ -176,6 +179,7 @@ struct RecipeOptions: ParsableArguments {
             ("epochs", epochs),
             ("batch_size", batchSize),
             ("patience", patience),
+            ("keep", keep),
             ("seed", seed),
             ("threads", threads),
             ("window", window),
