@@ -23,8 +23,6 @@ Same report and JSON keys as bench_train_pytorch.py, with "framework": "keras" a
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
@@ -125,30 +123,7 @@ def run(a):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Keras 3 LSTM training throughput (see the module docstring).")
-    ap.add_argument("--samples", type=int, default=4096)
-    ap.add_argument("--timesteps", type=int, default=100)
-    ap.add_argument("--channels", type=int, default=6)
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--classes", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true", help="one JSON object on stdout (progress on stderr)")
-    a = ap.parse_args(argv)
-    for name in ("samples", "timesteps", "channels", "hidden", "layers", "classes", "batch", "epochs", "threads"):
-        if getattr(a, name) < 1:
-            ap.error(f"--{name} must be >= 1")
-    r = run(a)
-    if a.json:
-        print(json.dumps(r))
-    else:
-        print(f"median {r['median_seconds_per_epoch']:.3f} s/epoch (min {r['min_seconds_per_epoch']:.3f}), "
-              f"{r['samples_per_second']:.0f} samples/s, peak RSS {r['peak_rss_mib']:.1f} MiB "
-              f"({r['peak_rss_before_training_mib']:.1f} MiB before training), final loss {r['final_loss']:.5f}, "
-              f"train accuracy {r['final_train_accuracy']:.3f}")
+    bp.main(argv, run=run, description="Keras 3 LSTM training throughput (see the module docstring).")
 
 
 if __name__ == "__main__":

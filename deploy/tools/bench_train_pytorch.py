@@ -256,8 +256,10 @@ def run(a):
     return result
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="PyTorch LSTM training throughput (see the module docstring).")
+def main(argv=None, run=None, description="PyTorch LSTM training throughput (see the module docstring)."):
+    """Command line shared with bench_train_keras.py, which passes its own `run`."""
+    run = run or globals()["run"]
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--samples", type=int, default=4096)
     ap.add_argument("--timesteps", type=int, default=100)
     ap.add_argument("--channels", type=int, default=6)
