@@ -154,9 +154,15 @@ extension TrainingWorkspace {
                     (gateGradient + sample * 4 * h).update(repeating: 0, count: 4 * h)
                 }
             }
-            BLAS.sgemm(
-                transposeA: false, transposeB: false, m: b, n: h, k: 4 * h, a: gateGradient, lda: 4 * h,
-                b: p + offsets.weightHH, ldb: h, beta: 0, c: nextHiddenGradient, ldc: h)
+            if h % 16 == 0 {
+                recurrentProduct(
+                    nextHiddenGradient, ldc: h, gateGradient, lda: 4 * h, p + offsets.weightHH, ldb: h, m: b, k: 4 * h,
+                    n: h, accumulate: false)
+            } else {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: false, m: b, n: h, k: 4 * h, a: gateGradient, lda: 4 * h,
+                    b: p + offsets.weightHH, ldb: h, beta: 0, c: nextHiddenGradient, ldc: h)
+            }
             for sample in 0..<b where time >= lengths[sample] {
                 (nextHiddenGradient + sample * h).update(from: hiddenGradient + sample * h, count: h)
             }

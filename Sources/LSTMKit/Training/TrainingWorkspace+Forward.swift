@@ -65,6 +65,13 @@ extension TrainingWorkspace {
             transposeA: false, transposeB: true, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
             b: p + offsets.weightIH, ldb: inputs, beta: 1, c: buffers.gates, ldc: 4 * h)
 
+        // W_hhᵀ [H, 4H] for the per-step product (the parameters change between batches).
+        let recurrent = p + offsets.weightHH, transposed = buffers.recurrentTransposed
+        for gate in 0..<(4 * h) {
+            for j in 0..<h { transposed[j * 4 * h + gate] = recurrent[gate * h + j] }
+        }
+        let ownKernel = (4 * h) % 16 == 0
+
         let block = b * h
         let zeroBlock = direction == 0 ? 0 : t
         (buffers.hidden + zeroBlock * block).update(repeating: 0, count: block)
@@ -76,7 +83,10 @@ extension TrainingWorkspace {
             let hPrevious = buffers.hidden + previous * block, cPrevious = buffers.cell + previous * block
             let hCurrent = buffers.hidden + current * block, cCurrent = buffers.cell + current * block
             let gates = buffers.gates + time * b * 4 * h
-            if step > 0 {
+            if step > 0 && ownKernel {
+                recurrentProduct(
+                    gates, ldc: 4 * h, hPrevious, lda: h, transposed, ldb: 4 * h, m: b, k: h, n: 4 * h, accumulate: true)
+            } else if step > 0 {
                 BLAS.sgemm(
                     transposeA: false, transposeB: true, m: b, n: 4 * h, k: h, a: hPrevious, lda: h,
                     b: p + offsets.weightHH, ldb: h, beta: 1, c: gates, ldc: 4 * h)

@@ -25,6 +25,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
         var cell: UnsafeMutablePointer<Float>
         /// [T·B, H] tanh of the new cell state.
         var tanhCell: UnsafeMutablePointer<Float>
+        /// [H, 4H] `W_hhᵀ`, refreshed by each forward pass for the per-step product.
+        var recurrentTransposed: UnsafeMutablePointer<Float>
     }
 
     struct Layer {
@@ -148,7 +150,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
                     Direction(
                         gates: floats(rows * 4 * h), gateGradient: floats(rows * 4 * h),
                         hidden: floats((timesteps + 1) * batch * h), cell: floats((timesteps + 1) * batch * h),
-                        tanhCell: floats(rows * h))
+                        tanhCell: floats(rows * h), recurrentTransposed: floats(4 * h * h))
                 })
         }
         let widths = [arch.featureSize] + arch.dense

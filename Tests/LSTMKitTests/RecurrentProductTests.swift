@@ -1,0 +1,38 @@
+import Testing
+
+@testable import LSTMKit
+
+@Suite("Recurrent product kernel")
+struct RecurrentProductTests {
+    @Test("Matches BLAS sgemm for every row remainder, with and without accumulation")
+    func matchesBLAS() {
+        var generator = SplitMix64(seed: 5)
+        for (m, k, n) in [(1, 3, 16), (3, 8, 32), (4, 64, 256), (7, 20, 48), (9, 256, 64), (32, 64, 256)] {
+            for accumulate in [false, true] {
+                let lda = k + 3, ldb = n + 16, ldc = n + 5
+                let a = (0..<(m * lda)).map { _ in generator.normal() }
+                let b = (0..<(k * ldb)).map { _ in generator.normal() }
+                let c0 = (0..<(m * ldc)).map { _ in generator.normal() }
+                var ours = c0, reference = c0
+                ours.withUnsafeMutableBufferPointer { c in
+                    recurrentProduct(c.baseAddress!, ldc: ldc, a, lda: lda, b, ldb: ldb, m: m, k: k, n: n, accumulate: accumulate)
+                }
+                reference.withUnsafeMutableBufferPointer { c in
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                        beta: accumulate ? 1 : 0, c: c.baseAddress!, ldc: ldc)
+                }
+                // Only the m×n block changes; the padding columns keep their values.
+                var worst: Float = 0
+                for row in 0..<m {
+                    for column in 0..<ldc {
+                        let index = row * ldc + column
+                        if column >= n { #expect(ours[index] == c0[index]) }
+                        worst = max(worst, abs(ours[index] - reference[index]))
+                    }
+                }
+                #expect(worst <= 1e-4 * Float(k).squareRoot(), "m \(m) k \(k) n \(n) accumulate \(accumulate): \(worst)")
+            }
+        }
+    }
+}
