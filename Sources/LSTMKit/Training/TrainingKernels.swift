@@ -42,13 +42,23 @@ func tanhInto(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, cou
 ///   - hidden: output `h' = o·tanh(c')` [H].
 ///   - cell: output `c' = f·c + i·g` [H].
 ///   - tanhCell: output `tanh(c')` [H].
-///   - gates: [4H] pre-activations in, activations (σ(i), σ(f), tanh(g), σ(o)) out.
+///   - gates: [4H] pre-activations without bias in, activations (σ(i), σ(f), tanh(g), σ(o)) out.
+///   - bias: [4H] summed bias `b_ih + b_hh`, added first.
 ///   - previousCell: `c` [H].
 @inline(__always)
 func lstmCellForward(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, tanhCell: UnsafeMutablePointer<Float>,
-    gates: UnsafeMutablePointer<Float>, previousCell: UnsafePointer<Float>, hiddenSize h: Int
+    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, previousCell: UnsafePointer<Float>, hiddenSize h: Int
 ) {
+    var k = 0
+    while k + 16 <= 4 * h {
+        store16(load16(gates + k) + load16(bias + k), gates + k)
+        k += 16
+    }
+    while k < 4 * h {
+        gates[k] += bias[k]
+        k += 1
+    }
     sigmoidInPlace(gates, count: 2 * h)
     tanhInto(gates + 2 * h, gates + 2 * h, count: h)
     sigmoidInPlace(gates + 3 * h, count: h)

@@ -143,7 +143,15 @@ extension TrainingWorkspace {
                 let row = time * b + sample
                 if time < lengths[sample] {
                     let fromAbove = outputGradient + row * dh + direction * h
-                    for j in 0..<h { dh0[j] = fromAbove[j] + carried[j] }
+                    var j = 0
+                    while j + 16 <= h {
+                        store16(load16(fromAbove + j) + load16(carried + j), dh0 + j)
+                        j += 16
+                    }
+                    while j < h {
+                        dh0[j] = fromAbove[j] + carried[j]
+                        j += 1
+                    }
                     lstmCellBackward(
                         gateGradient: gateGradient + sample * 4 * h, cellGradient: nextCellGradient + sample * h,
                         hiddenGradient: dh0, gates: buffers.gates + row * 4 * h,

@@ -58,12 +58,12 @@ extension TrainingWorkspace {
         let output = layers[layer].output
         let inputs = offsets.inputSize
 
-        // G = (b_ih + b_hh) + X·W_ihᵀ for all rows at once.
+        // G = X·W_ihᵀ for all rows at once; the summed bias (b_ih + b_hh) is added per step, while
+        // the row is in cache.
         for j in 0..<(4 * h) { bias[j] = p[offsets.biasIH + j] + p[offsets.biasHH + j] }
-        for row in 0..<rows { (buffers.gates + row * 4 * h).update(from: bias, count: 4 * h) }
         BLAS.sgemm(
             transposeA: false, transposeB: true, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
-            b: p + offsets.weightIH, ldb: inputs, beta: 1, c: buffers.gates, ldc: 4 * h)
+            b: p + offsets.weightIH, ldb: inputs, beta: 0, c: buffers.gates, ldc: 4 * h)
 
         // W_hhᵀ [H, 4H] for the per-step product (the parameters change between batches).
         let recurrent = p + offsets.weightHH, transposed = buffers.recurrentTransposed
@@ -97,7 +97,7 @@ extension TrainingWorkspace {
                     lstmCellForward(
                         hidden: hCurrent + sample * h, cell: cCurrent + sample * h,
                         tanhCell: buffers.tanhCell + (time * b + sample) * h, gates: gates + sample * 4 * h,
-                        previousCell: cPrevious + sample * h, hiddenSize: h)
+                        bias: bias, previousCell: cPrevious + sample * h, hiddenSize: h)
                     out.update(from: hCurrent + sample * h, count: h)
                 } else {
                     (hCurrent + sample * h).update(from: hPrevious + sample * h, count: h)
