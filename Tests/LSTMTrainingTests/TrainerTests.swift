@@ -155,6 +155,20 @@ struct RecipeTests {
         }
     }
 
+    @Test("deploy/config/train.recipe lists every setting with its default")
+    func shippedRecipe() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/config/train.recipe")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        for key in TrainingConfiguration.keys {
+            #expect(text.contains("\n\(key) = "), "train.recipe lacks \(key)")
+        }
+        var configuration = TrainingConfiguration()
+        configuration.seed = 99
+        try configuration.apply(file: url)
+        #expect(configuration == TrainingConfiguration())
+    }
+
     @Test("Out-of-range values are refused by validate")
     func validation() {
         for (key, value) in [("layers", "5"), ("layer_dropout", "1"), ("batch_size", "0"), ("jitter", "1.5"), ("learning_rate", "-1")] {

@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a UEA/UCR .ts file or the documented CSV layout.")
     var train: String
 
-    @Option(help: "Separate validation data (default: a stratified hold-out of --train).")
+    @Option(help: "Separate validation data (default: none, or a stratified hold-out of --train with --validation-fraction).")
     var validation: String?
 
     @Option(help: "Where to write the model (.safetensors).")
