@@ -26,6 +26,10 @@ public final class LSTMModel: Sendable {
     public var channels: Int { file.architecture.inputSize }
     /// Classes `K`.
     public var classCount: Int { file.architecture.numClasses }
+    /// Bytes of packed weights one single-stream `step` reads (the fused `[W_ih | W_hh]` of every
+    /// layer): a step cannot be faster than streaming these from wherever they are cached.
+    public var stepWeightBytes: Int { layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size } }
+
     /// Whether `step` applies (unidirectional models).
     public var supportsStep: Bool { !file.architecture.bidirectional }
 

@@ -35,6 +35,45 @@ func integerList(_ text: String) throws -> [Int] {
     }
 }
 
+/// The fastest time, in ns, to read `bytes` once with SIMD loads into 8 independent accumulators,
+/// repeated (so the buffer sits in whichever cache level holds it, as a step's weights do).
+func streamingReadNanoseconds(bytes: Int, seconds: Double) -> Double {
+    typealias V = SIMD16<Float>
+    let count = (bytes + 511) / 512 * 128
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { buffer.deallocate() }
+    buffer.initialize(repeating: 1, count: count)
+    var best = Double.infinity
+    var sink = V()
+    var elapsed = 0.0
+    while elapsed < seconds {
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+        let passes = 64
+        let time = measure {
+            for _ in 0..<passes {
+                var q = UnsafeRawPointer(buffer)
+                let end = UnsafeRawPointer(buffer + count)
+                while q < end {
+                    a0 += q.loadUnaligned(as: V.self)
+                    a1 += q.loadUnaligned(fromByteOffset: 64, as: V.self)
+                    a2 += q.loadUnaligned(fromByteOffset: 128, as: V.self)
+                    a3 += q.loadUnaligned(fromByteOffset: 192, as: V.self)
+                    a4 += q.loadUnaligned(fromByteOffset: 256, as: V.self)
+                    a5 += q.loadUnaligned(fromByteOffset: 320, as: V.self)
+                    a6 += q.loadUnaligned(fromByteOffset: 384, as: V.self)
+                    a7 += q.loadUnaligned(fromByteOffset: 448, as: V.self)
+                    q += 512
+                }
+            }
+        }
+        sink += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7
+        elapsed += time
+        best = min(best, time / Double(passes) * 1e9)
+    }
+    if sink.sum() == -1 { print("") }  // keeps the loads
+    return best
+}
+
 /// Seconds elapsed while running `body`.
 func measure(_ body: () -> Void) -> Double {
     let clock = ContinuousClock()
@@ -78,7 +117,8 @@ struct BenchStep: ParsableCommand {
         let c = options.channels, seconds = options.seconds
         BLAS.setThreads(1)
         print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
-        print("   H   L   ns/step   steps/s      state bytes")
+        print("read floor: the time to only read the step's packed weights once (SIMD loads, 8 accumulators) on this machine")
+        print("   H   L   ns/step   steps/s      state bytes   weight KiB   read floor ns   step/floor")
         var generator = SplitMix64(seed: 7)
         let inputs = (0..<(1024 * options.channels)).map { _ in generator.normal() }
         for l in layerCounts {
@@ -100,7 +140,10 @@ struct BenchStep: ParsableCommand {
                     }
                 }
                 let ns = elapsed / Double(steps) * 1e9
-                print(String(format: "%4d %3d %9.1f %11.0f %12d", h, l, ns, 1e9 / ns, state.byteCount))
+                let floor = streamingReadNanoseconds(bytes: model.stepWeightBytes, seconds: seconds / 4)
+                print(String(
+                    format: "%4d %3d %9.1f %11.0f %12d %12.1f %15.1f %12.2f", h, l, ns, 1e9 / ns, state.byteCount,
+                    Double(model.stepWeightBytes) / 1024, floor, ns / floor))
             }
         }
         if options.comparePytorch {
