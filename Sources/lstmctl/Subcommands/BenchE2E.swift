@@ -70,6 +70,17 @@ struct BenchE2E: ParsableCommand {
         let binary = lstmd ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
+        // The compute ceiling: the daemon's continuous-mode engine alone, in this process, one
+        // thread, no sockets, no JSON; one label per frame as the daemon publishes.
+        let engine = try LSTMModel(model)
+        let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
+        print("engine ceiling (the daemon's continuous-mode engine in-process, 1 core, no sockets; \(flops / 1000) kFLOP per timestep):")
+        for streamCount in streamCounts {
+            for size in frameSizes {
+                let rate = Self.engineTimestepsPerSecond(engine, streams: min(streamCount, 1024), timesteps: size)
+                print(String(format: "  %6d streams, T=%2d: %10.0f ts/s per core (%.1f GFLOP/s)", streamCount, size, rate, rate * Double(flops) / 1e9))
+            }
+        }
         print("daemon  mode        streams  T  sustained ts/s  labels/s  offered fr/s  lat p50 µs   p99 µs  p99.9 µs  lost  bytes/stream")
         var targets: [(String, [String])] = [("lstmd", [])]
         if comparePython { targets.append(("python", [])) }
@@ -106,6 +117,37 @@ struct BenchE2E: ParsableCommand {
                     }
                 }
             }
+        }
+    }
+
+    /// Timesteps per second of the continuous-mode engine advancing `streams` states by
+    /// `timesteps` each per batch, one label per state per batch, for about a second: the
+    /// daemon's path (`BatchStepper` for batches of at least 4 streams, single steps below).
+    static func engineTimestepsPerSecond(_ model: LSTMModel, streams: Int, timesteps: Int) -> Double {
+        let stepper = BatchStepper(model: model)
+        let states = (0..<streams).map { _ in model.makeState() }
+        var generator = SplitMix64(seed: 3)
+        let input = (0..<(timesteps * model.channels)).map { _ in generator.normal() }
+        var emitted = 0
+        var probabilities = [Float](repeating: 0, count: model.classCount)
+        return input.withUnsafeBufferPointer { x in
+            let requests = states.map { BatchStepper.Request(state: $0, input: x.baseAddress!, timesteps: timesteps) }
+            var batches = 0
+            var elapsed = 0.0
+            while elapsed < 1 || batches < 3 {
+                elapsed += measure {
+                    if streams >= 4 {
+                        stepper.run(requests, shouldLabel: { _, t in t == timesteps - 1 }, emit: { _, _, _ in emitted += 1 })
+                    } else {
+                        for state in states {
+                            for t in 0..<timesteps { model.step(state, input: x.baseAddress! + t * model.channels) }
+                            probabilities.withUnsafeMutableBufferPointer { model.classify(state, probabilities: $0.baseAddress!) }
+                        }
+                    }
+                }
+                batches += 1
+            }
+            return Double(batches * streams * timesteps) / elapsed
         }
     }
 
