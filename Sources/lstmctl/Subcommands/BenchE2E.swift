@@ -56,6 +56,11 @@ struct BenchE2E: ParsableCommand {
     @Flag(help: "Also run deploy/tools/reference_daemon.py (needs python3, torch, pyzmq).")
     var comparePython = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "After each lstmd case, measure the transport floor: a relay that only forwards each frame's timestamp (same sockets, load and rate).")
+    var relay = true
+
     func run() throws {
         let streamCounts = try integerList(streams), frameSizes = try integerList(frame)
         let modeList = modes.split(separator: ",").map(String.init)
@@ -103,7 +108,7 @@ struct BenchE2E: ParsableCommand {
                             process = try startPythonReference(modelURL.path, endpoints)
                         }
                         defer {
-                            process.terminate()
+                            if process.isRunning { process.terminate() }
                             process.waitUntilExit()
                         }
                         let result = try runCase(
@@ -114,6 +119,18 @@ struct BenchE2E: ParsableCommand {
                             result.offeredFramesPerSecond, result.latency.p50, result.latency.p99, result.latency.p999,
                             result.lost, result.bytesPerStream))
                         fflush(nil)
+                        if relay && daemonName == "lstmd" {
+                            process.terminate()
+                            process.waitUntilExit()
+                            let floor = try relayLatency(
+                                endpoints: endpoints, streams: streamCount, timesteps: size, rate: result.offeredFramesPerSecond)
+                            print(String(
+                                format: "%-7@ %-10@ %7d %2d %@ %13.0f %10.1f %8.1f %9.1f",
+                                "relay" as NSString, "transport" as NSString, streamCount, size,
+                                "              -         -" as NSString,
+                                result.offeredFramesPerSecond, floor.p50, floor.p99, floor.p999))
+                            fflush(nil)
+                        }
                     }
                 }
             }
@@ -256,7 +273,7 @@ struct BenchE2E: ParsableCommand {
             latency: percentiles(latencies), lost: lost, bytesPerStream: bytesPerStream)
     }
 
-    private func percentiles(_ values: [Double]) -> (Double, Double, Double) {
+    func percentiles(_ values: [Double]) -> (Double, Double, Double) {
         guard !values.isEmpty else { return (.nan, .nan, .nan) }
         let sorted = values.sorted()
         func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
