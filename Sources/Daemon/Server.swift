@@ -21,7 +21,9 @@ final class Server {
     private var modelVersion: String
     /// Sessions by the stream id's exact bytes (String equality would merge canonically
     /// equivalent ids such as "café" spelled with and without a combining accent).
-    private var sessions: [[UInt8]: StreamSession] = [:]
+    private var sessions: [StreamKey: StreamSession] = [:]
+    /// Reused for lookups, so a frame of a known stream allocates no key.
+    private var lookupKey = StreamKey(bytes: [])
     private var counters = Counters()
     private var rates = Rates()
     private var rejectedStreams = 0
@@ -141,7 +143,7 @@ final class Server {
         rates.update(now: now, counters: counters)
         let idle = UInt64(configuration.idleTimeout * 1e9)
         if !sessions.isEmpty {
-            var expired: [[UInt8]] = []
+            var expired: [StreamKey] = []
             for (id, session) in sessions where now > session.lastSeen &+ idle { expired.append(id) }
             for id in expired { remove(id) }
             counters.evicted += expired.count
@@ -153,7 +155,7 @@ final class Server {
         shared.publish(snapshot: statusObject())
     }
 
-    private func remove(_ id: [UInt8]) {
+    private func remove(_ id: StreamKey) {
         sessions[id] = nil
     }
 
@@ -225,8 +227,6 @@ final class Server {
         }
         let idCount = idPart.count
         guard idCount >= 1, idCount <= 255 else { return .badStreamID }
-        let key = idPart.withUnsafeBytes { Array($0) }
-        guard let id = String(validating: key, as: UTF8.self) else { return .badStreamID }
         let header: FrameHeader
         switch headerPart.withUnsafeBytes({ FrameHeader.parse($0) }) {
         case .failure(let reason): return reason
@@ -255,7 +255,9 @@ final class Server {
         guard finite else { return .nonFinite }
 
         let session: StreamSession
-        if let existing = sessions[key] {
+        lookupKey.bytes.removeAll(keepingCapacity: true)
+        idPart.withUnsafeBytes { lookupKey.bytes.append(contentsOf: $0) }
+        if let existing = sessions[lookupKey] {
             session = existing
             // One frame per stream per batch: a second one waits for the first to be classified.
             if session.pendingBatch == batchID { flushBatch() }
@@ -273,8 +275,10 @@ final class Server {
                 rejectedStreams += 1
                 return .streamLimit
             }
+            // A known id was validated when its stream was created.
+            guard let id = String(validating: lookupKey.bytes, as: UTF8.self) else { return .badStreamID }
             session = classifier.makeSession(id: id, now: now)
-            sessions[key] = session
+            sessions[StreamKey(bytes: lookupKey.bytes)] = session
         }
         session.lastSequence = header.sequence
         session.lastSeen = now
@@ -283,7 +287,7 @@ final class Server {
         counters.timesteps += header.timesteps
         if header.label != nil {
             counters.labelledFrames += 1
-            shared.labelledSink?(id, header, Array(values[0..<count]))
+            shared.labelledSink?(session.id, header, Array(values[0..<count]))
         }
         if classifier.batches {
             session.pendingBatch = batchID
@@ -382,8 +386,8 @@ final class Server {
             guard let id = request["stream"]?.stringValue else {
                 return failure("\(command) needs a \"stream\" string")
             }
-            guard let session = sessions[Array(id.utf8)] else { return failure("unknown stream '\(id)'") }
-            if command == "reset" { classifier.reset(session) } else { remove(Array(id.utf8)) }
+            guard let session = sessions[StreamKey(bytes: Array(id.utf8))] else { return failure("unknown stream '\(id)'") }
+            if command == "reset" { classifier.reset(session) } else { remove(StreamKey(bytes: Array(id.utf8))) }
             return .object(["ok": .bool(true), "stream": .string(id)])
         case "reload":
             if let model = request["model"], model.stringValue == nil {
@@ -435,7 +439,7 @@ final class Server {
                 fresh.labels = session.labels
                 fresh.gaps = session.gaps
                 fresh.lastLabel = session.lastLabel
-                sessions[Array(session.id.utf8)] = fresh
+                sessions[StreamKey(bytes: Array(session.id.utf8))] = fresh
             }
             counters.reloads += 1
             logger.notice("model reloaded", metadata: ["model": "\(loaded.path)", "version": "\(modelVersion)"])
@@ -489,5 +493,15 @@ final class Server {
                 "labels_per_s": .number(rates.labelsPerSecond),
             ]),
         ])
+    }
+}
+
+/// A stream id's bytes as a dictionary key, hashed in one call over the bytes rather than byte by
+/// byte as `[UInt8]`'s own `Hashable` does.
+struct StreamKey: Hashable {
+    var bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }
