@@ -4,36 +4,35 @@ import Foundation
 // Backward functions accumulate into gradients the caller zeroed. Gate order i, f, g, o (PyTorch);
 // a gate row holds 4H values [i(H) f(H) g(H) o(H)], activated in place by the forward pass.
 
-/// Applies the logistic function to `count` floats in place (16 lanes at a time, the tail padded).
+/// `out[j] = f(x[j])` for `count` floats, 16 lanes at a time with the tail padded, so every
+/// element goes through the same vectorised function. `out` may alias `x`.
 @inline(__always)
-func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+func mapLanes(
+    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, _ f: (Vector16) -> Vector16
+) {
     var j = 0
     while j + 16 <= count {
-        store16(Activations.sigmoid(load16(x + j)), x + j)
+        store16(f(load16(x + j)), out + j)
         j += 16
     }
     if j < count {
         var v = Vector16(repeating: 0)
         for k in 0..<(count - j) { v[k] = x[j + k] }
-        v = Activations.sigmoid(v)
-        for k in 0..<(count - j) { x[j + k] = v[k] }
+        v = f(v)
+        for k in 0..<(count - j) { out[j + k] = v[k] }
     }
+}
+
+/// Applies the logistic function to `count` floats in place.
+@inline(__always)
+func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    mapLanes(x, x, count: count) { Activations.sigmoid($0) }
 }
 
 /// Applies `tanh` to `count` floats from `x` into `out` (may alias).
 @inline(__always)
 func tanhInto(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    var j = 0
-    while j + 16 <= count {
-        store16(Activations.tanh(load16(x + j)), out + j)
-        j += 16
-    }
-    if j < count {
-        var v = Vector16(repeating: 0)
-        for k in 0..<(count - j) { v[k] = x[j + k] }
-        v = Activations.tanh(v)
-        for k in 0..<(count - j) { out[j + k] = v[k] }
-    }
+    mapLanes(out, x, count: count) { Activations.tanh($0) }
 }
 
 /// One LSTM cell update for one sample, training form: activates the gate row in place and keeps
