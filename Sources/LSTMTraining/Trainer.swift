@@ -184,7 +184,7 @@ public struct Trainer: Sendable {
         }
         let window = config.window > 0 ? config.window : dataset.maxLength
         var provenanceFields = provenance
-        provenanceFields["trainer", default: .string("lstmd trainer")] = provenanceFields["trainer"] ?? .string("lstmd trainer")
+        if provenanceFields["trainer"] == nil { provenanceFields["trainer"] = .string("lstmd trainer") }
         provenanceFields["recipe"] = config.json
         provenanceFields["best_epoch"] = history.bestEpoch.map { .number(Double($0)) } ?? .null
         provenanceFields["epochs_run"] = .number(Double(history.epochs.count))
