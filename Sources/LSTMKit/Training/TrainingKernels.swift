@@ -1,5 +1,3 @@
-import Foundation
-
 // Training kernels: forward and backward side by side, outputs first, then inputs, then sizes.
 // Backward functions accumulate into gradients the caller zeroed. Gate order i, f, g, o (PyTorch);
 // a gate row holds 4H values [i(H) f(H) g(H) o(H)], activated in place by the forward pass.
@@ -132,21 +130,6 @@ func addColumnSums(
         let row = rows + r * stride
         for j in 0..<width { out[j] += row[j] }
     }
-}
-
-/// Softmax cross-entropy of one row of logits: writes the probabilities and returns
-/// `-log p[label]`, computed as `logsumexp(z) - z[label]` in `Double`.
-@inline(__always)
-func softmaxCrossEntropy(
-    probabilities: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, label: Int, count: Int
-) -> Double {
-    var maximum = logits[0]
-    for k in 1..<count { maximum = max(maximum, logits[k]) }
-    var sum = 0.0
-    for k in 0..<count { sum += Foundation.exp(Double(logits[k] - maximum)) }
-    for k in 0..<count { probabilities[k] = Float(Foundation.exp(Double(logits[k] - maximum)) / sum) }
-    guard label >= 0 else { return 0 }
-    return Foundation.log(sum) + Double(maximum) - Double(logits[label])
 }
 
 /// `C[m×n] (+)= A[m×k] · B[k×n]`, all row-major, for the small per-timestep recurrent products

@@ -179,10 +179,9 @@ extension TrainingWorkspace {
                 transposeA: false, transposeB: true, m: b, n: layer.rows, k: layer.inputs, a: stage.input,
                 lda: layer.inputs, b: p + layer.weight, ldb: layer.inputs, beta: 1, c: out, ldc: layer.rows)
         }
-        for sample in 0..<b {
-            _ = softmaxCrossEntropy(
-                probabilities: probabilities + sample * k, logits: logits + sample * k, label: -1, count: k)
-        }
+        // Probabilities exactly as the inference engine computes them.
+        probabilities.update(from: logits, count: b * k)
+        for sample in 0..<b { softmaxInPlace(probabilities + sample * k, count: k) }
     }
 
     /// Cross-entropy of the last forward pass against `labels`.
