@@ -81,15 +81,22 @@ func measure(_ body: () -> Void) -> Double {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
 
-/// Runs the PyTorch reference script next to ours and prints its output.
-func runPytorchBaseline(_ arguments: [String]) {
+/// A `python3 deploy/tools/NAME ARGS…` process from the source tree (not yet started).
+func pythonTool(_ name: String, _ arguments: [String]) -> Process {
     let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("deploy/tools/bench_pytorch.py")
+        .deletingLastPathComponent().appendingPathComponent("deploy/tools/\(name)")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", script.path] + arguments
-    print("\nPyTorch baseline: python3 \(script.path) \(arguments.joined(separator: " "))")
+    return process
+}
+
+/// Runs the PyTorch reference script next to ours and prints its output.
+func runPytorchBaseline(_ arguments: [String]) {
+    let process = pythonTool("bench_pytorch.py", arguments)
+    let command = process.arguments!.joined(separator: " ")
+    print("\nPyTorch baseline: \(command)")
     fflush(nil)
     do {
         try process.run()

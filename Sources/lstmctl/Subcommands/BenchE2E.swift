@@ -186,11 +186,9 @@ struct BenchE2E: ParsableCommand {
     }
 
     private func startPythonReference(_ model: String, _ endpoints: [String]) throws -> Process {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/tools/reference_daemon.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2], "--threads", "1"]
+        let process = pythonTool(
+            "reference_daemon.py",
+            ["--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2], "--threads", "1"])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         return process

@@ -116,20 +116,16 @@ func peakResidentMiB() -> Double {
 
 /// Runs `python3 deploy/tools/NAME ARGS` from the source tree; returns its standard output.
 func runPythonTool(_ name: String, _ arguments: [String]) -> String? {
-    let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("deploy/tools/\(name)")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path] + arguments
+    let process = pythonTool(name, arguments)
+    let command = process.arguments!.joined(separator: " ")
     let pipe = Pipe()
     process.standardOutput = pipe
-    print("\nPyTorch baseline: python3 \(script.path) \(arguments.joined(separator: " "))")
+    print("\nPyTorch baseline: \(command)")
     fflush(nil)
     do {
         try process.run()
     } catch {
-        printError("cannot run \(script.path): \(error)")
+        printError("cannot run \(command): \(error)")
         return nil
     }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
