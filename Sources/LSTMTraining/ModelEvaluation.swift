@@ -24,19 +24,29 @@ extension ClassificationMetrics {
         }
         var predictions: [Int] = []
         predictions.reserveCapacity(dataset.samples.count)
-        let chunk = LSTMModel.forwardChunk
-        for start in stride(from: 0, to: dataset.samples.count, by: chunk) {
-            let indices = start..<min(start + chunk, dataset.samples.count)
-            let batch = dataset.paddedBatch(indices)
-            let result: ForwardResult
-            do {
-                result = try model.forward(batch.values, batchSize: indices.count, timesteps: batch.timesteps, lengths: batch.lengths)
-            } catch let error as ModelError {
-                throw TrainingError(error.message)
-            }
-            for slot in indices.indices { predictions.append(result.predictedClass(of: slot - start)) }
+        do {
+            try model.forwardEach(dataset) { _, result, slot in predictions.append(result.predictedClass(of: slot)) }
+        } catch let error as ModelError {
+            throw TrainingError(error.message)
         }
         self.init(
             predictions: predictions, labels: dataset.samples.map { mapping[$0.label!] }, classNames: model.classes)
+    }
+}
+
+extension LSTMModel {
+    /// Runs every sample of `dataset` whole, as one window, in batches of `forwardChunk` padded
+    /// to their longest sample, and calls `body(index, result, slot)` per sample in order: the
+    /// sample's outputs are `result`'s row `slot`.
+    /// - Throws: `ModelError` when the data does not fit the model, or what `body` throws.
+    public func forwardEach(
+        _ dataset: Dataset, _ body: (_ index: Int, _ result: ForwardResult, _ slot: Int) throws -> Void
+    ) throws {
+        for start in stride(from: 0, to: dataset.samples.count, by: Self.forwardChunk) {
+            let indices = start..<min(start + Self.forwardChunk, dataset.samples.count)
+            let batch = dataset.paddedBatch(indices)
+            let result = try forward(batch.values, batchSize: indices.count, timesteps: batch.timesteps, lengths: batch.lengths)
+            for (slot, index) in indices.enumerated() { try body(index, result, slot) }
+        }
     }
 }

@@ -31,31 +31,25 @@ struct Predict: ParsableCommand {
         }
         let classes = engine.classes
         var correct = 0, labelled = 0
-        for start in stride(from: 0, to: dataset.samples.count, by: LSTMModel.forwardChunk) {
-            let indices = start..<min(start + LSTMModel.forwardChunk, dataset.samples.count)
-            let batch = dataset.paddedBatch(indices)
-            let result = try engine.forward(
-                batch.values, batchSize: indices.count, timesteps: batch.timesteps, lengths: batch.lengths)
-            for (slot, index) in indices.enumerated() {
-                let predicted = result.predictedClass(of: slot)
-                let probabilities = Array(result.probabilities(of: slot))
-                let actual = dataset.samples[index].label.map { dataset.classNames[$0] }
-                if let actual {
-                    labelled += 1
-                    if actual == classes[predicted] { correct += 1 }
-                }
-                if json {
-                    var object: [String: JSONValue] = [
-                        "index": .number(Double(index)),
-                        "label": .string(classes[predicted]),
-                        "probabilities": .object(Dictionary(uniqueKeysWithValues: zip(classes, probabilities.map { .number(Double($0)) }))),
-                    ]
-                    if let actual { object["actual"] = .string(actual) }
-                    print(jsonLine(.object(object)))
-                } else {
-                    let confidence = String(format: "%.4f", probabilities[predicted])
-                    print("\(index)\t\(classes[predicted])\t\(confidence)" + (actual.map { "\t\($0)" } ?? ""))
-                }
+        try engine.forwardEach(dataset) { index, result, slot in
+            let predicted = result.predictedClass(of: slot)
+            let probabilities = Array(result.probabilities(of: slot))
+            let actual = dataset.samples[index].label.map { dataset.classNames[$0] }
+            if let actual {
+                labelled += 1
+                if actual == classes[predicted] { correct += 1 }
+            }
+            if json {
+                var object: [String: JSONValue] = [
+                    "index": .number(Double(index)),
+                    "label": .string(classes[predicted]),
+                    "probabilities": .object(Dictionary(uniqueKeysWithValues: zip(classes, probabilities.map { .number(Double($0)) }))),
+                ]
+                if let actual { object["actual"] = .string(actual) }
+                print(jsonLine(.object(object)))
+            } else {
+                let confidence = String(format: "%.4f", probabilities[predicted])
+                print("\(index)\t\(classes[predicted])\t\(confidence)" + (actual.map { "\t\($0)" } ?? ""))
             }
         }
         if !json && labelled > 0 {
