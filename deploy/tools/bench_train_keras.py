@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -93,34 +92,14 @@ def run(a):
         losses.append(total / N)
         log(f"epoch {e + 1}: {seconds[-1]:.3f} s (cpu {cpu_seconds[-1]:.3f} s)  loss {losses[-1]:.5f}")
 
-    timed = seconds[1:] if len(seconds) >= 3 else seconds
-    med = statistics.median(timed)
     probs = model.predict(x, batch_size=512, verbose=0)
     acc = float((np.asarray(probs).argmax(1) == y).mean())
-    return {
-        "framework": "keras",
-        "keras_version": keras.__version__,
-        "keras_backend": keras.backend.backend(),
+    result = {
+        "framework": "keras", "keras_version": keras.__version__, "keras_backend": keras.backend.backend(),
         "torch_version": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "seconds_per_epoch": [round(s, 4) for s in seconds],
-        "cpu_seconds_per_epoch": [round(s, 4) for s in cpu_seconds],
-        "loss_per_epoch": [round(v, 6) for v in losses],
-        "median_seconds_per_epoch": round(med, 4),
-        "min_seconds_per_epoch": round(min(timed), 4),
-        "samples_per_second": round(N / med, 1),
-        "peak_rss_mib": round(bp.peak_rss_mib(), 1),
-        "peak_rss_before_training_mib": round(rss_before, 1),
-        "final_loss": round(losses[-1], 6) if losses else None,
-        "final_train_accuracy": round(acc, 4),
-        "samples": N, "timesteps": T, "channels": C, "hidden": H, "layers": L, "classes": K,
-        "batch": B, "epochs": a.epochs, "seed": a.seed,
-        "optimizer": "adam lr=1e-3 betas=(0.9,0.999) eps=1e-8", "clip_global_norm": 1.0,
-        "data_sha256": digest, "init_sha256": init_digest,
-        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
-        "machine": platform.machine(),
     }
-
+    result.update(bp.summary(a, seconds, cpu_seconds, losses, rss_before, acc, digest, init_digest))
+    return result
 
 def main(argv=None):
     bp.main(argv, run=run, description="Keras 3 LSTM training throughput (see the module docstring).")

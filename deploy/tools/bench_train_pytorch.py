@@ -225,16 +225,22 @@ def run(a):
         losses.append(total / N)
         log(f"epoch {e + 1}: {seconds[-1]:.3f} s (cpu {cpu_seconds[-1]:.3f} s)  loss {losses[-1]:.5f}")
 
-    timed = seconds[1:] if len(seconds) >= 3 else seconds
-    med = statistics.median(timed)
     with torch.no_grad():
         model.eval()
         correct = 0
         for b0 in range(0, N, 512):
             correct += int((model(X[b0:b0 + 512]).argmax(1) == Y[b0:b0 + 512]).sum())
-    result = {
-        "framework": "pytorch",
-        "torch_version": torch.__version__,
+    result = {"framework": "pytorch", "torch_version": torch.__version__}
+    result.update(summary(a, seconds, cpu_seconds, losses, rss_before, correct / N, digest, init_digest))
+    return result
+
+
+def summary(a, seconds, cpu_seconds, losses, rss_before, accuracy, digest, init_digest):
+    """The report keys shared by this script and bench_train_keras.py (see the module docstring)."""
+    N = a.samples
+    timed = seconds[1:] if len(seconds) >= 3 else seconds
+    med = statistics.median(timed)
+    return {
         "threads": torch.get_num_threads(),
         "seconds_per_epoch": [round(s, 4) for s in seconds],
         "cpu_seconds_per_epoch": [round(s, 4) for s in cpu_seconds],
@@ -245,15 +251,14 @@ def run(a):
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "peak_rss_before_training_mib": round(rss_before, 1),
         "final_loss": round(losses[-1], 6) if losses else None,
-        "final_train_accuracy": round(correct / N, 4),
-        "samples": N, "timesteps": T, "channels": C, "hidden": H, "layers": L, "classes": K,
-        "batch": B, "epochs": a.epochs, "seed": a.seed,
+        "final_train_accuracy": round(accuracy, 4),
+        "samples": N, "timesteps": a.timesteps, "channels": a.channels, "hidden": a.hidden, "layers": a.layers,
+        "classes": a.classes, "batch": a.batch, "epochs": a.epochs, "seed": a.seed,
         "optimizer": "adam lr=1e-3 betas=(0.9,0.999) eps=1e-8", "clip_global_norm": 1.0,
         "data_sha256": digest, "init_sha256": init_digest,
         "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
         "machine": platform.machine(),
     }
-    return result
 
 
 def main(argv=None, run=None, description="PyTorch LSTM training throughput (see the module docstring)."):
