@@ -80,7 +80,6 @@ public struct LearningRateController: Sendable {
         self.schedule = schedule
         self.base = base
         self.epochs = epochs
-        rate = base
         rate = Self.rate(schedule, base: base, epoch: 1, epochs: epochs) ?? base
     }
 
