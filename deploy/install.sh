@@ -10,13 +10,16 @@
 #   --unit-dir DIR   systemd units (default /etc/systemd/system)
 #   --skip-build     use binaries already built (see --build-dir) instead of building
 #   --build-dir DIR  where the built binaries are (default .build/release)
+#   --allow-dynamic  with --skip-build: accept binaries that need the Swift toolchain at run time
 #
 # Builds with `swift build -c release --static-swift-stdlib` (so the binaries need no Swift
-# toolchain at run time; libzmq5, libsystemd0 and libopenblas0 still come from apt). The
+# toolchain at run time; libzmq5, libsystemd0 and libopenblas0 still come from apt); a
+# --skip-build binary that links the Swift runtime dynamically is refused (--allow-dynamic
+# installs it anyway, with a warning: only for a machine that keeps that toolchain). The
 # configuration /etc/lstmd/lstmd.conf is installed only when missing: an existing one is never
-# overwritten (compare it with PREFIX/share/lstmd/lstmd.conf.example). ExecStart= in the units
-# is rewritten to PREFIX/bin/lstmd. `systemctl daemon-reload` runs only without DESTDIR and when
-# systemd is the init system. Running it again is harmless. deploy/uninstall.sh undoes it.
+# overwritten (compare it with PREFIX/share/lstmd/lstmd.conf.example). ExecStart= and
+# ExecReload= in the units are rewritten to PREFIX/bin. `systemctl daemon-reload` runs only
+# without DESTDIR and when systemd is the init system. Running it again is harmless. deploy/uninstall.sh undoes it.
 set -euo pipefail
 
 prefix="${PREFIX:-/usr/local}"
@@ -24,6 +27,7 @@ destdir="${DESTDIR:-}"
 unit_dir="/etc/systemd/system"
 build=1
 build_dir=""
+allow_dynamic=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
         --unit-dir) unit_dir="$2"; shift 2 ;;
         --unit-dir=*) unit_dir="${1#*=}"; shift ;;
         --skip-build) build=0; shift ;;
+        --allow-dynamic) allow_dynamic=1; shift ;;
         --build-dir) build_dir="$2"; shift 2 ;;
         --build-dir=*) build_dir="${1#*=}"; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -57,6 +62,19 @@ for binary in lstmd lstmctl; do
         echo "install.sh: $build_dir/$binary is missing: build first or drop --skip-build" >&2
         exit 1
     fi
+    # The units run the binaries without a Swift toolchain: the Swift runtime must be linked in.
+    # (A plain `swift build -c release` after the static one relinks .build/release dynamically.)
+    if command -v ldd >/dev/null && ldd "$build_dir/$binary" 2>/dev/null | grep -q 'libswiftCore\.so'; then
+        runtime="$(ldd "$build_dir/$binary" | grep -o '/[^ ]*libswiftCore\.so' | head -1)"
+        if [ "$allow_dynamic" = 1 ]; then
+            echo "install.sh: WARNING: $binary links the Swift runtime dynamically ($runtime): it runs only while that toolchain stays" >&2
+        else
+            echo "install.sh: $build_dir/$binary links the Swift runtime dynamically ($runtime)," >&2
+            echo "  so it would not start without that toolchain. Build with" >&2
+            echo "  'swift build -c release --static-swift-stdlib', or pass --allow-dynamic to install it anyway." >&2
+            exit 1
+        fi
+    fi
 done
 
 bin="$destdir$prefix/bin"
@@ -70,7 +88,8 @@ install -m 0755 "$build_dir/lstmctl" "$bin/lstmctl"
 install -m 0644 "$root/Sources/Daemon/Resources/default.safetensors" "$share/default.safetensors"
 install -m 0644 "$root/deploy/config/lstmd.conf" "$share/lstmd.conf.example"
 for unit in lstmd.service lstmd@.service; do
-    sed "s#^ExecStart=/usr/local/bin/lstmd#ExecStart=$prefix/bin/lstmd#" "$root/systemd/$unit" > "$units/$unit.tmp"
+    sed -e "s#^ExecStart=/usr/local/bin/lstmd#ExecStart=$prefix/bin/lstmd#" \
+        -e "s#^ExecReload=/usr/local/bin/lstmctl#ExecReload=$prefix/bin/lstmctl#" "$root/systemd/$unit" > "$units/$unit.tmp"
     chmod 0644 "$units/$unit.tmp"
     mv -f "$units/$unit.tmp" "$units/$unit"
 done

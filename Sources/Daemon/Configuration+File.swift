@@ -146,6 +146,55 @@ extension Configuration {
         Key(name: "state_directory") { $0.stateDirectory = try optional($1) },
     ]
 
+    /// The value of `key` as a configuration file would spell it (`""` for unset), for the
+    /// debug listing of the resolved configuration at start.
+    public func text(of key: String) -> String {
+        switch key {
+        case "model": modelPath ?? ""
+        case "ingest": ingestEndpoints.joined(separator: ", ")
+        case "publish": publishEndpoints.joined(separator: ", ")
+        case "control": controlEndpoints.joined(separator: ", ")
+        case "mode": mode?.rawValue ?? ""
+        case "hop": hop.map(String.init) ?? ""
+        case "max_streams": String(maxStreams)
+        case "idle_timeout": "\(idleTimeout)"
+        case "stop_drain_timeout": "\(stopDrainTimeout)"
+        case "max_timesteps_per_frame": String(maxTimestepsPerFrame)
+        case "max_message_bytes": String(maxMessageBytes)
+        case "receive_hwm": String(receiveHighWaterMark)
+        case "send_hwm": String(sendHighWaterMark)
+        case "log_level": logLevel
+        case "log_destination": logDestination
+        case "metrics": metricsAddress ?? ""
+        case "state_directory": stateDirectory ?? ""
+        default: "?"
+        }
+    }
+
+    /// `LSTMD_*` variables in `environment` that set no key (a misspelling is otherwise silently
+    /// ignored), each with the closest key's variable when one is near.
+    public static func unknownEnvironmentVariables(_ environment: [String: String]) -> [(variable: String, suggestion: String?)] {
+        let known = Set(keys.map(\.environmentVariable))
+        // Read elsewhere: the configuration file's path, the build's -march, test hooks.
+        let other: Set<String> = ["LSTMD_CONFIG", "LSTMD_MARCH", "LSTMD_DEBUG_STALL_AFTER_MS"]
+        return environment.keys.filter { $0.hasPrefix("LSTMD_") && !known.contains($0) && !other.contains($0) }.sorted().map { variable in
+            let scored = known.map { ($0, editDistance(Array(variable), Array($0))) }.min { $0.1 < $1.1 }
+            return (variable, scored.flatMap { $0.1 <= 3 ? $0.0 : nil })
+        }
+    }
+
+    private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
     /// The key called `name`, if there is one.
     public static func key(named name: String) -> Key? {
         keys.first { $0.name == name }
@@ -248,6 +297,25 @@ extension Configuration {
             throw ConfigurationError(key: "?", message: "\(error)")
         }
         return (configuration, path)
+    }
+
+    /// Where `key`'s value comes from under `load`'s precedence (flag, environment variable, file
+    /// line, systemd, default), for messages about a value that validated but did not work.
+    public static func source(
+        of key: String, file: String?, environment: [String: String], commandLine: [(key: String, values: [String])] = []
+    ) -> ConfigurationSource {
+        if commandLine.contains(where: { $0.key == key }) { return .commandLine(Self.key(named: key)?.flag ?? key) }
+        if let variable = Self.key(named: key)?.environmentVariable, environment[variable] != nil {
+            return .environment(variable)
+        }
+        if let path = configurationPath(explicit: file, environment: environment),
+            let parsed = try? ConfigurationFile(contentsOfFile: path),
+            let entry = parsed.entries.last(where: { $0.key == key })
+        {
+            return .file(path: parsed.path, line: entry.line)
+        }
+        if key == "control", firstDirectory(environment["RUNTIME_DIRECTORY"]) != nil { return .systemd("RUNTIME_DIRECTORY") }
+        return .defaults
     }
 
     /// The configuration file `load` reads: `explicit` when given (empty means none), else

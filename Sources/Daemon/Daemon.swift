@@ -7,7 +7,13 @@ import ZeroMQ
 /// An error that stops the daemon from starting or a request from completing.
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The configuration key at fault (`model`, `mode`, `ingest`, …), when a setting is the
+    /// cause: retrying with the same configuration cannot help (lstmd exits 78 then).
+    public var key: String?
+    public init(_ message: String, key: String? = nil) {
+        self.message = message
+        self.key = key
+    }
     public var description: String { message }
 }
 
@@ -16,15 +22,18 @@ struct LoadedModel: Sendable {
     let path: String
     let model: LSTMModel
 
+    /// The bundled default model's path, when the bundle is found.
+    static var defaultPath: String? { DefaultModel.url?.path }
+
     init(path: String?) throws {
-        guard let resolved = path ?? DefaultModel.url?.path else {
-            throw DaemonError("no model path given and the bundled default model was not found")
+        guard let resolved = path ?? Self.defaultPath else {
+            throw DaemonError("no model path given and the bundled default model was not found", key: "model")
         }
         self.path = resolved
         do {
             model = try LSTMModel(contentsOf: URL(fileURLWithPath: resolved))
         } catch let error as ModelError {
-            throw DaemonError("model \(resolved): \(error.message)")
+            throw DaemonError("model \(resolved): \(error.message)", key: "model")
         }
     }
 
@@ -34,7 +43,10 @@ struct LoadedModel: Sendable {
                 model: model, mode: configuration.mode ?? model.file.mode,
                 hop: configuration.hop ?? model.file.hop)
         } catch let error as ModelError {
-            throw DaemonError("model \(path): \(error.message)")
+            // The streaming settings that do not fit the model are the ones to change.
+            let key =
+                error.message.contains("continuous") ? "mode" : error.message.contains("hop") ? "hop" : "model"
+            throw DaemonError("model \(path): \(error.message)", key: key)
         }
     }
 }
@@ -80,14 +92,17 @@ public final class Daemon: Sendable {
         let labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)?
         let metrics: (any ServingMetrics)?
         let reloadHook: (@Sendable (ReloadEvent) -> Void)?
+        let configurationLoader: (@Sendable () throws -> Configuration)?
 
         init(
             labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)?,
-            metrics: (any ServingMetrics)?, reloadHook: (@Sendable (ReloadEvent) -> Void)?
+            metrics: (any ServingMetrics)?, reloadHook: (@Sendable (ReloadEvent) -> Void)?,
+            configurationLoader: (@Sendable () throws -> Configuration)?
         ) {
             self.labelledSink = labelledSink
             self.metrics = metrics
             self.reloadHook = reloadHook
+            self.configurationLoader = configurationLoader
         }
 
         var stopRequested: Bool { stop.load(ordering: .acquiring) }
@@ -125,24 +140,60 @@ public final class Daemon: Sendable {
     ///   - labelledSink: receives every labelled frame (stream, header, raw values).
     ///   - metrics: receives counters as they move.
     ///   - reloadHook: told when a reload begins and ends.
+    ///   - configurationLoader: re-reads the configuration (file, environment, flags) for the
+    ///     control command `{"command":"reload","configuration":true}` (what `systemctl reload`
+    ///     runs); `nil` refuses that command.
     /// - Throws: `ConfigurationError` or `DaemonError` naming the problem.
     public init(
         configuration: Configuration, logger: Logger,
         labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)? = nil,
         metrics: (any ServingMetrics)? = nil,
+        configurationLoader: (@Sendable () throws -> Configuration)? = nil,
         reloadHook: (@Sendable (ReloadEvent) -> Void)? = nil
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
-        initialModel = try LoadedModel(path: configuration.modelPath)
-        _ = try initialModel.classifier(configuration: configuration)
+        initialModel = try Self.loadInitialModel(configuration: configuration, logger: logger)
         do {
             context = try ZMQContext(ioThreads: 1)
         } catch {
             throw DaemonError("cannot create the ZeroMQ context: \(error)")
         }
-        shared = Shared(labelledSink: labelledSink, metrics: metrics, reloadHook: reloadHook)
+        shared = Shared(
+            labelledSink: labelledSink, metrics: metrics, reloadHook: reloadHook,
+            configurationLoader: configurationLoader)
+    }
+
+    /// The model to serve at start (`ModelChoice`): an operator's recorded control-socket choice
+    /// while the configured model is unchanged, else the configured model. A recorded choice that
+    /// no longer loads is logged and the configured model serves.
+    private static func loadInitialModel(configuration: Configuration, logger: Logger) throws -> LoadedModel {
+        let record: ModelChoice?
+        do {
+            record = try ModelChoice.load(stateDirectory: configuration.stateDirectory)
+        } catch {
+            logger.error("model choice record ignored", metadata: ["error": "\(error)"])
+            record = nil
+        }
+        let resolved = ModelChoice.resolve(configured: configuration.modelPath, record: record)
+        if resolved.chosen, let path = resolved.path {
+            do {
+                let model = try LoadedModel(path: path)
+                _ = try model.classifier(configuration: configuration)
+                logger.notice(
+                    "serving the model loaded earlier with `lstmctl reload --model` (recorded in the state directory)",
+                    metadata: ["model": "\(path)", "configured": "\(configuration.modelPath ?? "bundled default")"])
+                return model
+            } catch {
+                logger.error(
+                    "the model loaded earlier with `lstmctl reload --model` is refused; serving the configured model",
+                    metadata: ["model": "\(path)", "error": "\(error)"])
+            }
+        }
+        let model = try LoadedModel(path: configuration.modelPath)
+        _ = try model.classifier(configuration: configuration)
+        return model
     }
 
     /// The loaded model's version.

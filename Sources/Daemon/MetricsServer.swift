@@ -54,7 +54,8 @@ public final class MetricsServer: Sendable {
             let bound = try bootstrap.bind(host: host, port: port).wait()
             channel.withLock { $0 = bound }
         } catch {
-            throw DaemonError("cannot serve metrics on \(host):\(port): \(error)")
+            let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
+            throw DaemonError("cannot serve metrics on \(host):\(port): \(error)", key: inUse ? nil : "metrics")
         }
         logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(boundPort ?? port)"])
     }
@@ -82,13 +83,17 @@ public final class MetricsServer: Sendable {
         return recorder.exposition()
     }
 
-    /// Closes the listening socket and stops the event loop.
-    public func shutdown() {
+    /// Closes the listening socket and, with `stoppingThreads`, stops the event loop.
+    ///
+    /// - Parameter stoppingThreads: `false` when the process exits next: NIO stops its group
+    ///   through libdispatch, whose workers (without CAP_SYS_NICE, as under `DynamicUser=`) log
+    ///   "Failed to set thread priority for worker thread" to syslog.
+    public func shutdown(stoppingThreads: Bool = true) {
         let bound = channel.withLock { channel in
             defer { channel = nil }
             return channel
         }
         try? bound?.close().wait()
-        try? group.syncShutdownGracefully()
+        if stoppingThreads { try? group.syncShutdownGracefully() }
     }
 }

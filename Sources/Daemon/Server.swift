@@ -52,27 +52,42 @@ final class Server {
         modelPath = model.path
         modelVersion = model.model.file.version
         escapedClasses = model.model.classes.map(JSONText.quoted)
+        /// Binds `socket` to every endpoint of `key`; an endpoint already in use is worth a retry
+        /// (no key), any other refusal is the setting's fault.
+        func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String) throws {
+            for endpoint in endpoints {
+                do {
+                    try socket.bind(endpoint)
+                } catch {
+                    throw DaemonError(
+                        "cannot bind \(key) endpoint \(endpoint): \(error.message)",
+                        key: error.code == EADDRINUSE ? nil : key)
+                }
+            }
+        }
         do {
             ingest = try ZMQSocket(.pull, context: context)
             try ingest.set(.receiveHighWaterMark, to: configuration.receiveHighWaterMark)
             try ingest.set(.maxMessageSize, to: configuration.maxMessageBytes * 4 + 4096)
             try ingest.set(.linger, to: 0)
-            for endpoint in configuration.ingestEndpoints { try ingest.bind(endpoint) }
+            try bind(ingest, configuration.ingestEndpoints, key: "ingest")
             publisher = try ZMQSocket(.pub, context: context)
             try publisher.set(.sendHighWaterMark, to: configuration.sendHighWaterMark)
             try publisher.set(.linger, to: 500)
-            for endpoint in configuration.publishEndpoints { try publisher.bind(endpoint) }
+            try bind(publisher, configuration.publishEndpoints, key: "publish")
             if configuration.controlEndpoints.isEmpty {
                 control = nil
             } else {
                 let socket = try ZMQSocket(.rep, context: context)
                 try socket.set(.linger, to: 0)
                 try socket.set(.maxMessageSize, to: 1 << 20)
-                for endpoint in configuration.controlEndpoints { try socket.bind(endpoint) }
+                try bind(socket, configuration.controlEndpoints, key: "control")
                 control = socket
             }
+        } catch let error as DaemonError {
+            throw error
         } catch {
-            throw DaemonError("cannot bind sockets: \(error)")
+            throw DaemonError("cannot set up sockets: \(error)")
         }
         poller.register(ingest)
         if let control { poller.register(control) }
@@ -145,6 +160,11 @@ final class Server {
         if !sessions.isEmpty {
             var expired: [StreamKey] = []
             for (id, session) in sessions where now > session.lastSeen &+ idle { expired.append(id) }
+            if logger.logLevel <= .debug {
+                for id in expired {
+                    logger.debug("stream evicted (idle)", metadata: ["stream": "\(sessions[id]?.id ?? "?")"])
+                }
+            }
             for id in expired { remove(id) }
             counters.evicted += expired.count
             if !expired.isEmpty { logger.debug("evicted idle streams", metadata: ["count": "\(expired.count)"]) }
@@ -172,7 +192,7 @@ final class Server {
                 return
             }
             handled += 1
-            if let reason = receiveFrame() { drop(reason) }
+            if let (reason, detail) = receiveFrame() { drop(reason, detail) }
             if pendingSessions.count >= Self.maximumBatch { flushBatch() }
         }
     }
@@ -200,45 +220,61 @@ final class Server {
         batchID += 1
     }
 
-    private func drop(_ reason: DropReason, stream: String? = nil) {
+    /// Counts a dropped frame and logs it (rate-limited per reason) with the stream id, when the
+    /// message carried one, and what was wrong. The id is still in `idPart`.
+    private func drop(_ reason: DropReason, _ detail: DropDetail = .none) {
         counters.drop(reason)
         shared.metrics?.drop(reason)
         let decision = dropLog.record(reason)
         if decision.allowed {
             var metadata: Logger.Metadata = ["reason": "\(reason.rawValue)"]
-            if let stream { metadata["stream"] = "\(stream)" }
+            if reason != .wrongParts || idPart.count > 0 {
+                metadata["stream"] = "\(idPart.withUnsafeBytes { DropDetail.printableStreamID($0) })"
+            }
+            if let text = detail.text { metadata["detail"] = "\(text)" }
             if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
             logger.warning("dropped frame", metadata: metadata)
         }
     }
 
     /// Reads the rest of the message whose first part is in `idPart` and handles it.
-    /// - Returns: the drop reason, or nil when the frame was accepted.
-    private func receiveFrame() -> DropReason? {
+    /// - Returns: the drop reason and what was wrong, or nil when the frame was accepted.
+    private func receiveFrame() -> (DropReason, DropDetail)? {
         let now = Self.monotonicNanoseconds()
-        guard idPart.hasMore else { return .wrongParts }
-        guard (try? ingest.receive(into: &headerPart, dontWait: true)) == true else { return .wrongParts }
-        guard headerPart.hasMore else { return .wrongParts }
-        guard (try? ingest.receive(into: &payloadPart, dontWait: true)) == true else { return .wrongParts }
+        guard idPart.hasMore else { return (.wrongParts, .parts(1)) }
+        guard (try? ingest.receive(into: &headerPart, dontWait: true)) == true else { return (.wrongParts, .parts(1)) }
+        guard headerPart.hasMore else { return (.wrongParts, .parts(2)) }
+        guard (try? ingest.receive(into: &payloadPart, dontWait: true)) == true else { return (.wrongParts, .parts(2)) }
         if payloadPart.hasMore {
             var scratch = ZMQMessage()
-            while (try? ingest.receive(into: &scratch, dontWait: true)) == true, scratch.hasMore {}
-            return .wrongParts
+            var parts = 4
+            while (try? ingest.receive(into: &scratch, dontWait: true)) == true, scratch.hasMore { parts += 1 }
+            return (.wrongParts, .parts(parts))
         }
         let idCount = idPart.count
-        guard idCount >= 1, idCount <= 255 else { return .badStreamID }
+        guard idCount >= 1, idCount <= 255 else { return (.badStreamID, .idLength(idCount)) }
         let header: FrameHeader
         switch headerPart.withUnsafeBytes({ FrameHeader.parse($0) }) {
-        case .failure(let reason): return reason
+        case .failure(let reason): return (reason, .headerBytes(headerPart.count))
         case .success(let parsed): header = parsed
         }
         let model = classifier.model
-        guard header.channels == model.channels else { return .wrongChannels }
-        guard header.timesteps >= 1, header.timesteps <= configuration.maxTimestepsPerFrame else { return .badTimesteps }
+        guard header.channels == model.channels else {
+            return (.wrongChannels, .channels(got: header.channels, model: model.channels))
+        }
+        guard header.timesteps >= 1, header.timesteps <= configuration.maxTimestepsPerFrame else {
+            return (.badTimesteps, .timesteps(got: header.timesteps, maximum: configuration.maxTimestepsPerFrame))
+        }
         let payloadCount = payloadPart.count
-        guard payloadCount <= configuration.maxMessageBytes else { return .oversize }
-        guard payloadCount == header.payloadSize else { return .payloadSize }
-        if let label = header.label, label >= model.classCount { return .badLabel }
+        guard payloadCount <= configuration.maxMessageBytes else {
+            return (.oversize, .oversize(got: payloadCount, maximum: configuration.maxMessageBytes))
+        }
+        guard payloadCount == header.payloadSize else {
+            return (.payloadSize, .payload(got: payloadCount, expected: header.payloadSize))
+        }
+        if let label = header.label, label >= model.classCount {
+            return (.badLabel, .label(got: label, classes: model.classCount))
+        }
         let count = header.timesteps * header.channels
         if values.count < count { values = [Float](repeating: 0, count: count) }
         let finite = payloadPart.withUnsafeBytes { raw in
@@ -252,7 +288,7 @@ final class Server {
                 return ok
             }
         }
-        guard finite else { return .nonFinite }
+        guard finite else { return (.nonFinite, .none) }
 
         let session: StreamSession
         lookupKey.bytes.removeAll(keepingCapacity: true)
@@ -262,9 +298,12 @@ final class Server {
             // One frame per stream per batch: a second one waits for the first to be classified.
             if session.pendingBatch == batchID { flushBatch() }
             if let last = session.lastSequence {
-                if header.sequence == last { return .duplicate }
-                if header.sequence < last { return .outOfOrder }
+                if header.sequence == last { return (.duplicate, .sequence(got: header.sequence, last: last)) }
+                if header.sequence < last { return (.outOfOrder, .sequence(got: header.sequence, last: last)) }
                 if header.sequence != last &+ 1 {
+                    logger.debug(
+                        "sequence gap: stream state reset",
+                        metadata: ["stream": "\(session.id)", "sequence": "\(header.sequence)", "last": "\(last)"])
                     classifier.reset(session)
                     session.gaps += 1
                     counters.gaps += 1
@@ -273,11 +312,12 @@ final class Server {
         } else {
             guard sessions.count < configuration.maxStreams else {
                 rejectedStreams += 1
-                return .streamLimit
+                return (.streamLimit, .streams(configuration.maxStreams))
             }
             // A known id was validated when its stream was created.
-            guard let id = String(validating: lookupKey.bytes, as: UTF8.self) else { return .badStreamID }
+            guard let id = String(validating: lookupKey.bytes, as: UTF8.self) else { return (.badStreamID, .notUTF8) }
             session = classifier.makeSession(id: id, now: now)
+            logger.debug("stream created", metadata: ["stream": "\(id)", "sequence": "\(header.sequence)"])
             sessions[StreamKey(bytes: lookupKey.bytes)] = session
         }
         session.lastSequence = header.sequence
@@ -369,7 +409,15 @@ final class Server {
             guard requested.isFinite, requested >= 0 else { return failure("limit must be a non-negative number") }
             let limit = Int(min(requested, 1e9))
             let now = Self.monotonicNanoseconds()
-            let list = sessions.values.sorted { $0.id < $1.id }.prefix(max(0, limit)).map { session -> JSONValue in
+            // {"command":"streams","stream":"s1"}: only that stream (count 0 when unknown).
+            let selected: [StreamSession]
+            if let filter = request["stream"] {
+                guard let id = filter.stringValue else { return failure("streams \"stream\" must be a string") }
+                selected = sessions[StreamKey(bytes: Array(id.utf8))].map { [$0] } ?? []
+            } else {
+                selected = Array(sessions.values)
+            }
+            let list = selected.sorted { $0.id < $1.id }.prefix(max(0, limit)).map { session -> JSONValue in
                 .object([
                     "id": .string(session.id),
                     "frames": .number(Double(session.frames)),
@@ -381,17 +429,35 @@ final class Server {
                     "idle_s": .number(Double(now - min(now, session.lastSeen)) / 1e9),
                 ])
             }
-            return .object(["ok": .bool(true), "count": .number(Double(sessions.count)), "streams": .array(Array(list))])
+            return .object(["ok": .bool(true), "count": .number(Double(selected.count)), "streams": .array(Array(list))])
         case "reset", "close":
             guard let id = request["stream"]?.stringValue else {
                 return failure("\(command) needs a \"stream\" string")
             }
             guard let session = sessions[StreamKey(bytes: Array(id.utf8))] else { return failure("unknown stream '\(id)'") }
             if command == "reset" { classifier.reset(session) } else { remove(StreamKey(bytes: Array(id.utf8))) }
+            logger.debug(command == "reset" ? "stream reset (control)" : "stream closed (control)", metadata: ["stream": "\(id)"])
             return .object(["ok": .bool(true), "stream": .string(id)])
         case "reload":
             if let model = request["model"], model.stringValue == nil {
                 return failure("reload \"model\" must be a string path")
+            }
+            if let flag = request["configuration"], flag != .bool(false) {
+                guard flag == .bool(true) else { return failure("reload \"configuration\" must be true or false") }
+                guard request["model"] == nil else { return failure("reload takes \"model\" or \"configuration\", not both") }
+                guard let loader = shared.configurationLoader else {
+                    return failure("this daemon has no configuration to re-read (started in-process)")
+                }
+                let fresh: Configuration
+                do {
+                    fresh = try loader()
+                } catch {
+                    shared.reloadHook?(.began)
+                    logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
+                    shared.reloadHook?(.failed("\(error)"))
+                    return failure("configuration refused: \(error)")
+                }
+                return reload(path: nil, configuration: fresh)
             }
             return reload(path: request["model"]?.stringValue)
         default:
@@ -402,9 +468,35 @@ final class Server {
     /// Loads and validates a model, then swaps it in between frames: stream states are reset
     /// (their sequence tracking stays), and labels carry the new version. A bad model is refused
     /// and the current one keeps serving.
+    ///
+    /// Which file loads follows `ModelChoice`: `path` (a control-socket choice) is recorded in the
+    /// state directory; a new configuration loads the recorded choice while its configured model
+    /// is unchanged, else the configured model; neither reloads the file serving now.
     private func reload(path: String?, configuration replacement: Configuration? = nil) -> JSONValue {
         let settings = replacement ?? configuration
-        let target = replacement != nil ? settings.modelPath : (path ?? modelPath)
+        var target = path ?? modelPath
+        var keepsChoice = false
+        if let replacement {
+            let record: ModelChoice?
+            do {
+                record = try ModelChoice.load(stateDirectory: replacement.stateDirectory)
+            } catch {
+                logger.error("model choice record ignored", metadata: ["error": "\(error)"])
+                record = nil
+            }
+            let resolved = ModelChoice.resolve(configured: replacement.modelPath, record: record)
+            target = resolved.path ?? LoadedModel.defaultPath ?? ""
+            keepsChoice = resolved.chosen
+            if keepsChoice {
+                logger.notice(
+                    "keeping the model loaded with `lstmctl reload --model`; change `model` in the configuration to replace it",
+                    metadata: ["model": "\(target)", "configured": "\(replacement.modelPath ?? "bundled default")"])
+            } else if servesChosenModel {
+                logger.notice(
+                    "the configured model replaces the one loaded with `lstmctl reload --model`",
+                    metadata: ["replaced": "\(modelPath)", "model": "\(target)"])
+            }
+        }
         shared.reloadHook?(.began)
         do {
             if let replacement {
@@ -419,6 +511,21 @@ final class Server {
             }
             let loaded = try LoadedModel(path: target)
             let next = try loaded.classifier(configuration: settings)
+            if let path {
+                let configured = settings.modelPath ?? LoadedModel.defaultPath
+                if loaded.path == configured {
+                    ModelChoice.remove(stateDirectory: settings.stateDirectory)
+                } else {
+                    do {
+                        try ModelChoice(model: loaded.path, configured: settings.modelPath).save(stateDirectory: settings.stateDirectory)
+                    } catch {
+                        // Serving the file is what was asked; only its survival across restarts is lost.
+                        logger.warning("could not record the model choice; a restart serves the configured model", metadata: ["model": "\(path)", "error": "\(error)"])
+                    }
+                }
+            } else if replacement != nil, !keepsChoice {
+                ModelChoice.remove(stateDirectory: settings.stateDirectory)
+            }
             if var replacement {
                 // Sockets stay as bound; everything else takes the new values.
                 replacement.ingestEndpoints = configuration.ingestEndpoints
@@ -446,10 +553,16 @@ final class Server {
             shared.reloadHook?(.succeeded(modelVersion))
             return .object(["ok": .bool(true), "model_version": .string(modelVersion), "model": .string(loaded.path)])
         } catch {
-            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target ?? "bundled default")", "error": "\(error)"])
+            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
             shared.reloadHook?(.failed("\(error)"))
             return failure("reload refused: \(error)")
         }
+    }
+
+    /// Whether the file serving now is not the configured model (an operator's control-socket
+    /// choice).
+    private var servesChosenModel: Bool {
+        modelPath != (configuration.modelPath ?? LoadedModel.defaultPath)
     }
 
     func statusObject() -> JSONValue {

@@ -56,12 +56,42 @@ struct LSTMDCommand: ParsableCommand {
             configuration.housekeepingInterval = min(configuration.housekeepingInterval, interval.seconds / 8)
         }
         logger.info("configuration", metadata: ["file": "\(file ?? "none")"])
+        for (variable, suggestion) in Configuration.unknownEnvironmentVariables(environment) {
+            logger.warning(
+                "ignored environment variable \(variable): no such setting\(suggestion.map { "; did you mean \($0)?" } ?? "")")
+        }
+        if logger.logLevel <= .debug {
+            for key in Configuration.keys {
+                let source = Configuration.source(
+                    of: key.name, file: options.config, environment: environment, commandLine: options.commandLine)
+                logger.debug(
+                    "configuration key", metadata: ["key": "\(key.name)", "value": "\(configuration.text(of: key.name))", "source": "\(source)"])
+            }
+        }
+
+        if let interval = notifier.watchdogInterval {
+            Self.abortPromptlyOnWatchdog(interval: interval, logger: logger)
+        }
+        let configFile = options.config, commandLine = options.commandLine
+        let watchdogInterval = notifier.watchdogInterval
+        // Re-reads file, environment and flags: SIGHUP and `lstmctl reload --configuration`
+        // (the unit's ExecReload=) share it.
+        let reloadConfiguration: @Sendable () throws -> Configuration = {
+            var fresh = try Configuration.load(
+                file: configFile, environment: ProcessInfo.processInfo.environment, commandLine: commandLine
+            ).configuration
+            if let watchdogInterval {
+                fresh.housekeepingInterval = min(fresh.housekeepingInterval, watchdogInterval.seconds / 8)
+            }
+            return fresh
+        }
 
         let metrics = try startMetrics(configuration: configuration, logger: logger)
         let daemon: Daemon
         do {
             daemon = try Daemon(
                 configuration: configuration, logger: logger, metrics: metrics?.recorder,
+                configurationLoader: reloadConfiguration,
                 reloadHook: { event in
                     switch event {
                     case .began: notifier.reloading()
@@ -75,27 +105,15 @@ struct LSTMDCommand: ParsableCommand {
                 })
             try daemon.start()
         } catch {
-            logger.critical("cannot start", metadata: ["error": "\(error)"])
-            metrics?.server.shutdown()
-            throw ExitCode.failure
+            metrics?.server.shutdown(stoppingThreads: false)
+            throw startFailure(error, logger: logger, environment: environment)
         }
         if let metrics {
             metrics.server.onScrape { metrics.recorder.update(status: daemon.status) }
             metrics.server.isReady = true
         }
-        let configFile = options.config, commandLine = options.commandLine
-        let watchdogInterval = notifier.watchdogInterval
         let signals = SignalHandlers(
-            daemon: daemon, notifier: notifier, logger: logger,
-            reloadConfiguration: {
-                var fresh = try Configuration.load(
-                    file: configFile, environment: ProcessInfo.processInfo.environment, commandLine: commandLine
-                ).configuration
-                if let watchdogInterval {
-                    fresh.housekeepingInterval = min(fresh.housekeepingInterval, watchdogInterval.seconds / 8)
-                }
-                return fresh
-            }
+            daemon: daemon, notifier: notifier, logger: logger, reloadConfiguration: reloadConfiguration
         ) {
             metrics?.server.isReady = false
         }
@@ -106,9 +124,43 @@ struct LSTMDCommand: ParsableCommand {
         Self.armDebugStall(daemon: daemon, environment: environment, logger: logger)
         daemon.wait()
         supervisor.stop()
-        metrics?.server.shutdown()
+        metrics?.server.shutdown(stoppingThreads: false)
         withExtendedLifetime(signals) {}
         logger.info("stopped")
+    }
+
+    /// Logs why the daemon cannot start and picks the exit status: 78 (EX_CONFIG, the units do
+    /// not restart) when a setting is at fault, naming the key and where its value came from;
+    /// 1 (systemd retries) for what may pass, such as an address still in use.
+    private func startFailure(_ error: any Error, logger: Logger, environment: [String: String]) -> ExitCode {
+        guard let failure = error as? DaemonError, let key = failure.key else {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            return ExitCode.failure
+        }
+        let source = Configuration.source(
+            of: key, file: options.config, environment: environment, commandLine: options.commandLine)
+        logger.critical(
+            "cannot start: configuration: \(key) (\(source)): \(failure.message)",
+            metadata: ["key": "\(key)", "source": "\(source)"])
+        return ExitCode(Self.configurationExitCode)
+    }
+
+    /// Under a systemd watchdog (`WatchdogSignal=SIGABRT`), SIGABRT must end the process at once
+    /// so that systemd restarts a hung daemon after `WatchdogSec`. The Swift runtime's crash
+    /// handler would instead try to start its backtracer, which cannot run under
+    /// `MemoryDenyWriteExecute=yes`, and its thread spins while the daemon lingers until
+    /// `TimeoutAbortSec`. The units also set `SWIFT_BACKTRACE=enable=no`; restoring the default
+    /// action here keeps a unit without that line (or a drop-in that drops it) safe.
+    private static func abortPromptlyOnWatchdog(interval: Duration, logger: Logger) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = SIG_DFL
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        if sigaction(SIGABRT, &action, nil) != 0 {
+            logger.warning("cannot restore SIGABRT's default action", metadata: ["errno": "\(errno)"])
+        } else {
+            logger.debug("SIGABRT ends the process at once (watchdog)", metadata: ["watchdog_s": "\(interval.seconds)"])
+        }
     }
 
     /// Starts the Prometheus endpoint when `metrics` is configured.
@@ -123,9 +175,8 @@ struct LSTMDCommand: ParsableCommand {
         do {
             try server.start()
         } catch {
-            logger.critical("cannot start", metadata: ["error": "\(error)"])
-            server.shutdown()
-            throw ExitCode.failure
+            server.shutdown(stoppingThreads: false)
+            throw startFailure(error, logger: logger, environment: ProcessInfo.processInfo.environment)
         }
         return (recorder, server)
     }
@@ -137,10 +188,14 @@ struct LSTMDCommand: ParsableCommand {
             return
         }
         logger.warning("debug: the serving loop will stall", metadata: ["after_ms": "\(milliseconds)"])
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+        // A thread of ours, not Dispatch (see `SignalHandlers`).
+        let thread = Thread {
+            usleep(useconds_t(min(milliseconds, 3_600_000)) * 1000)
             logger.warning("debug: stalling the serving loop")
             daemon.setStalled(true)
         }
+        thread.name = "lstmd-debug-stall"
+        thread.start()
     }
 }
 

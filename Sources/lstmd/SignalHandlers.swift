@@ -6,8 +6,14 @@ import Logging
 import Systemd
 
 /// SIGTERM/SIGINT stop the daemon (after the frames already received); SIGHUP reloads the model.
+///
+/// The handler only writes the signal's number to a pipe (async-signal-safe); a thread of ours
+/// reads the pipe and acts. Dispatch signal sources are not used: resuming one starts
+/// libdispatch's manager thread, which asks for a user-interactive nice value (-4) and, without
+/// CAP_SYS_NICE (any systemd service with DynamicUser=), logs "Failed to set thread priority for
+/// worker thread … errno=13" to syslog at every start.
 final class SignalHandlers {
-    private let sources: [any DispatchSourceSignal]
+    private let thread: Thread
 
     /// Installs the handlers.
     /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop.
@@ -18,38 +24,58 @@ final class SignalHandlers {
         reloadConfiguration: @escaping @Sendable () throws -> Configuration,
         onStop: @escaping @Sendable () -> Void = {}
     ) {
-        let queue = DispatchQueue(label: "lstmd.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler {
-                logger.notice("stopping", metadata: ["signal": "\(signalNumber)"])
-                notifier.stopping()
-                onStop()
-                daemon.stop()
-            }
-            source.resume()
-            sources.append(source)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            fatalError("lstmd: cannot create the signal pipe: errno \(errno)")
         }
-        signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        hangup.setEventHandler {
-            logger.notice("reload requested (SIGHUP)")
-            do {
-                daemon.requestReload(configuration: try reloadConfiguration())
-            } catch {
-                notifier.reloading()
-                logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
-                notifier.ready()
-                notifier.status("reload refused: \(error)")
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        signalPipe = fds[1]
+        let readEnd = fds[0]
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                let saved = errno
+                _ = write(signalPipe, &byte, 1)
+                errno = saved
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(signalNumber, &action, nil)
+        }
+        thread = Thread {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(readEnd, &byte, 1)
+                if count < 0, errno == EINTR { continue }
+                guard count == 1 else { return }
+                let number = Int32(byte)
+                if number == SIGHUP {
+                    logger.notice("reload requested (SIGHUP)")
+                    do {
+                        daemon.requestReload(configuration: try reloadConfiguration())
+                    } catch {
+                        notifier.reloading()
+                        logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
+                        notifier.ready()
+                        notifier.status("reload refused: \(error)")
+                    }
+                } else {
+                    logger.notice("stopping", metadata: ["signal": "\(number)"])
+                    notifier.stopping()
+                    onStop()
+                    daemon.stop()
+                }
             }
         }
-        hangup.resume()
-        sources.append(hangup)
-        self.sources = sources
+        thread.name = "lstmd-signals"
+        thread.start()
     }
 }
+
+/// The write end of the signal pipe, read by the async-signal-safe handler (set once, before any
+/// handler is installed).
+nonisolated(unsafe) private var signalPipe: Int32 = -1
 
 /// Pings the systemd watchdog while the serving loop makes progress, and keeps STATUS= current.
 ///

@@ -107,6 +107,16 @@ final class DaemonProcess {
     /// What the daemon wrote to stdout and stderr so far.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Waits (bounded by `timeout`) until the log satisfies `condition`, polling the file.
+    func waitForLog(timeout: Double = Timeouts.arrival, _ condition: (String) -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(log) { return true }
+            usleep(20_000)
+        }
+        return condition(log)
+    }
+
     /// The model the daemon serves, as reported at start: channels, window, hop, classes.
     var channels: Int { Int(initialStatus["model"]?["channels"]?.numberValue ?? 0) }
     var window: Int { Int(initialStatus["model"]?["window"]?.numberValue ?? 0) }

@@ -25,7 +25,7 @@ import Testing
     @Test func installsTwiceKeepsTheConfigurationAndUninstalls() throws {
         let destination = try Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: destination) }
-        let arguments = ["--skip-build", "--build-dir", Paths.buildDirectory.path]
+        let arguments = ["--skip-build", "--allow-dynamic", "--build-dir", Paths.buildDirectory.path]
         var environment = ProcessInfo.processInfo.environment
         environment["DESTDIR"] = destination.path
         environment["PREFIX"] = nil
@@ -86,10 +86,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: destination) }
         let result = try run(
             install,
-            ["--destdir", destination.path, "--prefix", "/opt/lstmd", "--skip-build", "--build-dir", Paths.buildDirectory.path])
+            ["--destdir", destination.path, "--prefix", "/opt/lstmd", "--skip-build", "--allow-dynamic", "--build-dir", Paths.buildDirectory.path])
         #expect(result.status == 0, "\(result.stderr)")
         let unit = try String(contentsOf: destination.appendingPathComponent("etc/systemd/system/lstmd@.service"), encoding: .utf8)
         #expect(unit.contains("\nExecStart=/opt/lstmd/bin/lstmd --config /etc/lstmd/%i.conf\n"))
+        #expect(unit.contains("\nExecReload=/opt/lstmd/bin/lstmctl reload --configuration --endpoint ipc:///run/lstmd-%i/control.sock"))
 
         // The staged binary runs with the staged configuration and loads the staged model.
         let binary = destination.appendingPathComponent("opt/lstmd/bin/lstmd").path
@@ -132,5 +133,19 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("lstmd is missing"))
         #expect(try run(install, ["--help"]).stdout.contains("--skip-build"))
+    }
+
+    /// The test build links the Swift runtime dynamically: without --allow-dynamic it is refused,
+    /// and nothing is installed.
+    @Test func refusesADynamicallyLinkedBuild() throws {
+        let destination = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: destination) }
+        let linked = try run("/usr/bin/ldd", [Paths.lstmd.path])
+        try #require(linked.stdout.contains("libswiftCore.so"), "the test build is expected to link libswiftCore.so dynamically")
+        let refused = try run(install, ["--destdir", destination.path, "--skip-build", "--build-dir", Paths.buildDirectory.path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("links the Swift runtime dynamically"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--static-swift-stdlib"))
+        #expect(files(under: destination) == [])
     }
 }

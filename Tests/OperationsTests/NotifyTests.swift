@@ -103,6 +103,23 @@ import Testing
         #expect(status == 0, "exit status \(String(describing: status)); log:\n\(daemon.log)")
     }
 
+    /// Settings that validate but do not work (a missing model, a mode the model cannot run, an
+    /// endpoint that cannot be bound) are configuration problems too: exit 78, so the unit does
+    /// not restart them every 2 s, with the key and where its value came from.
+    @Test(arguments: [
+        ([], ["LSTMD_MODEL": "/missing.safetensors"], "model (environment variable LSTMD_MODEL): model /missing.safetensors"),
+        (["--mode", "continuous"], [:], "mode (--mode): model "),
+        (["--ingest", "tcp://localhost"], [:], "ingest (--ingest): cannot bind ingest endpoint tcp://localhost"),
+    ])
+    func startProblemsExitWithEXConfigNamingTheKeyAndSource(
+        arguments: [String], environment: [String: String], expected: String
+    ) throws {
+        let daemon = try DaemonProcess(arguments: arguments, environment: environment)
+        let status = daemon.waitForExit(timeout: 20)
+        #expect(status == 78, "\(daemon.log)")
+        #expect(daemon.log.contains("cannot start: configuration: \(expected)"), "\(daemon.log)")
+    }
+
     @Test func badConfigurationExitsWithEXConfigNamingTheKey() throws {
         let daemon = try DaemonProcess(arguments: ["--max-streams", "0"])
         let status = daemon.waitForExit(timeout: 20)

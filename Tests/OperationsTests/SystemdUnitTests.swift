@@ -53,12 +53,18 @@ struct SystemdUnitTests {
         let text = try String(
             contentsOf: Paths.packageRoot.appendingPathComponent("systemd").appendingPathComponent(unit), encoding: .utf8)
         for line in [
-            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "DynamicUser=yes",
-            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "IPAddressAllow=localhost", "MemoryDenyWriteExecute=yes",
-            "ConfigurationDirectory=lstmd", "RestartPreventExitStatus=78",
+            "Type=notify", "Restart=on-failure", "DynamicUser=yes",
+            // libzmq's tcp bind resolves interface names through a netlink socket (getifaddrs).
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK", "IPAddressAllow=localhost",
+            "MemoryDenyWriteExecute=yes", "ConfigurationDirectory=lstmd", "RestartPreventExitStatus=78",
+            // The watchdog's SIGABRT must end the process, not start Swift's backtracer.
+            "WatchdogSignal=SIGABRT", "Environment=OPENBLAS_NUM_THREADS=1 SWIFT_BACKTRACE=enable=no",
         ] {
             #expect(text.split(separator: "\n").contains { $0 == line }, "\(unit) lacks \(line)")
         }
+        // A synchronous reload over the control socket (no /bin/kill on minimal systems).
+        let reload = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecReload=") })
+        #expect(reload.hasPrefix("ExecReload=/usr/local/bin/lstmctl reload --configuration --endpoint ipc:///run/lstmd"), "\(reload)")
         for prefix in ["WatchdogSec=", "TimeoutStopSec=", "StateDirectory=", "RuntimeDirectory="] {
             #expect(text.split(separator: "\n").contains { $0.hasPrefix(prefix) }, "\(unit) lacks \(prefix)")
         }

@@ -1,14 +1,21 @@
 import ArgumentParser
 import LSTMKit
 
-/// `lstmctl reload [--model PATH]`: swaps the daemon's model.
+/// `lstmctl reload [--model PATH | --configuration]`: swaps the daemon's model and waits for the
+/// outcome.
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Reload the daemon's model file, or load another one.",
+        abstract: "Reload the daemon's model file, load another one, or re-read the configuration.",
         discussion: """
-            The path is read by the daemon, so give it as the daemon sees it (absolute is safest). \
-            A model that does not load or does not fit is refused, the current one keeps serving, \
-            and this command exits 1. Stream states are reset; their sequence tracking stays.
+            Returns once the daemon has answered: the new model serves (labels carry its version) \
+            or it was refused, the current one keeps serving, and this command exits 1. \
+            --model PATH: the path is read by the daemon, so give it as the daemon sees it \
+            (absolute is safest); the choice is recorded in the daemon's state directory and \
+            survives SIGHUP, `systemctl reload` and restarts until the configured model setting \
+            changes. --configuration: re-read the configuration file, environment and flags, as \
+            SIGHUP does, and load the model it names (the units' ExecReload= runs this, so \
+            `systemctl reload` fails visibly when the model is refused). Without either: reload \
+            the file serving now. Stream states are reset; their sequence tracking stays.
             """)
 
     @OptionGroup var options: ControlOptions
@@ -16,8 +23,18 @@ struct Reload: ParsableCommand {
     @Option(help: "A .safetensors model file. Default: the file the daemon serves now.")
     var model: String?
 
+    @Flag(name: .customLong("configuration"), help: "Re-read the daemon's configuration (as SIGHUP) and load the model it names.")
+    var rereadConfiguration = false
+
+    func validate() throws {
+        if rereadConfiguration, model != nil { throw ValidationError("give --model or --configuration, not both") }
+    }
+
     func run() throws {
-        let reply = try controlRequest("reload", model.map { ["model": .string($0)] } ?? [:], options: options)
+        var fields: [String: JSONValue] = [:]
+        if let model { fields["model"] = .string(model) }
+        if rereadConfiguration { fields["configuration"] = .bool(true) }
+        let reply = try controlRequest("reload", fields, options: options)
         if !options.json {
             print("reloaded \(reply["model"]?.stringValue ?? "-"): version \(reply["model_version"]?.stringValue ?? "-")")
         }

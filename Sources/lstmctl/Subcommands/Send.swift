@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import LSTMKit
 import LSTMTraining
 import ZeroMQ
 
@@ -11,11 +12,17 @@ struct Send: ParsableCommand {
         discussion: """
             Every sample's timesteps go out in order, one sample after another, on one stream, in \
             frames of --frame timesteps (a sample's last frame may be shorter). Sequence numbers \
-            start at --start-seq and grow by 1 per frame; timestamps are CLOCK_REALTIME ns at send. \
-            With --labelled each frame carries its sample's class index: the position of its class \
-            in --classes, or in the file's own class order. Every frame is delivered before the \
-            command exits; it fails (exit 1) when the daemon does not take them within --timeout \
-            seconds. A summary goes to standard error.
+            grow by 1 per frame from --start-seq, by default from one after the stream's last \
+            sequence, asked over --control (0 for a new stream), so sending twice continues the \
+            stream instead of being dropped as out of order. Timestamps are CLOCK_REALTIME ns at \
+            send. With --labelled each frame carries its sample's class index: the position of its \
+            class in --classes, or in the file's own class order. Every frame is delivered before \
+            the command exits; it fails (exit 1) when the daemon does not take them within \
+            --timeout seconds. Then, over --control, it waits until the daemon has handled every \
+            frame and reports how many it accepted and why it dropped the others (from the \
+            daemon's counters, so drops of other producers meanwhile are included); it fails when \
+            none was accepted, and refuses a file whose channel count differs from the model's \
+            before sending. A summary goes to standard error.
             """)
 
     @Option(help: "The daemon's ingest (PULL) endpoint.")
@@ -33,8 +40,11 @@ struct Send: ParsableCommand {
     @Option(help: "Frames per second (default: as fast as the daemon takes them).")
     var rate: Double?
 
-    @Option(help: "Sequence number of the first frame.")
-    var startSeq: UInt64 = 0
+    @Option(help: "Sequence number of the first frame (default: one after the stream's last, asked over --control; 0 for a new stream).")
+    var startSeq: UInt64?
+
+    @Option(help: "The daemon's control endpoint, to continue the stream's sequence and report what the daemon did with the frames ('' skips both).")
+    var control = "tcp://127.0.0.1:5557"
 
     @Flag(help: "Send each frame with its sample's class index (the labelled flag).")
     var labelled = false
@@ -67,12 +77,25 @@ struct Send: ParsableCommand {
         guard !chosen.isEmpty else { throw CommandFailure("\(data) has no samples") }
         guard dataset.channels <= Int(UInt16.max) else { throw CommandFailure("\(data) has \(dataset.channels) channels, the protocol allows 65535") }
         let labels = try labelled ? classIndices(chosen, dataset: dataset) : [Int?](repeating: nil, count: chosen.count)
+        let daemon = control.isEmpty ? nil : DaemonView(endpoint: control, stream: stream)
+        let before = daemon?.snapshot()
+        if daemon != nil, before == nil {
+            printError(
+                "note: no answer on --control \(control): sequence numbers start at \(startSeq ?? 0) and what the daemon "
+                    + "does with the frames is not reported (give --control E, or '' to silence this)")
+        }
+        if let channels = before?.modelChannels, channels != dataset.channels {
+            throw CommandFailure(
+                "\(data) has \(dataset.channels) channel\(dataset.channels == 1 ? "" : "s"), the daemon's model has \(channels): "
+                    + "every frame would be dropped (wrong_channels)")
+        }
+        let firstSequence = startSeq ?? before?.lastSequence.map { $0 &+ 1 } ?? 0
 
         let c = dataset.channels
         let streamID = Array(stream.utf8)
         let milliseconds = max(1, Int(timeout * 1000))
         var payload = [UInt8](repeating: 0, count: frame * c * 4)
-        var sequence = startSeq
+        var sequence = firstSequence
         var frames = 0, timesteps = 0
         let started = monotonicNanoseconds()
         let sendingEnded: UInt64
@@ -131,7 +154,45 @@ struct Send: ParsableCommand {
         printError(
             "sent \(frames) frames (\(timesteps) timesteps, \(sampleCount) sample\(sampleCount == 1 ? "" : "s")) to stream \(stream) "
                 + "in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(frames) / max(seconds, 1e-9))) frames/s), "
-                + "sequence \(startSeq)...\(sequence &- 1)")
+                + "sequence \(firstSequence)...\(sequence &- 1)")
+        guard let daemon, let before else { return }
+        try report(daemon: daemon, before: before, frames: frames)
+    }
+
+    /// Waits (up to --timeout) until the daemon's counters account for every frame sent, then
+    /// says how many it accepted and why it dropped the rest; fails when it accepted none.
+    private func report(daemon: DaemonView, before: DaemonView.Snapshot, frames: Int) throws {
+        let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
+        var after = before
+        while true {
+            guard let now = daemon.snapshot() else {
+                printError("note: --control \(control) stopped answering; the daemon's handling of the frames is not known")
+                return
+            }
+            after = now
+            let handled = (after.streamFrames - before.streamFrames) + (after.totalDrops - before.totalDrops)
+            if handled >= frames || monotonicNanoseconds() > deadline { break }
+            usleep(20_000)
+        }
+        let accepted = after.streamFrames - before.streamFrames
+        var drops: [(String, Int)] = []
+        for (reason, count) in after.drops {
+            let delta = count - (before.drops[reason] ?? 0)
+            if delta > 0 { drops.append((reason, delta)) }
+        }
+        drops.sort { $0.1 > $1.1 }
+        let dropText = drops.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        if accepted >= frames {
+            printError("lstmd accepted all \(frames) frames")
+            return
+        }
+        var message = "lstmd accepted \(accepted) of \(frames) frames"
+        if !drops.isEmpty { message += "; dropped while sending (daemon-wide): \(dropText)" }
+        if drops.contains(where: { $0.0 == "out_of_order" || $0.0 == "duplicate" }) {
+            message += ". Sequence numbers must grow per stream: drop --start-seq, or use another --stream"
+        }
+        if accepted == 0 { throw CommandFailure(message) }
+        printError("warning: " + message)
     }
 
     /// The class index each sample's frames carry.
@@ -167,4 +228,39 @@ private func realtimeNanoseconds() -> Int64 {
 private func sleep(until deadline: UInt64) {
     var target = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
     while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &target, nil) == EINTR {}
+}
+
+/// The daemon as `send` sees it over the control socket: one stream's record and the drop
+/// counters.
+private struct DaemonView {
+    struct Snapshot {
+        var lastSequence: UInt64?
+        var streamFrames: Int
+        var totalDrops: Int
+        var drops: [String: Int]
+        var modelChannels: Int?
+    }
+
+    let endpoint: String
+    let stream: String
+
+    /// The current record, or nil when the daemon does not answer.
+    func snapshot() -> Snapshot? {
+        guard let options = try? ControlOptions.parse(["--endpoint", endpoint, "--timeout", "1"]),
+            let status = try? controlRequest("status", options: options),
+            let streams = try? controlRequest("streams", ["stream": .string(stream)], options: options)
+        else { return nil }
+        var record: JSONValue?
+        if case .array(let list) = streams["streams"] ?? .null { record = list.first }
+        var drops: [String: Int] = [:]
+        if case .object(let members) = status["drops"] ?? .null {
+            for (reason, value) in members { drops[reason] = Int(value.numberValue ?? 0) }
+        }
+        return Snapshot(
+            lastSequence: record?["last_sequence"]?.numberValue.map { UInt64($0) },
+            streamFrames: Int(record?["frames"]?.numberValue ?? 0),
+            totalDrops: Int(status["counters"]?["dropped"]?.numberValue ?? 0),
+            drops: drops,
+            modelChannels: status["model"]?["channels"]?.numberValue.map { Int($0) })
+    }
 }

@@ -1,0 +1,61 @@
+import Foundation
+import LSTMKit
+import Testing
+
+/// Which model serves after `lstmctl reload --model`, a configuration reload (SIGHUP or
+/// `systemctl reload`) and a restart: the operator's choice, recorded in the state directory,
+/// until the configured model changes.
+@Suite(.serialized) struct ModelChoiceTests {
+    @Test func aControlSocketChoiceSurvivesConfigurationReloadsAndRestartsUntilTheConfiguredModelChanges() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let state = directory.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let configured = try TestModels.write(to: directory, name: "configured", version: "configured-1")
+        let chosen = try TestModels.write(to: directory, name: "chosen", version: "chosen-1")
+        let other = try TestModels.write(to: directory, name: "other", version: "other-1")
+        let base = ["--state-directory", state.path, "--config", "", "--metrics", ""]
+        func version(_ daemon: DaemonProcess) throws -> String? { try daemon.status()["model"]?["version"]?.stringValue }
+
+        try withDaemon(base + ["--model", configured.path], subscribe: false) { daemon in
+            #expect(try version(daemon) == "configured-1")
+            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen.path)])
+            #expect(reply["ok"] == .bool(true), "\(reply)")
+            // The unit's ExecReload: re-read the configuration; the choice stays.
+            let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
+            #expect(reread["ok"] == .bool(true), "\(reread)")
+            #expect(try version(daemon) == "chosen-1")
+            #expect(daemon.log.contains("keeping the model loaded with `lstmctl reload --model`"), "\(daemon.log)")
+        }
+        #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
+
+        // A restart with the same configuration serves the choice.
+        try withDaemon(base + ["--model", configured.path], subscribe: false) { daemon in
+            #expect(try version(daemon) == "chosen-1", "\(daemon.log)")
+        }
+        // The configured model changed: the configuration wins and the record goes.
+        try withDaemon(base + ["--model", other.path], subscribe: false) { daemon in
+            #expect(try version(daemon) == "other-1", "\(daemon.log)")
+            let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
+            #expect(reread["ok"] == .bool(true), "\(reread)")
+            #expect(try version(daemon) == "other-1")
+        }
+        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
+    }
+
+    @Test func aConfigurationReloadOfARefusedModelFailsAndTheOldOneServes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let model = try TestModels.write(to: directory, name: "good", version: "good-1")
+        let configuration = directory.url.appendingPathComponent("lstmd.conf")
+        try "model = \(model.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
+        try withDaemon(["--config", configuration.path, "--metrics", ""], subscribe: false) { daemon in
+            #expect(try daemon.status()["model"]?["version"]?.stringValue == "good-1")
+            try Data("not a model".utf8).write(to: URL(fileURLWithPath: model.path))
+            let reply = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
+            #expect(reply["ok"] == .bool(false))
+            #expect(reply["error"]?.stringValue?.contains("reload refused") == true, "\(reply)")
+            #expect(try daemon.status()["model"]?["version"]?.stringValue == "good-1")
+        }
+    }
+}
