@@ -4,7 +4,8 @@
 #   deploy/install.sh [--prefix DIR] [--destdir DIR] [--unit-dir DIR] [--skip-build] [--build-dir DIR]
 #
 #   --prefix DIR     where binaries and data go (default $PREFIX, else /usr/local):
-#                    DIR/bin/{lstmd,lstmctl}, DIR/share/lstmd/{default.safetensors,lstmd.conf.example}
+#                    DIR/bin/{lstmd,lstmctl}, DIR/share/lstmd/{default.safetensors,lstmd.conf.example,
+#                    train.recipe,tools/ (Python helpers lstmctl runs),python/ (pip install it)}
 #   --destdir DIR    stage everything under DIR (default $DESTDIR; packaging, tests); nothing
 #                    outside DIR is touched and systemctl is not run
 #   --unit-dir DIR   systemd units (default /etc/systemd/system)
@@ -87,6 +88,19 @@ install -m 0755 "$build_dir/lstmd" "$bin/lstmd"
 install -m 0755 "$build_dir/lstmctl" "$bin/lstmctl"
 install -m 0644 "$root/Sources/Daemon/Resources/default.safetensors" "$share/default.safetensors"
 install -m 0644 "$root/deploy/config/lstmd.conf" "$share/lstmd.conf.example"
+install -m 0644 "$root/deploy/config/train.recipe" "$share/train.recipe"
+# The Python helpers the installed lstmctl runs (bench baselines, reference daemon, exporters,
+# format reader) and the Python package (pip install PREFIX/share/lstmd/python), so nothing
+# refers back to this checkout.
+install -d -m 0755 "$share/tools"
+for tool in "$root"/deploy/tools/*.py "$root"/deploy/tools/requirements.txt "$root"/deploy/tools/MODEL_FORMAT.md; do
+    [ -f "$tool" ] && install -m 0644 "$tool" "$share/tools/"
+done
+if [ -d "$root/deploy/python" ]; then
+    rm -rf "$share/python"
+    (cd "$root/deploy" && find python -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' ! -path 'python/build/*') |
+        while read -r file; do install -D -m 0644 "$root/deploy/$file" "$share/$file"; done
+fi
 for unit in lstmd.service lstmd@.service; do
     sed -e "s#^ExecStart=/usr/local/bin/lstmd#ExecStart=$prefix/bin/lstmd#" \
         -e "s#^ExecReload=/usr/local/bin/lstmctl#ExecReload=$prefix/bin/lstmctl#" "$root/systemd/$unit" > "$units/$unit.tmp"

@@ -41,22 +41,45 @@ if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev
 fi
 
 rm -f "$destdir$prefix/bin/lstmd" "$destdir$prefix/bin/lstmctl"
-rm -f "$destdir$prefix/share/lstmd/default.safetensors" "$destdir$prefix/share/lstmd/lstmd.conf.example"
-rmdir "$destdir$prefix/share/lstmd" 2>/dev/null || true
+rm -rf "$destdir$prefix/share/lstmd"
 rm -f "$destdir$unit_dir/lstmd.service" "$destdir$unit_dir/lstmd@.service"
+# Directories install.sh may have created, when nothing else is left in them: never the system's
+# own (/usr/local/bin and the like stay even when empty), always under a staging DESTDIR.
+remove_if_empty() {
+    local directory="$1"
+    case "$directory" in
+        /usr|/usr/local|/usr/bin|/usr/local/bin|/usr/share|/usr/local/share|/etc|/etc/systemd|/etc/systemd/system|/) return 0 ;;
+    esac
+    [ -d "$destdir$directory" ] && rmdir "$destdir$directory" 2>/dev/null || true
+}
+for directory in "$prefix/bin" "$prefix/share" "$prefix" "$unit_dir"; do remove_if_empty "$directory"; done
+if [ -n "$destdir" ]; then
+    # A staging tree: drop every directory left empty.
+    find "$destdir" -mindepth 1 -depth -type d -empty -delete 2>/dev/null || true
+fi
 # Enablement links left behind (e.g. by instances enabled but not loaded).
 if [ -d "$destdir$unit_dir" ]; then
     find "$destdir$unit_dir" -mindepth 2 -maxdepth 2 -type l \( -name 'lstmd.service' -o -name 'lstmd@*.service' \) -delete
 fi
 
+# What is left of configuration and state (DynamicUser= keeps state in /var/lib/private/NAME,
+# with /var/lib/NAME a symlink to it).
+kept=()
+for path in "$destdir/etc/lstmd" "$destdir"/var/lib/lstmd "$destdir"/var/lib/lstmd-* "$destdir"/var/lib/private/lstmd "$destdir"/var/lib/private/lstmd-*; do
+    if [ -e "$path" ] || [ -L "$path" ]; then kept+=("$path"); fi
+done
 if [ "$purge" = 1 ]; then
-    rm -rf "$destdir/etc/lstmd" "$destdir/var/lib/lstmd" "$destdir/var/lib/private/lstmd"
-    for state in "$destdir"/var/lib/lstmd-* "$destdir"/var/lib/private/lstmd-*; do
-        if [ -e "$state" ] || [ -L "$state" ]; then rm -rf "$state"; fi
-    done
-    echo "removed lstmd, its configuration and its state" >&2
+    for path in "${kept[@]}"; do rm -rf "$path"; done
+    if ((${#kept[@]})); then
+        echo "removed lstmd, its configuration and its state (${kept[*]})" >&2
+    else
+        echo "removed lstmd (there was no configuration or state)" >&2
+    fi
+    if [ -n "$destdir" ]; then find "$destdir" -mindepth 1 -depth -type d -empty -delete 2>/dev/null || true; fi
+elif ((${#kept[@]})); then
+    echo "removed lstmd; kept ${kept[*]} (--purge removes them)" >&2
 else
-    echo "removed lstmd; kept $destdir/etc/lstmd and $destdir/var/lib/lstmd* (--purge removes them)" >&2
+    echo "removed lstmd (there was no configuration or state to keep)" >&2
 fi
 
 if [ "$under_systemd" = 1 ]; then

@@ -169,14 +169,7 @@ public final class Daemon: Sendable {
     /// while the configured model is unchanged, else the configured model. A recorded choice that
     /// no longer loads is logged and the configured model serves.
     private static func loadInitialModel(configuration: Configuration, logger: Logger) throws -> LoadedModel {
-        let record: ModelChoice?
-        do {
-            record = try ModelChoice.load(stateDirectory: configuration.stateDirectory)
-        } catch {
-            logger.error("model choice record ignored", metadata: ["error": "\(error)"])
-            record = nil
-        }
-        let resolved = ModelChoice.resolve(configured: configuration.modelPath, record: record)
+        let resolved = ModelChoice.resolve(configuration, logger: logger)
         if resolved.chosen, let path = resolved.path {
             do {
                 let model = try LoadedModel(path: path)

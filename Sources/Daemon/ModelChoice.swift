@@ -1,5 +1,6 @@
 import Foundation
 import LSTMKit
+import Logging
 
 /// Which model file is current: the one rule shared by start, SIGHUP/`systemctl reload` and the
 /// control socket's `reload`.
@@ -51,6 +52,17 @@ struct ModelChoice: Equatable, Sendable {
             throw DaemonError("\(url.path): not a model choice record (expected {\"model\": PATH, \"configured\": PATH|null})")
         }
         return ModelChoice(model: model, configured: value["configured"]?.stringValue)
+    }
+
+    /// The model file to serve under `configuration` and whether it is an operator's choice,
+    /// reading the record from its state directory; an unreadable record is logged and ignored.
+    static func resolve(_ configuration: Configuration, logger: Logger) -> (path: String?, chosen: Bool) {
+        do {
+            return resolve(configured: configuration.modelPath, record: try load(stateDirectory: configuration.stateDirectory))
+        } catch {
+            logger.error("model choice record ignored", metadata: ["error": "\(error)"])
+            return (configuration.modelPath, false)
+        }
     }
 
     /// Writes the record atomically.

@@ -142,11 +142,18 @@ final class Server {
         logger.info("serving loop stopped", metadata: ["frames": "\(counters.frames)", "labels": "\(counters.labels)"])
     }
 
-    /// Closes every socket (the label socket keeps its linger for the context's termination).
+    /// Closes every socket (the label socket keeps its linger for the context's termination) and
+    /// removes the socket files of the ipc:// endpoints it bound (libzmq leaves them behind).
     func close() {
         ingest.close()
         control?.close()
         publisher.close()
+        let endpoints = configuration.ingestEndpoints + configuration.publishEndpoints + configuration.controlEndpoints
+        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
+            let path = String(endpoint.dropFirst("ipc://".count))
+            // "@name" is Linux's abstract namespace: there is no file.
+            if !path.hasPrefix("@"), !path.isEmpty { unlink(path) }
+        }
     }
 
     private func housekeeping() {
@@ -477,14 +484,7 @@ final class Server {
         var target = path ?? modelPath
         var keepsChoice = false
         if let replacement {
-            let record: ModelChoice?
-            do {
-                record = try ModelChoice.load(stateDirectory: replacement.stateDirectory)
-            } catch {
-                logger.error("model choice record ignored", metadata: ["error": "\(error)"])
-                record = nil
-            }
-            let resolved = ModelChoice.resolve(configured: replacement.modelPath, record: record)
+            let resolved = ModelChoice.resolve(replacement, logger: logger)
             target = resolved.path ?? LoadedModel.defaultPath ?? ""
             keepsChoice = resolved.chosen
             if keepsChoice {

@@ -108,6 +108,23 @@ public struct ModelFile: Sendable {
     }
 }
 
+// MARK: - Size
+
+extension Architecture {
+    /// The number of trainable parameters: the elements of every tensor in `tensorShapes`. This
+    /// is the one definition `lstmctl inspect`, the trainer's plan and the report use (a flat
+    /// training buffer pads tensors, so its length is larger).
+    public var parameterCount: Int {
+        tensorShapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+    }
+}
+
+extension ModelFile {
+    /// The number of trainable parameters, `architecture.parameterCount` (a validated file holds
+    /// exactly these tensors).
+    public var parameterCount: Int { architecture.parameterCount }
+}
+
 // MARK: - Reading and writing
 
 extension ModelFile {

@@ -3,9 +3,11 @@ import Foundation
 /// A parsed safetensors container: 8-byte little-endian header length, a JSON header, raw bytes.
 ///
 /// Parsing validates the container completely before anything is returned: the header length
-/// against a limit and the file size, the JSON, each entry's dtype, shape and offsets (inside the
-/// data section, sized exactly for the shape, non-overlapping), and that `__metadata__` maps
-/// strings to strings. It never traps on malformed input.
+/// against a limit and the file size, the JSON, the declared data length against the file size
+/// (`file truncated at byte N of M`), each entry's dtype, shape and offsets (inside the data
+/// section, sized exactly for the shape, non-overlapping; entries in name order, so the first
+/// problem reported is always the same), and that `__metadata__` maps strings to strings. It
+/// never traps on malformed input.
 public struct SafeTensors: Sendable {
     /// The element types lstmd reads.
     public enum DType: String, Sendable, CaseIterable {
@@ -55,7 +57,10 @@ public struct SafeTensors: Sendable {
         }
         let headerEnd = 8 + Int(headerLength)
         guard headerEnd <= bytes.count else {
-            throw ModelError(.container, "header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
+            throw ModelError(
+                .container,
+                "file truncated at byte \(bytes.count): header length \(headerLength) runs past the end "
+                    + "(the header alone needs \(headerEnd) bytes)")
         }
         let json: Any
         do {
@@ -67,9 +72,22 @@ public struct SafeTensors: Sendable {
             throw ModelError(.container, "header is not a JSON object")
         }
         let dataSize = bytes.count - headerEnd
+        // A cut-off file is named as such before any entry is checked: the data the header
+        // declares (the largest end offset) against the bytes present.
+        let declared = header.compactMap { name, value -> Int? in
+            guard name != "__metadata__", let offsets = (value as? [String: Any])?["data_offsets"] as? [Any],
+                offsets.count == 2
+            else { return nil }
+            return Self.integer(offsets[1])
+        }.max() ?? 0
+        guard declared <= dataSize else {
+            throw ModelError(.container, "file truncated at byte \(bytes.count) of \(headerEnd + declared)")
+        }
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in header {
+        // In name order, so a file with several problems always reports the same one first.
+        for name in header.keys.sorted() {
+            let value = header[name]!
             if name == "__metadata__" {
                 guard let map = value as? [String: Any] else {
                     throw ModelError(.container, "__metadata__ is not an object")

@@ -24,8 +24,10 @@ import Foundation
 /// - Fields may be quoted as in RFC 4180 (`"a,b"`, `"say ""hi"""`); blanks around unquoted
 ///   fields are ignored; blank lines are skipped; `\n` and `\r\n` line ends are accepted.
 ///
-/// Class names are numbered in order of first appearance. Sample ids are not kept. Parsing
-/// stops at the first error; nothing is returned half-read. `CSVDatasetWriter` writes this
+/// Class names are numbered in order of first appearance. Each sample keeps its id
+/// (`Dataset.Sample.id`) and the line of its first row (`Dataset.Sample.line`), and the dataset
+/// keeps the source name, so later messages and `lstmctl predict` can name samples as the file
+/// does. Parsing stops at the first error; nothing is returned half-read. `CSVDatasetWriter` writes this
 /// layout.
 public enum CSVDatasetParser {
     /// Reads a CSV dataset file.
@@ -93,7 +95,10 @@ public enum CSVDatasetParser {
                     classNames.append(name)
                 }
             }
-            samples.append(Dataset.Sample(values: currentValues, length: currentLength, label: label))
+            samples.append(
+                Dataset.Sample(
+                    values: currentValues, length: currentLength, label: label, id: currentID,
+                    line: currentID.flatMap { firstLine[$0] }))
         }
 
         while let line = try scanner.nextRow(into: &fields) {
@@ -142,7 +147,7 @@ public enum CSVDatasetParser {
         guard !samples.isEmpty else {
             throw fail(.noSamples, headerLine, nil, "no rows after the header")
         }
-        return Dataset(samples: samples, channels: channels, classNames: classNames)
+        return Dataset(samples: samples, channels: channels, classNames: classNames, source: source)
     }
 
     private static func describe(_ label: String?) -> String {

@@ -114,6 +114,23 @@ public struct ClassificationMetrics: Sendable, Equatable {
         ])
     }
 
+    /// `json` with the members in a fixed order (`accuracy`, `balanced_accuracy`, `macro_f1`,
+    /// `count`, `classes`, `confusion_matrix`, `per_class`) and `per_class` in class order, as
+    /// `lstmctl evaluate --json` prints it.
+    public var orderedJSON: OrderedJSON {
+        guard case .object(let members) = json else { return .value(json) }
+        let perClass = classNames.indices.map { index in
+            (key: classNames[index], value: OrderedJSON.object([
+                ("precision", .value(.number(precision[index]))), ("recall", .value(.number(recall[index]))),
+                ("f1", .value(.number(f1[index]))), ("support", .value(.number(Double(support[index])))),
+            ]))
+        }
+        return .object(
+            ["accuracy", "balanced_accuracy", "macro_f1", "count", "classes", "confusion_matrix"].map {
+                (key: $0, value: OrderedJSON.value(members[$0]!))
+            } + [(key: "per_class", value: .object(perClass))])
+    }
+
     /// Human-readable multi-line text: a summary line, a per-class table (precision, recall, F1,
     /// support) and the confusion matrix labelled with class names, in aligned columns.
     public func formatted() -> String {

@@ -12,6 +12,10 @@ public struct Dataset: Sendable, Equatable {
         public var length: Int
         /// The index of the class in `Dataset.classNames`, or `nil` when the sample is unlabelled.
         public var label: Int?
+        /// The sample's id in its file (the CSV `sample` column), or `nil` when the file has none.
+        public var id: String?
+        /// The 1-based line of its file where the sample starts, or `nil` when not read from a file.
+        public var line: Int?
 
         /// Creates a sample.
         ///
@@ -19,11 +23,15 @@ public struct Dataset: Sendable, Equatable {
         ///   - values: `T × C` values, timestep-major.
         ///   - length: The number of time steps `T` (at least 1).
         ///   - label: The class index, or `nil` when unlabelled.
-        public init(values: [Float], length: Int, label: Int?) {
+        ///   - id: The sample's id in its file, if it has one.
+        ///   - line: The 1-based line where the sample starts in its file, if read from one.
+        public init(values: [Float], length: Int, label: Int?, id: String? = nil, line: Int? = nil) {
             precondition(length >= 1, "a sample needs at least one time step")
             self.values = values
             self.length = length
             self.label = label
+            self.id = id
+            self.line = line
         }
     }
 
@@ -37,6 +45,9 @@ public struct Dataset: Sendable, Equatable {
     public let classNames: [String]
     /// The problem name from `@problemName`, if the file declares one.
     public let problemName: String?
+    /// The file the samples were read from (its last path component), for messages; `nil` when
+    /// the dataset was built in memory.
+    public let source: String?
 
     /// Creates a dataset, checking that the samples agree with `channels` and `classNames`.
     ///
@@ -46,7 +57,10 @@ public struct Dataset: Sendable, Equatable {
     ///   - channels: The number of channels `C` (at least 1).
     ///   - classNames: Distinct class names.
     ///   - problemName: An optional problem name.
-    public init(samples: [Sample], channels: Int, classNames: [String], problemName: String? = nil) {
+    ///   - source: The file the samples came from, if any (named in messages).
+    public init(
+        samples: [Sample], channels: Int, classNames: [String], problemName: String? = nil, source: String? = nil
+    ) {
         precondition(channels >= 1, "a dataset needs at least one channel")
         precondition(Set(classNames).count == classNames.count, "class names must be distinct")
         for (index, sample) in samples.enumerated() {
@@ -63,6 +77,7 @@ public struct Dataset: Sendable, Equatable {
         self.channels = channels
         self.classNames = classNames
         self.problemName = problemName
+        self.source = source
     }
 
     /// `true` when every sample has the same length (also for an empty dataset).

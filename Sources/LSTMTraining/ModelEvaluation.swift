@@ -6,22 +6,11 @@ extension ClassificationMetrics {
     ///
     /// Labels are matched to the model's classes by name, so a file whose `@classLabel` order
     /// differs from the model's is scored correctly.
-    /// - Throws: `TrainingError` when the channels differ, a sample is unlabelled or a label is
-    ///   not one of the model's classes.
+    /// - Throws: `TrainingError` when the channels differ, there are no samples, a sample is
+    ///   unlabelled or a label is not one of the model's classes (naming the file, line and sample).
     public init(evaluating model: LSTMModel, on dataset: Dataset) throws {
-        guard dataset.channels == model.channels else {
-            throw TrainingError("the data has \(dataset.channels) channels, the model expects \(model.channels)")
-        }
-        guard dataset.isLabelled, !dataset.samples.isEmpty else {
-            throw TrainingError("evaluation needs labelled samples")
-        }
-        var mapping: [Int] = []
-        for name in dataset.classNames {
-            guard let index = model.classes.firstIndex(of: name) else {
-                throw TrainingError("class '\(name)' of the data is not one of the model's classes \(model.classes)")
-            }
-            mapping.append(index)
-        }
+        let (aligned, _) = try dataset.relabelled(
+            to: model.classes, channels: model.channels, role: "evaluation data", owner: "the model")
         var predictions: [Int] = []
         predictions.reserveCapacity(dataset.samples.count)
         do {
@@ -29,8 +18,7 @@ extension ClassificationMetrics {
         } catch let error as ModelError {
             throw TrainingError(error.message)
         }
-        self.init(
-            predictions: predictions, labels: dataset.samples.map { mapping[$0.label!] }, classNames: model.classes)
+        self.init(predictions: predictions, labels: aligned.samples.map { $0.label! }, classNames: model.classes)
     }
 }
 

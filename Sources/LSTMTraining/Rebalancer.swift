@@ -96,7 +96,7 @@ public enum Rebalancer {
             }
             return Dataset(
                 samples: samples, channels: dataset.channels, classNames: dataset.classNames,
-                problemName: dataset.problemName)
+                problemName: dataset.problemName, source: dataset.source)
         }
     }
 

@@ -101,7 +101,7 @@ extension Dataset {
     /// Every sample's values scaled with `scaler.apply`, one timestep at a time, in `Float`:
     /// exactly the arithmetic inference applies to incoming data.
     ///
-    /// Lengths, labels, class names and the problem name are unchanged.
+    /// Lengths, labels, ids, lines, class names, the problem name and the source are unchanged.
     ///
     /// - Parameter scaler: A scaler with `channels` channels (a precondition).
     /// - Returns: The scaled dataset.
@@ -119,8 +119,9 @@ extension Dataset {
                     }
                 }
             }
-            return Sample(values: values, length: sample.length, label: sample.label)
+            return Sample(values: values, length: sample.length, label: sample.label, id: sample.id, line: sample.line)
         }
-        return Dataset(samples: scaledSamples, channels: channels, classNames: classNames, problemName: problemName)
+        return Dataset(
+            samples: scaledSamples, channels: channels, classNames: classNames, problemName: problemName, source: source)
     }
 }

@@ -146,7 +146,7 @@ extension Dataset {
     public func subset(_ indices: some Collection<Int>) -> Dataset {
         Dataset(
             samples: indices.map { samples[$0] }, channels: channels, classNames: classNames,
-            problemName: problemName)
+            problemName: problemName, source: source)
     }
 }
 

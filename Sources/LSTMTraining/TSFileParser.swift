@@ -126,7 +126,7 @@ private struct TSSampleReader {
         return Dataset(
             samples: samples, channels: dimensions ?? 1,
             classNames: header.classLabel == true ? header.classNames : [],
-            problemName: header.problemName)
+            problemName: header.problemName, source: source)
     }
 
     private mutating func startData() {
@@ -213,7 +213,7 @@ private struct TSSampleReader {
                 }
             }
         }
-        samples.append(Dataset.Sample(values: values, length: length, label: label))
+        samples.append(Dataset.Sample(values: values, length: length, label: label, line: line))
     }
 
     /// Appends the comma-separated values of `bytes[start..<end]` to `scratch`; returns their count.

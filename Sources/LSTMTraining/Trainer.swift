@@ -13,15 +13,32 @@ public enum TrainingEvent: Sendable {
 
 /// The shape of a training run, known before the first epoch.
 public struct TrainingPlan: Sendable {
+    /// The training data's classes, in the model's output order.
     public var classNames: [String]
+    /// Samples in the training split, before balancing.
     public var trainSamples: Int
+    /// Samples an epoch trains on: the training split after balancing (`countsAfter`'s sum).
+    public var balancedSamples: Int
+    /// The balancing strategy that turned `countsBefore` into `countsAfter`.
+    public var balancing: BalancingStrategy
+    /// Samples in the validation data (0 without any).
     public var validationSamples: Int
+    /// Training samples per class before and after balancing.
     public var countsBefore: [Int]
     public var countsAfter: [Int]
+    /// Per-class loss weights with `class-weights` balancing.
     public var classWeights: [Float]?
+    /// Trainable parameters, `Architecture.parameterCount` (what `lstmctl inspect` shows).
     public var parameters: Int
     public var stepsPerEpoch: Int
     public var epochs: Int
+    /// Problems the run does not stop for but a person should fix or accept, e.g. a window
+    /// written into the model that differs from the training samples' lengths; printed before
+    /// the first epoch and kept in the report.
+    public var warnings: [String] = []
+    /// Remarks on how the run is scored, e.g. validation data holding only some classes;
+    /// printed before the first epoch and kept in the report.
+    public var notes: [String] = []
 }
 
 /// A trained model and how it got there.
@@ -66,17 +83,20 @@ public struct Trainer: Sendable {
         let started = Date()
         let config = configuration
         let k = dataset.classNames.count
-        guard dataset.isLabelled, !dataset.samples.isEmpty else {
-            throw TrainingError("training data must be non-empty and every sample labelled")
+        try dataset.checkLabelled(as: "training data")
+        let trainingCounts = dataset.classCounts
+        let presentClasses = trainingCounts.indices.filter { trainingCounts[$0] > 0 }
+        guard presentClasses.count >= 2 else {
+            throw TrainingError(
+                "training data \(dataset.displayName) holds samples of only one class ('\(dataset.classNames[presentClasses[0]])'); "
+                    + "a classifier needs at least two")
         }
-        guard k >= 2, dataset.classCounts.filter({ $0 > 0 }).count >= 2 else {
-            throw TrainingError("training data needs samples of at least two classes (has \(dataset.classNames))")
-        }
-        if let validation {
-            guard validation.channels == dataset.channels, validation.classNames == dataset.classNames, validation.isLabelled else {
-                throw TrainingError(
-                    "validation data must have the training data's \(dataset.channels) channels and classes \(dataset.classNames), every sample labelled")
-            }
+        var notes: [String] = []
+        var validation = validation
+        if let given = validation {
+            let (aligned, note) = try Self.align(given, to: dataset)
+            validation = aligned
+            if let note { notes.append(note) }
         }
 
         // Split, scale, rebalance.
@@ -109,11 +129,15 @@ public struct Trainer: Sendable {
         var gradient = [Float](repeating: 0, count: layout.count)
 
         let steps = (balanced.samples.count + config.batchSize - 1) / config.batchSize
+        let window = config.window > 0 ? config.window : dataset.maxLength
+        let hop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)
+        let warnings = Self.windowWarning(window: window, hop: hop, samples: dataset).map { [$0] } ?? []
         let plan = TrainingPlan(
             classNames: dataset.classNames, trainSamples: trainSplit.samples.count,
+            balancedSamples: balanced.samples.count, balancing: config.balancing,
             validationSamples: validationSet?.samples.count ?? 0, countsBefore: trainSplit.classCounts,
-            countsAfter: balanced.classCounts, classWeights: classWeights, parameters: layout.count,
-            stepsPerEpoch: steps, epochs: config.epochs)
+            countsAfter: balanced.classCounts, classWeights: classWeights, parameters: architecture.parameterCount,
+            stepsPerEpoch: steps, epochs: config.epochs, warnings: warnings, notes: notes)
         progress(.started(plan))
 
         var history = TrainingHistory(epochs: [], bestEpoch: nil, stoppedEarly: false)
@@ -173,8 +197,10 @@ public struct Trainer: Sendable {
         let keepBest = config.keep == .best || (config.keep == .auto && validationSet != nil)
         if keepBest {
             parameters = best.parameters
+            history.selection = validationSet != nil ? .bestValidationLoss : .bestTrainingLoss
         } else {
             history.bestEpoch = history.epochs.count
+            history.selection = .last
         }
 
         var validationMetrics: ClassificationMetrics?
@@ -182,7 +208,6 @@ public struct Trainer: Sendable {
         if let validationSet {
             (validationMetrics, validationLoss) = Self.evaluate(runner, parameters: parameters, on: validationSet)
         }
-        let window = config.window > 0 ? config.window : dataset.maxLength
         var provenanceFields = provenance
         if provenanceFields["trainer"] == nil { provenanceFields["trainer"] = .string("lstmd trainer") }
         provenanceFields["recipe"] = config.json
@@ -204,12 +229,54 @@ public struct Trainer: Sendable {
         }
         let model = ModelFile(
             architecture: architecture, classes: dataset.classNames, window: window,
-            hop: config.hop > 0 ? min(config.hop, window) : max(1, window / 10), scaler: scaler,
+            hop: hop, scaler: scaler,
             provenance: .object(provenanceFields), tensors: layout.tensors(from: parameters))
         try model.validate()
         return TrainingResult(
             model: model, plan: plan, history: history, validation: validationMetrics,
             seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Validation data with its labels numbered like the training data's classes, and a note
+    /// when it holds only some of them.
+    /// - Throws: `TrainingError` naming the fault: channels, an unlabelled sample or a class the
+    ///   training data lacks (file, line, sample), or fewer than two classes.
+    static func align(_ validation: Dataset, to training: Dataset) throws -> (Dataset, note: String?) {
+        let (aligned, missing) = try validation.relabelled(
+            to: training.classNames, channels: training.channels, role: "validation data",
+            owner: "the training data (\(training.displayName))")
+        let counts = aligned.classCounts
+        let present = training.classNames.indices.filter { counts[$0] > 0 }
+        guard present.count >= 2 else {
+            let only = training.classNames[present[0]]
+            throw TrainingError(
+                "validation data \(validation.displayName) holds samples of only one class ('\(only)', \(counts[present[0]]) samples); "
+                    + "scoring needs at least two of the training classes (\(training.classNames.joined(separator: ", ")))")
+        }
+        guard !missing.isEmpty else { return (aligned, nil) }
+        let note = "validation data \(validation.displayName) holds \(present.count) of the \(training.classNames.count) training classes "
+            + "(none of: \(missing.joined(separator: ", "))): validation metrics cover the classes present "
+            + "(balanced accuracy averages their recall; macro-F1 also counts a missing class the model predicts)"
+        return (aligned, note)
+    }
+
+    /// A warning when the window written into the model differs from the training samples'
+    /// lengths: the daemon classifies `window`-step windows, which the model never saw.
+    static func windowWarning(window: Int, hop: Int, samples: Dataset) -> String? {
+        let longest = samples.maxLength
+        let shortest = samples.samples.map(\.length).min() ?? longest
+        let lengths = shortest == longest ? "\(longest) timesteps" : "\(shortest)–\(longest) timesteps"
+        if window < shortest {
+            return "window \(window) is shorter than the training samples (\(lengths)): the model is trained on whole samples, "
+                + "but lstmd will classify each stream's last \(window) timesteps (a label every \(hop)), a length it never saw in training. "
+                + "Cut the training data into \(window)-step samples, or leave window at 0 (the longest sample, \(longest))."
+        }
+        if window > longest {
+            return "window \(window) is longer than the training samples (\(lengths)): lstmd will wait for \(window) timesteps "
+                + "of a stream before its first label and classify \(window)-step windows (a label every \(hop)), longer than any sample "
+                + "the model saw in training. Leave window at 0 (the longest sample, \(longest)) unless that is intended."
+        }
+        return nil
     }
 
     static func optimizer(_ settings: Optimizer.Settings, layout: ParameterLayout) throws -> Optimizer {

@@ -146,7 +146,8 @@ extension TrainingConfiguration {
         .object(Dictionary(uniqueKeysWithValues: settings.map { ($0.key, JSONValue.string($0.value)) }))
     }
 
-    /// Reads a recipe file: one `key = value` per line, `#` comments, blank lines ignored.
+    /// Reads a recipe file: one `key = value` per line, `#` comments, blank lines ignored. A key
+    /// set twice is refused (as `lstmd.conf` refuses it), naming both lines.
     /// - Throws: `TrainingError` with the file and line of the first problem.
     public mutating func apply(file url: URL) throws {
         let text: String
@@ -155,6 +156,7 @@ extension TrainingConfiguration {
         } catch {
             throw TrainingError("cannot read recipe file \(url.path): \(error.localizedDescription)")
         }
+        var seen: [String: Int] = [:]
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 .trimmingCharacters(in: .whitespaces)
@@ -163,6 +165,11 @@ extension TrainingConfiguration {
                 throw TrainingError("\(url.path):\(number + 1): expected 'key = value', got '\(line)'")
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-", with: "_")
+            if let first = seen[key] {
+                throw TrainingError(
+                    "\(url.path):\(number + 1): \(key) is set twice (first at \(url.path):\(first)); keep one of them")
+            }
+            seen[key] = number + 1
             do {
                 try set(key, String(line[line.index(after: equals)...]))
             } catch let error as TrainingError {

@@ -87,13 +87,25 @@ public struct EpochRecord: Sendable, Equatable, Codable {
 
 /// The epochs of one training run and how it ended.
 public struct TrainingHistory: Sendable, Equatable, Codable {
+    /// How the kept weights were chosen.
+    public enum Selection: String, Sendable, Equatable, Codable {
+        /// The epoch with the lowest validation loss.
+        case bestValidationLoss = "best_validation_loss"
+        /// The epoch with the lowest training loss (`keep = best` without validation data).
+        case bestTrainingLoss = "best_training_loss"
+        /// The last epoch: asked for (`keep = last`), or no validation data to choose by.
+        case last
+    }
+
     /// The epochs in the order they ran.
     public var epochs: [EpochRecord]
-    /// The `epoch` number (1-based) of the record whose weights were kept, or `nil` when the
-    /// final weights were kept.
+    /// The `epoch` number (1-based) of the record whose weights were kept (the last epoch's
+    /// when `selection` is `.last`), or `nil` before training ends.
     public var bestEpoch: Int?
     /// Whether training stopped before its epoch budget because validation stopped improving.
     public var stoppedEarly: Bool
+    /// How `bestEpoch` was chosen.
+    public var selection: Selection
 
     /// Creates a history.
     ///
@@ -101,16 +113,31 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
     ///   - epochs: The epoch records, in order.
     ///   - bestEpoch: The 1-based epoch whose weights were kept, or `nil`.
     ///   - stoppedEarly: Whether early stopping ended the run.
-    public init(epochs: [EpochRecord] = [], bestEpoch: Int? = nil, stoppedEarly: Bool = false) {
+    ///   - selection: How the kept epoch was chosen.
+    public init(
+        epochs: [EpochRecord] = [], bestEpoch: Int? = nil, stoppedEarly: Bool = false,
+        selection: Selection = .bestValidationLoss
+    ) {
         self.epochs = epochs
         self.bestEpoch = bestEpoch
         self.stoppedEarly = stoppedEarly
+        self.selection = selection
     }
 
     enum CodingKeys: String, CodingKey {
         case epochs
         case bestEpoch = "best_epoch"
         case stoppedEarly = "stopped_early"
+        case selection
+    }
+
+    /// Decodes a history; `selection` defaults to `best_validation_loss` when absent.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try container.decode([EpochRecord].self, forKey: .epochs)
+        bestEpoch = try container.decodeIfPresent(Int.self, forKey: .bestEpoch)
+        stoppedEarly = try container.decode(Bool.self, forKey: .stoppedEarly)
+        selection = try container.decodeIfPresent(Selection.self, forKey: .selection) ?? .bestValidationLoss
     }
 
     /// The record of `bestEpoch`, or `nil` when there is none.
@@ -119,12 +146,37 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
         return epochs.first { $0.epoch == bestEpoch }
     }
 
-    /// `{"epochs": [<EpochRecord.json>...], "best_epoch": n or null, "stopped_early": bool}`.
+    /// Whether the epochs were scored on validation data.
+    public var hasValidation: Bool { epochs.contains { $0.validationLoss != nil } }
+
+    /// The epoch a chart should mark as best: `bestEpoch` when one was chosen by a loss, `nil`
+    /// when the last epoch was kept (nothing was picked).
+    public var markedEpoch: Int? { selection == .last ? nil : bestEpoch }
+
+    /// Which epoch's weights were kept and why, for people: `best epoch 37 of 100 (lowest
+    /// validation loss)`, `last epoch (no validation data to pick a best one)`, ….
+    public var keptSummary: String {
+        let total = epochs.count
+        switch selection {
+        case .bestValidationLoss:
+            return "best epoch \(bestEpoch.map(String.init) ?? "–") of \(total) (lowest validation loss)"
+        case .bestTrainingLoss:
+            return "best epoch \(bestEpoch.map(String.init) ?? "–") of \(total) (lowest training loss; no validation data)"
+        case .last:
+            return hasValidation
+                ? "last epoch \(total) of \(total) (keep = last)"
+                : "last epoch (no validation data to pick a best one), \(total) epochs run"
+        }
+    }
+
+    /// `{"epochs": [<EpochRecord.json>...], "best_epoch": n or null, "stopped_early": bool,
+    /// "selection": "best_validation_loss" | "best_training_loss" | "last"}`.
     public var json: JSONValue {
         .object([
             CodingKeys.epochs.rawValue: .array(epochs.map(\.json)),
             CodingKeys.bestEpoch.rawValue: bestEpoch.map { .number(Double($0)) } ?? .null,
             CodingKeys.stoppedEarly.rawValue: .bool(stoppedEarly),
+            CodingKeys.selection.rawValue: .string(selection.rawValue),
         ])
     }
 }

@@ -23,7 +23,7 @@ extension TrainingReport {
                 Series(name: "train loss", color: Self.blue, values: epochs.map(\.trainLoss)),
                 Series(name: "validation loss", color: Self.orange, values: epochs.map(\.validationLoss)),
             ],
-            bestEpoch: history.bestEpoch, bounds: 0...Double.greatestFiniteMagnitude)
+            bestEpoch: history.markedEpoch, bounds: 0...Double.greatestFiniteMagnitude)
         let accuracy = LineChart(
             title: "Accuracy and macro-F1 per epoch", yLabel: "score", epochs: numbers,
             series: [
@@ -31,11 +31,11 @@ extension TrainingReport {
                 Series(name: "validation accuracy", color: Self.orange, values: epochs.map(\.validationAccuracy)),
                 Series(name: "validation macro-F1", color: Self.green, values: epochs.map(\.validationMacroF1)),
             ],
-            bestEpoch: history.bestEpoch, bounds: 0...1)
+            bestEpoch: history.markedEpoch, bounds: 0...1)
         let learningRate = LineChart(
             title: "Learning rate per epoch", yLabel: "learning rate", epochs: numbers,
             series: [Series(name: "learning rate", color: Self.purple, values: epochs.map(\.learningRate))],
-            bestEpoch: history.bestEpoch, allowsLogScale: true)
+            bestEpoch: history.markedEpoch, allowsLogScale: true)
         return [loss, accuracy, learningRate]
     }
 

@@ -100,7 +100,7 @@ public struct TrainingReport: Sendable {
 
     private func summarySection() -> String {
         var rows: [(String, String)] = [("Epochs run", String(history.epochs.count))]
-        if let best = history.bestEpoch { rows.append(("Best epoch", String(best))) }
+        if history.bestEpoch != nil { rows.append(("Kept weights", history.keptSummary)) }
         rows.append(("Stopped early", history.stoppedEarly ? "yes" : "no"))
         rows.append(("Classes", String(classNames.count)))
         if let last = history.epochs.last {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `lstmctl`: the command-line companion of the `lstmd` daemon.
 @main
@@ -10,4 +11,23 @@ struct LSTMCtl: AsyncParsableCommand {
             Inspect.self, Predict.self, Train.self, Evaluate.self, CrossValidate.self, Bench.self, Send.self, Listen.self,
             Status.self, Streams.self, Reset.self, Close.self, Reload.self,
         ])
+
+    /// Runs the chosen subcommand. `InputError`s (bad data, bad setting values) print their
+    /// message without the usage banner and exit 65/78; everything else goes through
+    /// ArgumentParser (usage mistakes: banner and 64; failures: 1).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as InputError {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

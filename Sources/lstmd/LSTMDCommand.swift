@@ -119,7 +119,7 @@ struct LSTMDCommand: ParsableCommand {
         }
         notifier.ready()
         notifier.status("serving model \(daemon.modelVersion)")
-        let supervisor = Supervisor(daemon: daemon, notifier: notifier)
+        let supervisor = Supervisor(daemon: daemon, notifier: notifier, logger: logger)
         supervisor.start()
         Self.armDebugStall(daemon: daemon, environment: environment, logger: logger)
         daemon.wait()

@@ -43,6 +43,14 @@ final class SignalHandlers {
             action.sa_flags = SA_RESTART
             sigaction(signalNumber, &action, nil)
         }
+        // A parent may have started us with these signals blocked (a child inherits the mask of
+        // the thread that spawned it, and libdispatch's workers block nearly everything): then no
+        // handler would ever run. Unblock them on this (the main) thread, which outlives the
+        // others; a process-directed signal goes to a thread that does not block it.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&wanted, signalNumber) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         thread = Thread {
             var byte: UInt8 = 0
             while true {
@@ -79,19 +87,21 @@ nonisolated(unsafe) private var signalPipe: Int32 = -1
 
 /// Pings the systemd watchdog while the serving loop makes progress, and keeps STATUS= current.
 ///
-/// The supervisor wakes every quarter of `WATCHDOG_USEC` and sends `WATCHDOG=1` only when the
-/// serving loop stamped progress (`Daemon.lastProgress`, stamped every housekeeping pass, at most
-/// an eighth of the interval apart) since the previous ping. A healthy loop is thus pinged every
-/// quarter interval, comfortably inside systemd's limit even with scheduling delays; a hung loop
-/// stops the pings and systemd kills and restarts the service after one interval.
+/// The pacing policy is `WatchdogPacer`'s (a ping every half `WATCHDOG_USEC`, only when the
+/// serving loop stamped progress since the previous one); this thread only feeds it: every eighth
+/// of the interval it records progress when `Daemon.lastProgress` moved (the loop stamps it every
+/// housekeeping pass, at most an eighth of the interval apart) and sends what the pacer decides.
+/// A hung loop stops the pings, and systemd kills and restarts the service after one interval.
 final class Supervisor: Sendable {
     private let daemon: Daemon
     private let notifier: SystemdNotifier
+    private let logger: Logger
     private let done = DispatchSemaphore(value: 0)
 
-    init(daemon: Daemon, notifier: SystemdNotifier) {
+    init(daemon: Daemon, notifier: SystemdNotifier, logger: Logger) {
         self.daemon = daemon
         self.notifier = notifier
+        self.logger = logger
     }
 
     func start() {
@@ -105,15 +115,31 @@ final class Supervisor: Sendable {
     }
 
     private func run() {
-        let interval = notifier.watchdogInterval
-        let wake = interval.map { max(0.005, $0.seconds / 4) } ?? 1
-        var lastPinged = daemon.lastProgress
+        let clock = ContinuousClock()
+        var pacer = notifier.watchdogInterval.map { WatchdogPacer(interval: $0, start: clock.now) }
+        let wake = notifier.watchdogInterval.map { max(0.005, $0.seconds / 8) } ?? 1
+        var lastProgress = daemon.lastProgress
         var lastStatus = Date.distantPast
+        var reportedStall = false
         while done.wait(timeout: .now() + wake) == .timedOut {
-            let progress = daemon.lastProgress
-            if interval != nil, progress != lastPinged {
-                notifier.watchdog()
-                lastPinged = progress
+            if pacer != nil {
+                let progress = daemon.lastProgress
+                if progress != lastProgress {
+                    pacer!.recordProgress()
+                    lastProgress = progress
+                }
+                switch pacer!.poll(now: clock.now) {
+                case .ping:
+                    notifier.watchdog()
+                    reportedStall = false
+                case .wait:
+                    break
+                case .stalled(let since):
+                    if !reportedStall {
+                        logger.warning("the serving loop made no progress: watchdog pings withheld", metadata: ["since_last_ping_s": "\(since.seconds)"])
+                        reportedStall = true
+                    }
+                }
             }
             if Date().timeIntervalSince(lastStatus) >= 2 {
                 lastStatus = Date()

@@ -31,7 +31,8 @@ import Testing
 
         // A restart with the same configuration serves the choice.
         try withDaemon(base + ["--model", configured.path], subscribe: false) { daemon in
-            #expect(try version(daemon) == "chosen-1", "\(daemon.log)")
+            let served = try version(daemon)
+            #expect(served == "chosen-1", "\(daemon.log)")
         }
         // The configured model changed: the configuration wins and the record goes.
         try withDaemon(base + ["--model", other.path], subscribe: false) { daemon in

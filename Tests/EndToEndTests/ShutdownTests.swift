@@ -16,6 +16,15 @@ extension EndToEnd {
             return (frames, labels)
         }
 
+        /// After a clean stop no ipc socket file is left behind (libzmq does not remove them).
+        @Test func stopRemovesTheIPCSocketFiles() throws {
+            let daemon = try DaemonProcess()
+            let paths = [daemon.ingestEndpoint, daemon.publishEndpoint, daemon.controlEndpoint].map { String($0.dropFirst("ipc://".count)) }
+            for path in paths { #expect(FileManager.default.fileExists(atPath: path), "\(path) was not created") }
+            daemon.stop()
+            for path in paths { #expect(!FileManager.default.fileExists(atPath: path), "\(path) is left behind") }
+        }
+
         /// A backlog of frames (the daemon, with hop 1 and a 30-step window, is slower than the
         /// sender) is still being classified when SIGTERM arrives: every frame is processed and
         /// every label published before the daemon exits with status 0.

@@ -60,6 +60,35 @@ import Testing
         }
     }
 
+    @Test func aTruncatedFileSaysWhereItWasCut() throws {
+        let bytes = validFile().serialized()
+        var headerLength = 0
+        for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
+        // Every cut inside the data section names the byte and the declared size, the same
+        // message every time (not whichever tensor a dictionary visits first).
+        func message(_ bytes: ArraySlice<UInt8>) -> String? {
+            do {
+                _ = try ModelFile(bytes: Array(bytes))
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        for length in stride(from: 8 + headerLength, to: bytes.count, by: 13) {
+            #expect(message(bytes[0..<length]) == "file truncated at byte \(length) of \(bytes.count)")
+        }
+        // A cut inside the header says so too.
+        expectError(.container, containing: "file truncated at byte 100: header length \(headerLength) runs past the end") {
+            _ = try ModelFile(bytes: Array(bytes[0..<100]))
+        }
+    }
+
+    @Test func parameterCountIsTheTensorsElements() {
+        let file = validFile()
+        #expect(file.parameterCount == file.tensors.values.reduce(0) { $0 + $1.scalars.count })
+        #expect(file.parameterCount > 0)
+    }
+
     @Test func randomCorruptionNeverCrashes() throws {
         let bytes = validFile().serialized()
         var generator = SplitMix64(seed: 42)
@@ -89,7 +118,7 @@ import Testing
         expectError(.container, containing: "exceeds the limit") { _ = try SafeTensors(bytes: huge) }
         expectError(.container, containing: "runs past the end") { _ = try SafeTensors(bytes: [200, 0, 0, 0, 0, 0, 0, 0, 123]) }
         expectError(.container, containing: "not valid JSON") { _ = try SafeTensors(bytes: container(header: "{oops")) }
-        expectError(.container, containing: "lie outside") {
+        expectError(.container, containing: "file truncated at byte 66 of 70") {
             _ = try SafeTensors(bytes: container(header: #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]))
         }
         expectError(.container, containing: "needs 8") {

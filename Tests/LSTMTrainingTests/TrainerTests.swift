@@ -155,6 +155,38 @@ struct RecipeTests {
         }
     }
 
+    @Test("A key set twice in a recipe file is refused with both lines")
+    func duplicateKey() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UInt64.random(in: 0...UInt64.max)).conf")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try "learning_rate = 0.01\nepochs = 3\n# later\nlearning-rate = 0.02\n".write(to: url, atomically: true, encoding: .utf8)
+        var configuration = TrainingConfiguration()
+        #expect {
+            try configuration.apply(file: url)
+        } throws: { error in
+            "\(error)" == "\(url.path):4: learning_rate is set twice (first at \(url.path):1); keep one of them"
+        }
+    }
+
+    @Test("Validation names the recipe key, the rule and the value given")
+    func validationMessages() throws {
+        for (key, value, expected) in [
+            ("learning_rate", "-1", "learning_rate must be > 0, got -1"),
+            ("layers", "5", "layers must be in 1...4, got 5"),
+            ("jitter", "1.5", "jitter must be in [0, 1], got 1.5"),
+            ("layer_dropout", "-0.25", "layer_dropout must be in [0, 1), got -0.25"),
+            ("patience", "-2", "patience must be ≥ 0 (0: off), got -2"),
+        ] {
+            var configuration = TrainingConfiguration()
+            try configuration.set(key, value)
+            #expect {
+                try configuration.validate()
+            } throws: { error in
+                "\(error)" == expected
+            }
+        }
+    }
+
     @Test("deploy/config/train.recipe lists every setting with its default")
     func shippedRecipe() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -18,6 +18,19 @@ import Testing
         return found.sorted()
     }
 
+    /// What install.sh puts under PREFIX/share/lstmd besides the model and the example
+    /// configuration: the recipe, the Python helpers and the Python package.
+    private func sharedSupportFiles(prefix: String) -> [String] {
+        let tools = files(under: Paths.packageRoot.appendingPathComponent("deploy/tools")).filter {
+            !$0.contains("/") && ($0.hasSuffix(".py") || $0 == "requirements.txt" || $0 == "MODEL_FORMAT.md")
+        }
+        let python = files(under: Paths.packageRoot.appendingPathComponent("deploy/python")).filter {
+            !$0.contains("__pycache__") && !$0.hasSuffix(".pyc") && !$0.contains(".egg-info/") && !$0.hasPrefix("build/")
+        }
+        return ["\(prefix)/share/lstmd/train.recipe"] + tools.map { "\(prefix)/share/lstmd/tools/\($0)" }
+            + python.map { "\(prefix)/share/lstmd/python/\($0)" }
+    }
+
     private func mode(_ path: URL) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path.path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
     }
@@ -36,8 +49,11 @@ import Testing
             "etc/lstmd/lstmd.conf", "etc/systemd/system/lstmd.service", "etc/systemd/system/lstmd@.service",
             "usr/local/bin/lstmctl", "usr/local/bin/lstmd", "usr/local/share/lstmd/default.safetensors",
             "usr/local/share/lstmd/lstmd.conf.example",
-        ]
-        #expect(files(under: destination) == expected)
+        ].sorted()
+        let installedFiles = files(under: destination)
+        #expect(installedFiles == (expected + sharedSupportFiles(prefix: "usr/local")).sorted())
+        // The helpers the installed lstmctl runs are installed, not read from this checkout.
+        #expect(installedFiles.contains("usr/local/share/lstmd/tools/bench_pytorch.py"))
         let bin = destination.appendingPathComponent("usr/local/bin")
         #expect(try mode(bin.appendingPathComponent("lstmd")) == 0o755)
         #expect(try mode(destination.appendingPathComponent("etc/systemd/system/lstmd.service")) == 0o644)
@@ -60,7 +76,7 @@ import Testing
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("kept the existing"))
         #expect(try String(contentsOf: config, encoding: .utf8) == "# edited\nmax_streams = 5\n")
-        #expect(files(under: destination) == expected)
+        #expect(files(under: destination) == installedFiles)
 
         // Uninstall keeps /etc/lstmd (and any state) unless --purge; it is idempotent.
         let state = destination.appendingPathComponent("var/lib/lstmd")
@@ -74,11 +90,18 @@ import Testing
             let removed = try run(uninstall, [], environment: environment)
             #expect(removed.status == 0, "\(removed.stderr)")
             #expect(files(under: destination) == ["etc/lstmd/lstmd.conf", "var/lib/lstmd/buffer"])
+            // It names what it kept, and only what exists.
+            #expect(removed.stderr.contains("kept \(destination.path)/etc/lstmd \(destination.path)/var/lib/lstmd (--purge"), "\(removed.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: destination.appendingPathComponent("usr/local/share/lstmd").path))
         let purged = try run(uninstall, ["--purge"], environment: environment)
         #expect(purged.status == 0, "\(purged.stderr)")
         #expect(files(under: destination) == [])
+        // Not even empty directories are left in the staging tree.
+        let left = try FileManager.default.contentsOfDirectory(atPath: destination.path)
+        #expect(left.isEmpty, "left behind: \(left)")
+        let again = try run(uninstall, ["--purge"], environment: environment)
+        #expect(again.stderr.contains("there was no configuration or state"), "\(again.stderr)")
     }
 
     @Test func prefixRewritesExecStartAndRunsTheInstalledDaemon() throws {

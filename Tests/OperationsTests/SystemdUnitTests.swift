@@ -11,13 +11,15 @@ let systemdAnalyze = which("systemd-analyze")
 struct SystemdUnitTests {
     static let units = ["lstmd.service", "lstmd@.service"]
 
-    /// A copy of `unit` whose ExecStart runs the lstmd built with the tests (verify needs the
-    /// binary to exist), saved as `name` in a fresh directory.
+    /// A copy of `unit` whose ExecStart/ExecReload run the lstmd/lstmctl built with the tests
+    /// (verify needs the binaries to exist), saved as `name` in a fresh directory.
     private func stage(_ unit: String, as name: String) throws -> (URL, String) {
         let source = Paths.packageRoot.appendingPathComponent("systemd").appendingPathComponent(unit)
         let text = try String(contentsOf: source, encoding: .utf8)
         #expect(text.contains("ExecStart=/usr/local/bin/lstmd"), "ExecStart must name /usr/local/bin/lstmd (install.sh rewrites it)")
+        #expect(text.contains("ExecReload=/usr/local/bin/lstmctl"), "ExecReload must name /usr/local/bin/lstmctl (install.sh rewrites it)")
         let rewritten = text.replacingOccurrences(of: "ExecStart=/usr/local/bin/lstmd", with: "ExecStart=\(Paths.lstmd.path)")
+            .replacingOccurrences(of: "ExecReload=/usr/local/bin/lstmctl", with: "ExecReload=\(Paths.buildDirectory.appendingPathComponent("lstmctl").path)")
         let directory = try Paths.temporaryDirectory()
         let path = directory.appendingPathComponent(name).path
         try rewritten.write(toFile: path, atomically: true, encoding: .utf8)

@@ -354,6 +354,16 @@ ct systemctl reload lstmd@a || fail "systemctl reload lstmd@a failed"
 ct systemctl stop lstmd@a lstmd@b || fail "stopping the instances failed"
 pass
 
+step "the installed lstmctl runs its helpers from the share directory, and a failed baseline fails"
+if ct lstmctl bench step --hidden 8 --layers 1 --seconds 0.05 --compare-pytorch > "$work/bench.log" 2>&1; then
+    fail "bench --compare-pytorch succeeded without torch in the container"
+fi
+grep -q "PyTorch baseline: python3 /usr/local/share/lstmd/tools/bench_pytorch.py" "$work/bench.log" \
+    || { cat "$work/bench.log" >&2; fail "the baseline did not run from /usr/local/share/lstmd/tools"; }
+grep -q "is torch installed" "$work/bench.log" || { cat "$work/bench.log" >&2; fail "no clear message"; }
+expect ct test -f /usr/local/share/lstmd/train.recipe
+pass
+
 # --- uninstall ------------------------------------------------------------------------------------
 step "uninstall.sh keeps only configuration and state; --purge removes them"
 ct systemctl enable lstmd > /dev/null 2>&1 || fail "systemctl enable failed"

@@ -82,19 +82,38 @@ func measure(_ body: () -> Void) -> Double {
 }
 
 /// A `python3 deploy/tools/NAME ARGS…` process from the source tree (not yet started).
-func pythonTool(_ name: String, _ arguments: [String]) -> Process {
-    let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("deploy/tools/\(name)")
+func pythonTool(_ name: String, _ arguments: [String]) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path] + arguments
+    process.arguments = ["python3", try pythonToolPath(name)] + arguments
     return process
 }
 
-/// Runs the PyTorch reference script next to ours and prints its output.
-func runPytorchBaseline(_ arguments: [String]) {
-    let process = pythonTool("bench_pytorch.py", arguments)
+/// Where the Python helper `name` is: `$LSTMD_TOOLS_DIR`, else next to an installed `lstmctl`
+/// (`PREFIX/bin/lstmctl` → `PREFIX/share/lstmd/tools/`, where deploy/install.sh puts them), else
+/// the source checkout this binary was built from (`deploy/tools/`).
+/// - Throws: `CommandFailure` naming the places looked at when none has it.
+func pythonToolPath(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    var candidates: [String] = []
+    if let directory = environment["LSTMD_TOOLS_DIR"], !directory.isEmpty { candidates.append(directory + "/" + name) }
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    candidates.append(
+        executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/lstmd/tools/\(name)").path)
+    let checkout = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("deploy/tools/\(name)")
+    candidates.append(checkout.path)
+    guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+        throw CommandFailure("\(name) not found; looked in: \(candidates.joined(separator: ", ")) (set LSTMD_TOOLS_DIR)")
+    }
+    return found
+}
+
+/// Runs the PyTorch reference script and prints its output.
+/// - Throws: `CommandFailure` when it cannot run or fails (for example without torch), so a
+///   comparison that did not happen never looks like a success.
+func runPytorchBaseline(_ arguments: [String]) throws {
+    let process = try pythonTool("bench_pytorch.py", arguments)
     let command = process.arguments!.joined(separator: " ")
     print("\nPyTorch baseline: \(command)")
     fflush(nil)
@@ -102,7 +121,11 @@ func runPytorchBaseline(_ arguments: [String]) {
         try process.run()
         process.waitUntilExit()
     } catch {
-        printError("cannot run the PyTorch baseline: \(error)")
+        throw CommandFailure("cannot run the PyTorch baseline: \(error)")
+    }
+    guard process.terminationStatus == 0 else {
+        throw CommandFailure(
+            "the PyTorch baseline failed (exit \(process.terminationStatus)); is torch installed? (pip install torch)")
     }
 }
 
@@ -154,7 +177,7 @@ struct BenchStep: ParsableCommand {
             }
         }
         if options.comparePytorch {
-            runPytorchBaseline(["--step", "--hidden", hidden, "--layers", layers])
+            try runPytorchBaseline(["--step", "--hidden", hidden, "--layers", layers])
         }
     }
 }
@@ -211,7 +234,7 @@ struct BenchWindow: ParsableCommand {
             }
         }
         if options.comparePytorch {
-            runPytorchBaseline(["--window", "--batch", String(batch), "--timesteps", String(timesteps), "--hidden", hidden, "--layers", layers])
+            try runPytorchBaseline(["--window", "--batch", String(batch), "--timesteps", String(timesteps), "--hidden", hidden, "--layers", layers])
         }
     }
 }

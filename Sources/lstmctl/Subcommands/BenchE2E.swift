@@ -41,14 +41,20 @@ struct BenchE2E: ParsableCommand {
     @Option(help: "Channels C.")
     var channels = 6
 
-    @Option(help: "Seconds per throughput and per latency phase.")
+    @Option(
+        help: """
+            Seconds per measuring phase. Each case (daemon × mode × streams × T) runs a throughput \
+            and a latency phase, plus a latency phase of the relay (transport floor) unless \
+            --no-relay, and a few seconds of start-up and warm-up (more with 10,000 streams): the \
+            whole run takes about cases × (3 × seconds + 3 to 30 s). Progress goes to standard error.
+            """)
     var seconds = 3.0
 
     @Option(help: "Path to lstmd (default: next to this binary).")
     var lstmd: String?
 
-    @Option(help: "First of three consecutive tcp ports on 127.0.0.1 (default: derived from the process id).")
-    var port = 20_000 + Int(getpid() % 10_000) * 3
+    @Option(help: "First of three consecutive tcp ports on 127.0.0.1 (default: 20000 + 3 × (process id mod 10000)).")
+    var port: Int?
 
     @Option(help: "Frames/s offered in the latency phase (default: half the sustained rate).")
     var latencyRate: Double?
@@ -80,21 +86,33 @@ struct BenchE2E: ParsableCommand {
         let engine = try LSTMModel(model)
         let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
         print("engine ceiling (the daemon's continuous-mode engine in-process, 1 core, no sockets; \(flops / 1000) kFLOP per timestep):")
+        fflush(nil)
         for streamCount in streamCounts {
             for size in frameSizes {
                 let rate = Self.engineTimestepsPerSecond(engine, streams: min(streamCount, 1024), timesteps: size)
                 print(String(format: "  %6d streams, T=%2d: %10.0f ts/s per core (%.1f GFLOP/s)", streamCount, size, rate, rate * Double(flops) / 1e9))
+                fflush(nil)  // a pipe sees each line as it is measured
             }
         }
         print("daemon  mode        streams  T  sustained ts/s  labels/s  offered fr/s  lat p50 µs   p99 µs  p99.9 µs  lost  bytes/stream")
+        fflush(nil)
         var targets: [(String, [String])] = [("lstmd", [])]
         if comparePython { targets.append(("python", [])) }
+        let port = self.port ?? 20_000 + Int(getpid() % 10_000) * 3
+        let caseCount = targets.reduce(0) { total, target in
+            total + modeList.filter { target.0 == "lstmd" || $0 == "continuous" }.count * streamCounts.count * frameSizes.count
+        }
+        var caseNumber = 0
         for (daemonName, _) in targets {
             for mode in modeList {
                 if daemonName == "python" && mode != "continuous" { continue }
                 for streamCount in streamCounts {
                     for size in frameSizes {
                         let endpoints = (0..<3).map { "tcp://127.0.0.1:\(port + $0)" }
+                        caseNumber += 1
+                        printError(
+                            "[\(caseNumber)/\(caseCount)] \(daemonName) \(mode), \(streamCount) streams, T=\(size): throughput and latency phases "
+                                + "(\(formatSeconds(seconds)) s each)\(relay && daemonName == "lstmd" ? ", then the relay" : "")…")
                         let process: Process
                         if daemonName == "lstmd" {
                             process = try startDaemon(
@@ -186,7 +204,7 @@ struct BenchE2E: ParsableCommand {
     }
 
     private func startPythonReference(_ model: String, _ endpoints: [String]) throws -> Process {
-        let process = pythonTool(
+        let process = try pythonTool(
             "reference_daemon.py",
             ["--model", model, "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2], "--threads", "1"])
         process.standardOutput = FileHandle.nullDevice
@@ -203,7 +221,7 @@ struct BenchE2E: ParsableCommand {
         func status() throws -> JSONValue {
             try control.send(Array(#"{"command":"status"}"#.utf8))
             guard let reply = try control.receiveMultipart(), let first = reply.parts.first else {
-                throw ValidationError("the daemon did not answer status")
+                throw CommandFailure("the daemon did not answer status")
             }
             return try JSONValue.parse(String(decoding: first, as: UTF8.self))
         }
@@ -333,7 +351,7 @@ final class LoadGenerator {
         header.flags = 0
         sequences[stream] += 1
         guard try socket.send(ids[stream], more: true) else {
-            throw ValidationError("the daemon took no frame for 30 s")
+            throw CommandFailure("the daemon took no frame for 30 s")
         }
         try socket.send(header.encoded, more: true)
         try socket.send(payload)

@@ -68,12 +68,11 @@ struct BenchTrain: ParsableCommand {
             "--layers", "\(layers)", "--classes", "\(classes)", "--batch", "\(batch)", "--epochs", "\(epochs)",
             "--threads", "\(threads)", "--seed", "\(seed)", "--json",
         ]
-        guard let output = runPythonTool("bench_train_pytorch.py", arguments),
+        guard let output = try runPythonTool("bench_train_pytorch.py", arguments),
             let object = try? JSONValue.parse(output.split(separator: "\n").last.map(String.init) ?? ""),
             let theirs = object["median_seconds_per_epoch"]?.numberValue
         else {
-            printError("the PyTorch baseline did not produce a result")
-            throw ExitCode(1)
+            throw CommandFailure("the PyTorch baseline did not produce a result; is torch installed? (pip install torch)")
         }
         let theirPeak = object["peak_rss_mib"]?.numberValue ?? 0
         print(String(format: "pytorch: median %.3f s/epoch, %.0f samples/s, peak RSS %.1f MiB (torch %@)",
@@ -114,9 +113,9 @@ func peakResidentMiB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
-/// Runs `python3 deploy/tools/NAME ARGS` from the source tree; returns its standard output.
-func runPythonTool(_ name: String, _ arguments: [String]) -> String? {
-    let process = pythonTool(name, arguments)
+/// Runs the Python helper `NAME ARGS` (see `pythonToolPath`); returns its standard output.
+func runPythonTool(_ name: String, _ arguments: [String]) throws -> String? {
+    let process = try pythonTool(name, arguments)
     let command = process.arguments!.joined(separator: " ")
     let pipe = Pipe()
     process.standardOutput = pipe

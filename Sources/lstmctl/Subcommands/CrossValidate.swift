@@ -11,10 +11,12 @@ struct CrossValidate: ParsableCommand {
         discussion: """
             Each fold trains with the full recipe on the other folds (including its own stratified \
             validation hold-out for early stopping and the schedule) and is scored on the held-out fold. \
-            Use it to choose settings on training data only; never tune on a test split.
+            Use it to choose settings on training data only; never tune on a test split. \
+            Progress goes to standard error: a bar on a terminal, one line per epoch otherwise \
+            (also with --json, whose objects alone go to standard output).
             """)
 
-    @Option(help: "Number of folds K (at least 2).")
+    @Option(parsing: .unconditional, help: "Number of folds K (at least 2).")
     var folds = 5
 
     @Option(help: "Training data: a UEA/UCR .ts file or the documented CSV layout.")
@@ -28,25 +30,32 @@ struct CrossValidate: ParsableCommand {
     func run() throws {
         let configuration = try recipe.configuration()
         let dataset = try loadDataset(train)
-        guard dataset.isLabelled else { throw ValidationError("\(train): every sample needs a label") }
+        do {
+            try dataset.checkLabelled(as: "cross-validation data")
+        } catch let error as TrainingError {
+            throw InputError(error.message)
+        }
         let splits: [(train: [Int], validation: [Int])]
         do {
             splits = try Splitting.stratifiedKFold(
                 labels: dataset.samples.map { $0.label! }, classCount: dataset.classNames.count, folds: folds,
                 seed: configuration.seed)
         } catch {
-            throw ValidationError("\(error)")
+            throw InputError("\(error)")
         }
         let trainer = try Trainer(configuration: configuration)
+        // Progress on standard error, never JSON: standard output holds only the fold results.
+        let progress = TrainingProgress(mode: TrainingProgress.mode(json: false))
         var scores: [(accuracy: Double, balanced: Double, f1: Double)] = []
         for (fold, split) in splits.enumerated() {
             let result: TrainingResult
             let metrics: ClassificationMetrics
+            progress.fold = (fold + 1, splits.count)
             do {
-                result = try trainer.train(dataset.subset(split.train))
+                result = try trainer.train(dataset.subset(split.train), progress: progress.handle)
                 metrics = try ClassificationMetrics(evaluating: try LSTMModel(result.model), on: dataset.subset(split.validation))
             } catch let error as TrainingError {
-                throw ValidationError("fold \(fold + 1): \(error.message)")
+                throw InputError("fold \(fold + 1): \(error.message)")
             }
             scores.append((metrics.accuracy, metrics.balancedAccuracy, metrics.macroF1))
             let epochs = result.history.epochs.count

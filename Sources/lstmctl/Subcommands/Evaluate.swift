@@ -11,7 +11,7 @@ struct Evaluate: ParsableCommand {
             Each sample is classified whole, as one window, exactly as `predict` does. Labels are matched \
             to the model's classes by name. With --json the output is one object with "accuracy", \
             "balanced_accuracy", "macro_f1", "confusion_matrix" (rows: true class, columns: predicted, in \
-            the model's class order), "classes", "count" and "per_class".
+            the model's class order), "classes", "count" and "per_class" (in the model's class order).
             """)
 
     @Option(help: "Path to a .safetensors model file.")
@@ -30,14 +30,15 @@ struct Evaluate: ParsableCommand {
         do {
             metrics = try ClassificationMetrics(evaluating: engine, on: dataset)
         } catch let error as TrainingError {
-            throw ValidationError("\(data): \(error.message)")
+            throw InputError(error.message)  // names the file, line and sample itself
         }
         if json {
-            guard case .object(var object) = metrics.json else { return }
-            object["model"] = .string(model)
-            object["model_version"] = .string(engine.file.version)
-            object["data"] = .string(data)
-            print(JSONValue.object(object).jsonText)
+            guard case .object(let members) = metrics.orderedJSON else { return }
+            print(OrderedJSON.object(members + [
+                (key: "model", value: .value(.string(model))),
+                (key: "model_version", value: .value(.string(engine.file.version))),
+                (key: "data", value: .value(.string(data))),
+            ]).jsonText)
         } else {
             print("\(model) on \(data) (\(metrics.count) samples)")
             print(metrics.formatted())

@@ -17,7 +17,7 @@ struct Inspect: ParsableCommand {
         let engine = try loadModel(model)
         let file = engine.file
         let a = file.architecture
-        let parameters = file.tensors.values.reduce(0) { $0 + $1.scalars.count }
+        let parameters = file.parameterCount
         if json {
             let scaler = file.scaler.json
             print(jsonLine(.object([

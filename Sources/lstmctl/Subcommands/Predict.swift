@@ -9,9 +9,10 @@ struct Predict: ParsableCommand {
         abstract: "Classify every sample of a .ts (or .csv) file, one line per sample.",
         discussion: """
             Each sample is classified whole, as one window (variable lengths are fine). Text output: \
-            index, predicted label, its probability, and the true label when the file has one. With \
-            --json each line is an object with "index", "label", "probabilities" (class → probability) \
-            and, when known, "actual".
+            the sample's id (a CSV's sample column; the 0-based index for .ts files), predicted label, \
+            its probability, and the true label when the file has one. With --json each line is an \
+            object with "index", "id" (CSV only), "label", "probabilities" (class → probability, in \
+            the model's class order) and, when known, "actual".
             """)
 
     @Option(help: "Path to a .safetensors model file.")
@@ -27,7 +28,7 @@ struct Predict: ParsableCommand {
         let engine = try loadModel(model)
         let dataset = try loadDataset(data)
         guard dataset.channels == engine.channels else {
-            throw ValidationError("\(data) has \(dataset.channels) channels, the model expects \(engine.channels)")
+            throw InputError("\(data) has \(dataset.channels) channels, the model expects \(engine.channels)")
         }
         let classes = engine.classes
         var correct = 0, labelled = 0
@@ -39,17 +40,17 @@ struct Predict: ParsableCommand {
                 labelled += 1
                 if actual == classes[predicted] { correct += 1 }
             }
+            let id = dataset.samples[index].id
             if json {
-                var object: [String: JSONValue] = [
-                    "index": .number(Double(index)),
-                    "label": .string(classes[predicted]),
-                    "probabilities": .object(Dictionary(uniqueKeysWithValues: zip(classes, probabilities.map { .number(Double($0)) }))),
-                ]
-                if let actual { object["actual"] = .string(actual) }
-                print(jsonLine(.object(object)))
+                var members: [(key: String, value: OrderedJSON)] = [("index", .value(.number(Double(index))))]
+                if let id { members.append(("id", .value(.string(id)))) }
+                members.append(("label", .value(.string(classes[predicted]))))
+                members.append(("probabilities", .object(zip(classes, probabilities).map { ($0, .value(.number(Double($1)))) })))
+                if let actual { members.append(("actual", .value(.string(actual)))) }
+                print(OrderedJSON.object(members).jsonText)
             } else {
                 let confidence = String(format: "%.4f", probabilities[predicted])
-                print("\(index)\t\(classes[predicted])\t\(confidence)" + (actual.map { "\t\($0)" } ?? ""))
+                print("\(id ?? String(index))\t\(classes[predicted])\t\(confidence)" + (actual.map { "\t\($0)" } ?? ""))
             }
         }
         if !json && labelled > 0 {

@@ -41,10 +41,14 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let configuration = try recipe.configuration()
+        // Before the first epoch: a path that cannot be written would lose the whole run.
+        let reportPath = report ?? Self.reportPath(for: out)
+        try Self.checkWritable(out, option: "--out")
+        try Self.checkWritable(reportPath, option: report == nil ? "the report (next to --out)" : "--report")
         let dataset = try loadDataset(train)
         let validationSet = try validation.map(loadDataset)
         let trainer = try Trainer(configuration: configuration)
-        let progress = TrainingProgress(mode: json ? .json : (isatty(STDERR_FILENO) != 0 ? .bar : .lines))
+        let progress = TrainingProgress(mode: TrainingProgress.mode(json: json))
         let result: TrainingResult
         do {
             result = try trainer.train(
@@ -56,19 +60,35 @@ struct Train: ParsableCommand {
                 ],
                 progress: progress.handle)
         } catch let error as TrainingError {
-            throw ValidationError(error.message)
+            throw InputError(error.message)
         }
         var model = result.model
         let modelURL = URL(fileURLWithPath: out)
         do {
             try model.write(to: modelURL)
         } catch let error as ModelError {
-            throw ValidationError("\(out): \(error.message)")
+            throw CommandFailure("\(out): \(error.message)")
         }
-        let reportURL = URL(fileURLWithPath: report ?? Self.reportPath(for: out))
+        let reportURL = URL(fileURLWithPath: reportPath)
         try Self.report(for: result, configuration: configuration, title: modelURL.lastPathComponent, data: train)
             .write(to: reportURL)
         progress.finished(result, model: model, modelPath: out, reportPath: reportURL.path)
+    }
+
+    /// Fails unless `path`'s directory exists and is writable (and `path` is not a directory).
+    static func checkWritable(_ path: String, option: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError("\(option) \(path): the directory \(directory) does not exist (create it first; nothing was trained)", exitCode: InputError.configuration)
+        }
+        guard access(directory, W_OK) == 0 else {
+            throw InputError("\(option) \(path): the directory \(directory) is not writable (nothing was trained)", exitCode: InputError.configuration)
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw InputError("\(option) \(path) is a directory; give a file name (nothing was trained)", exitCode: InputError.configuration)
+        }
     }
 
     /// `model.safetensors` → `model.report.html`.
@@ -82,11 +102,15 @@ struct Train: ParsableCommand {
         for result: TrainingResult, configuration: TrainingConfiguration, title: String, data: String
     ) -> TrainingReport {
         let plan = result.plan
-        var notes = [
-            "Trained on \(data): \(plan.trainSamples) training and \(plan.validationSamples) validation samples, \(plan.parameters) parameters.",
-            "Best epoch \(result.history.bestEpoch.map(String.init) ?? "–") of \(result.history.epochs.count)"
-                + (result.history.stoppedEarly ? " (stopped early; best weights restored)." : "."),
+        let history = result.history
+        var notes = plan.warnings.map { "Warning: \($0)" }
+        notes += [
+            "Trained on \(data): \(TrainingProgress.sampleCount(plan)) for training and \(plan.validationSamples) "
+                + "validation samples, \(plan.parameters) parameters.",
+            "Kept weights: \(history.keptSummary)"
+                + (history.stoppedEarly ? (history.selection == .last ? "; stopped early." : "; stopped early, best weights restored.") : "."),
         ]
+        notes += plan.notes.map { "Note: \($0)" }
         if let weights = plan.classWeights {
             notes.append("Class weights: " + zip(plan.classNames, weights).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
         }
@@ -101,6 +125,6 @@ func fileDigest(_ path: String) throws -> String {
     do {
         return try ModelFile.digest(of: URL(fileURLWithPath: path))
     } catch let error as ModelError {
-        throw ValidationError(error.message)
+        throw InputError(error.message)
     }
 }

@@ -14,6 +14,26 @@ struct CommandFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// A problem with the input (a data file that does not parse, a model that does not fit the
+/// data) or with a setting's value (a recipe key): printed as `Error: <message>` without the usage
+/// banner, exit status 65 (EX_DATAERR) or 78 (EX_CONFIG) — it is not a usage mistake.
+struct InputError: Error, CustomStringConvertible {
+    /// sysexits' EX_DATAERR: the input data was incorrect.
+    static let data: Int32 = 65
+    /// sysexits' EX_CONFIG: a setting (recipe key or flag value) is wrong.
+    static let configuration: Int32 = 78
+
+    var message: String
+    var exitCode: Int32
+
+    init(_ message: String, exitCode: Int32 = InputError.data) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    var description: String { message }
+}
+
 /// Options every control subcommand (`status`, `streams`, `reset`, `close`, `reload`) shares.
 struct ControlOptions: ParsableArguments {
     @Option(help: "The daemon's control (REP) endpoint.")

@@ -8,7 +8,7 @@ func loadModel(_ path: String) throws -> LSTMModel {
     do {
         return try LSTMModel(contentsOf: URL(fileURLWithPath: path))
     } catch let error as ModelError {
-        throw ValidationError("\(path): \(error.message)")
+        throw InputError("\(path): \(error.message)")
     }
 }
 
@@ -20,7 +20,7 @@ func loadDataset(_ path: String) throws -> Dataset {
             ? try CSVDatasetParser.parse(contentsOf: url)
             : try TSFileParser.parse(contentsOf: url)
     } catch let error as DatasetError {
-        throw ValidationError(error.description)
+        throw InputError(error.description)
     }
 }
 

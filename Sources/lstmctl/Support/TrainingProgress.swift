@@ -3,11 +3,14 @@ import LSTMKit
 import LSTMTraining
 
 /// Shows training progress: a bar redrawn per step on a terminal, one plain line per epoch when
-/// standard error is not a terminal, or JSON events on standard output.
+/// standard error is not a terminal, or JSON events on standard output. Warnings and notes of the
+/// plan always go to standard error. During `lstmctl cv` every line names its fold.
 final class TrainingProgress {
     enum Mode { case bar, lines, json }
 
     let mode: Mode
+    /// The fold being trained (`lstmctl cv`), or nil for a single run.
+    var fold: (number: Int, count: Int)?
     private var started = Date()
     private var epochStarted = Date()
     private var epochs = 1
@@ -17,19 +20,41 @@ final class TrainingProgress {
 
     init(mode: Mode) { self.mode = mode }
 
+    /// The mode for a command's progress: JSON events only where asked for (`train --json`),
+    /// else a bar on a terminal and plain lines otherwise.
+    static func mode(json: Bool) -> Mode {
+        json ? .json : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
+    }
+
+    /// `fold 2/5 ` during cross-validation, else empty.
+    private var prefix: String { fold.map { "fold \($0.number)/\($0.count) " } ?? "" }
+
+    /// `26 samples`, or `26 → 40 samples after oversample` when balancing changed the count.
+    static func sampleCount(_ plan: TrainingPlan) -> String {
+        plan.balancedSamples == plan.trainSamples
+            ? "\(plan.trainSamples) samples"
+            : "\(plan.trainSamples) → \(plan.balancedSamples) samples after \(plan.balancing.rawValue)"
+    }
+
     func handle(_ event: TrainingEvent) {
         switch event {
         case .started(let plan):
             started = Date()
             epochStarted = started
             epochs = plan.epochs
+            last = nil  // a new run (or fold) starts without a previous epoch
+            epochSeconds = []
             let counts = zip(plan.classNames, zip(plan.countsBefore, plan.countsAfter))
                 .map { "\($0)=\($1.0)→\($1.1)" }.joined(separator: " ")
             switch mode {
             case .json:
                 emit([
                     "event": .string("started"), "train_samples": .number(Double(plan.trainSamples)),
+                    "balanced_samples": .number(Double(plan.balancedSamples)),
+                    "balancing": .string(plan.balancing.rawValue),
                     "validation_samples": .number(Double(plan.validationSamples)),
+                    "warnings": .array(plan.warnings.map { .string($0) }),
+                    "notes": .array(plan.notes.map { .string($0) }),
                     "classes": .array(plan.classNames.map { .string($0) }),
                     "counts_before": .array(plan.countsBefore.map { .number(Double($0)) }),
                     "counts_after": .array(plan.countsAfter.map { .number(Double($0)) }),
@@ -38,9 +63,11 @@ final class TrainingProgress {
                 ])
             case .bar, .lines:
                 printError(
-                    "training on \(plan.trainSamples) samples (validation \(plan.validationSamples)), \(plan.parameters) parameters, \(plan.stepsPerEpoch) steps per epoch")
-                printError("class counts before → after balancing: \(counts)")
+                    "\(prefix)training on \(Self.sampleCount(plan)) (validation \(plan.validationSamples)), \(plan.parameters) parameters, \(plan.stepsPerEpoch) steps per epoch")
+                printError("\(prefix)class counts before → after balancing: \(counts)")
             }
+            for warning in plan.warnings { printError("\(prefix)warning: \(warning)") }
+            for note in plan.notes { printError("\(prefix)note: \(note)") }
         case .batch(let epoch, let step, let steps, let loss):
             guard mode == .bar else { return }
             let now = Date()
@@ -49,7 +76,7 @@ final class TrainingProgress {
             let width = 20
             let filled = width * step / steps
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            var line = "\r\u{1B}[2Kepoch \(epoch)/\(epochs) \(bar) \(step)/\(steps) loss \(fixed(loss))"
+            var line = "\r\u{1B}[2K\(prefix)epoch \(epoch)/\(epochs) \(bar) \(step)/\(steps) loss \(fixed(loss))"
             if let last {
                 line += " | last val " + validationText(last) + " | lr \(String(format: "%.1e", last.learningRate))"
             }
@@ -65,7 +92,7 @@ final class TrainingProgress {
                 if case .object(let fields) = record.json { object.merge(fields) { $1 } }
                 emit(object)
             case .bar, .lines:
-                let line = "epoch \(record.epoch)/\(epochs) loss \(fixed(record.trainLoss)) acc \(fixed(record.trainAccuracy))"
+                let line = "\(prefix)epoch \(record.epoch)/\(epochs) loss \(fixed(record.trainLoss)) acc \(fixed(record.trainAccuracy))"
                     + " | val \(validationText(record)) | lr \(String(format: "%.1e", record.learningRate))"
                     + " | \(String(format: "%.2f", record.seconds)) s\(improved ? " *" : "")"
                 if mode == .bar {
@@ -78,12 +105,13 @@ final class TrainingProgress {
     }
 
     func finished(_ result: TrainingResult, model: ModelFile, modelPath: String, reportPath: String) {
-        let best = result.history.bestEpoch ?? 0
+        let history = result.history
         switch mode {
         case .json:
             var object: [String: JSONValue] = [
                 "event": .string("finished"), "model": .string(modelPath), "report": .string(reportPath),
-                "digest": .string(model.digest), "best_epoch": .number(Double(best)),
+                "digest": .string(model.digest), "best_epoch": .number(Double(history.bestEpoch ?? 0)),
+                "selection": .string(history.selection.rawValue),
                 "epochs_run": .number(Double(result.history.epochs.count)),
                 "stopped_early": .bool(result.history.stoppedEarly), "seconds": .number(result.seconds),
             ]
@@ -92,9 +120,9 @@ final class TrainingProgress {
         case .bar, .lines:
             print("wrote \(modelPath) (\(model.digest)), report \(reportPath)")
             print(
-                "best epoch \(best) of \(result.history.epochs.count)\(result.history.stoppedEarly ? " (early stop)" : ""), \(String(format: "%.1f", result.seconds)) s")
+                "\(history.keptSummary)\(history.stoppedEarly ? ", stopped early" : ""), \(String(format: "%.1f", result.seconds)) s")
             if let validation = result.validation {
-                print("validation (restored weights):")
+                print(history.selection == .last ? "validation (last epoch's weights):" : "validation (restored weights):")
                 print(validation.formatted())
             }
         }

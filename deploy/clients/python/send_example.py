@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Streams every sample of a .ts file (BasicMotions by default) to lstmd.
 
-Sample i goes out on stream "demo-<i>" as frames of 10 timesteps (sequence 0, 1, …). With the
+Sample i goes out on stream "demo-<run>-<i>" as frames of 10 timesteps (sequence 0, 1, …), where
+<run> is this run's start time: a stream's sequence numbers must grow, so a second run on the same
+ids would be dropped as out of order (lstmd keeps a stream for its idle timeout). With the
 default model (window 100, hop 10) each 100-step BasicMotions sample yields exactly one label;
 run listen_example.py first to see them.
 
@@ -26,7 +28,8 @@ def main() -> int:
                         help="a .ts file (default: BasicMotions TEST)")
     parser.add_argument("--frame", type=int, default=10, help="timesteps per frame (default 10)")
     parser.add_argument("--rate", type=float, default=None, help="frames per second (default: unlimited)")
-    parser.add_argument("--prefix", default="demo-", help="stream id prefix (default demo-)")
+    parser.add_argument("--prefix", default=f"demo-{int(time.time())}-",
+                        help="stream id prefix (default demo-<unix time>-, new streams each run)")
     args = parser.parse_args()
 
     samples, labels, _ = read_ts(args.data)

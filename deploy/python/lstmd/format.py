@@ -1,0 +1,464 @@
+"""Reading and writing lstmd model files (the format is specified in deploy/tools/MODEL_FORMAT.md
+of the lstmd repository).
+
+Also importable as ``lstmd_format`` with deploy/tools on sys.path (a shim kept for old scripts).
+Only numpy and the standard library are needed: safetensors files are written by hand
+(8-byte little-endian header length, JSON header padded with spaces to a multiple of 8,
+tensors in sorted name order, contiguous, little-endian).
+
+Public API
+----------
+read_model(path) -> (tensors, info)
+    Read and check an lstmd model; info holds architecture, classes, window, hop, mode, scaler,
+    provenance (decoded).
+write_model(path, tensors, architecture, classes, window, hop, scaler, provenance, mode=None)
+    Validate and atomically write an lstmd model file (format version 1).
+read_safetensors(path) -> (tensors, metadata)
+    Read any safetensors file with F32/F64/I32/I64 tensors (returned as numpy arrays).
+write_tensors(path, tensors, metadata=None)
+    Write a plain safetensors file (float arrays as F32, integer arrays as I32).
+forward_numpy(tensors, metadata, raw, lengths=None) -> dict
+    Pure-numpy float64 reference forward pass of an lstmd model, from the file contents.
+    Used to check exporters against the format spec.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+FORMAT = "lstmd"
+FORMAT_VERSION = "1"
+
+_DTYPES = {
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+    "I32": np.dtype("<i4"),
+    "I64": np.dtype("<i8"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Raw safetensors I/O
+# --------------------------------------------------------------------------------------------
+
+def _encode(tensors: dict, metadata: dict | None) -> bytes:
+    header = {}
+    if metadata is not None:
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"metadata must map str to str, got {k!r}: {type(v).__name__}")
+        header["__metadata__"] = dict(metadata)
+    blobs = []
+    offset = 0
+    for name in sorted(tensors):
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"invalid tensor name {name!r}")
+        arr = tensors[name]
+        dtype_name = {"<f4": "F32", "<i4": "I32"}.get(arr.dtype.newbyteorder("<").str
+                                                     if arr.dtype.byteorder in "=|" else arr.dtype.str)
+        if dtype_name is None:
+            raise TypeError(f"tensor {name!r}: only F32 and I32 are written, got {arr.dtype}")
+        data = np.ascontiguousarray(arr, dtype=_DTYPES[dtype_name]).tobytes(order="C")
+        header[name] = {
+            "dtype": dtype_name,
+            "shape": [int(s) for s in arr.shape],
+            "data_offsets": [offset, offset + len(data)],
+        }
+        blobs.append(data)
+        offset += len(data)
+    hjson = json.dumps(header, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("utf-8")
+    hjson += b" " * ((-len(hjson)) % 8)
+    return struct.pack("<Q", len(hjson)) + hjson + b"".join(blobs)
+
+
+def _atomic_write(path: str, payload: bytes) -> None:
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def write_tensors(path, tensors: dict, metadata: dict | None = None) -> None:
+    """Write a plain safetensors file. Float arrays are stored as F32, integer/bool arrays as I32
+    (values must fit). `metadata` (optional) maps str -> str. Written atomically."""
+    conv = {}
+    for name, value in tensors.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"tensor {name!r} has non-finite values")
+            conv[name] = arr.astype("<f4")
+        elif arr.dtype.kind in "iub":
+            a64 = arr.astype(np.int64)
+            if a64.size and (a64.min() < -(2**31) or a64.max() >= 2**31):
+                raise ValueError(f"tensor {name!r} does not fit in I32")
+            conv[name] = a64.astype("<i4")
+        else:
+            raise TypeError(f"tensor {name!r}: unsupported dtype {arr.dtype}")
+    _atomic_write(path, _encode(conv, metadata))
+
+
+def read_safetensors(path):
+    """Read a safetensors file. Returns (tensors: dict[str, np.ndarray], metadata: dict[str, str]).
+    Checks the layout strictly (offsets contiguous in order, within the file, sizes match)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if 8 + n > len(raw):
+        raise ValueError(f"{path}: header length {n} exceeds file size {len(raw)}")
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    body = memoryview(raw)[8 + n:]
+    metadata = header.pop("__metadata__", None) or {}
+    tensors = {}
+    spans = []
+    for name, info in header.items():
+        dt = _DTYPES.get(info["dtype"])
+        if dt is None:
+            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype {info['dtype']}")
+        shape = tuple(int(s) for s in info["shape"])
+        begin, end = (int(x) for x in info["data_offsets"])
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if end - begin != count * dt.itemsize or begin < 0 or end > len(body):
+            raise ValueError(f"{path}: tensor {name!r} has bad data_offsets {begin},{end} for {shape}")
+        tensors[name] = np.frombuffer(body[begin:end], dtype=dt).reshape(shape).copy()
+        spans.append((begin, end))
+    spans.sort()
+    pos = 0
+    for b, e in spans:
+        if b != pos:
+            raise ValueError(f"{path}: tensor data is not contiguous (gap/overlap at {pos})")
+        pos = e
+    if pos != len(body):
+        raise ValueError(f"{path}: {len(body) - pos} trailing bytes after tensor data")
+    return tensors, metadata
+
+
+# --------------------------------------------------------------------------------------------
+# lstmd model files
+# --------------------------------------------------------------------------------------------
+
+def _f32_list(values, name, count):
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.shape[0] != count:
+        raise ValueError(f"scaler {name} has {arr.shape[0]} values, expected {count} (input_size)")
+    arr32 = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr32)):
+        raise ValueError(f"scaler {name} has non-finite values")
+    # Exact decimal of the float32 value, so a reader converting double -> float gets it back.
+    return [float(v) for v in arr32], arr32
+
+
+def normalize_scaler(scaler: dict, input_size: int) -> dict:
+    """Validate a scaler dict and return it with float32-exact values:
+    {"kind": "zscore", "mean": [...], "std": [...]} or {"kind": "minmax", "min": [...], "max": [...]}."""
+    kind = scaler.get("kind")
+    if kind == "zscore":
+        mean, _ = _f32_list(scaler["mean"], "mean", input_size)
+        std, std32 = _f32_list(scaler["std"], "std", input_size)
+        if np.any(std32 <= 0):
+            raise ValueError("scaler std must be > 0 for every channel")
+        return {"kind": "zscore", "mean": mean, "std": std}
+    if kind == "minmax":
+        lo, lo32 = _f32_list(scaler["min"], "min", input_size)
+        hi, hi32 = _f32_list(scaler["max"], "max", input_size)
+        if np.any((hi32 - lo32) <= 0):
+            raise ValueError("scaler max must be > min for every channel")
+        return {"kind": "minmax", "min": lo, "max": hi}
+    raise ValueError(f"scaler kind must be 'zscore' or 'minmax', got {kind!r}")
+
+
+def scaler_spec(kind, mean=None, std=None, minimum=None, maximum=None) -> dict:
+    """The scaler metadata object for an exporter's arguments ("zscore": mean/std; "minmax":
+    minimum/maximum, falling back to mean/std as min/max). Values may be lists, numpy arrays or
+    anything with .tolist(); raises ValueError naming what is missing."""
+    def as_list(v):
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().double().numpy()
+        return [float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1)]
+    if kind == "zscore":
+        if mean is None or std is None:
+            raise ValueError("scaler 'zscore' needs mean and std")
+        return {"kind": "zscore", "mean": as_list(mean), "std": as_list(std)}
+    if kind == "minmax":
+        lo = minimum if minimum is not None else mean
+        hi = maximum if maximum is not None else std
+        if lo is None or hi is None:
+            raise ValueError("scaler 'minmax' needs minimum and maximum (or mean=min, std=max)")
+        return {"kind": "minmax", "min": as_list(lo), "max": as_list(hi)}
+    raise ValueError(f"scaler must be 'zscore' or 'minmax', got {kind!r}")
+
+
+def write_exported(path, tensors, arch, classes, window, hop, trainer, provenance=None, mode=None,
+                   scaler="zscore", mean=None, std=None, minimum=None, maximum=None) -> dict:
+    """The common tail of the exporters: build the scaler, default the hop to max(1, window // 10),
+    fill provenance for `trainer`, validate and write atomically. Returns the scaler object;
+    raises ValueError naming the problem."""
+    sc = scaler_spec(scaler, mean, std, minimum, maximum)
+    window = int(window)
+    hop = max(1, window // 10) if hop is None else int(hop)
+    prov = default_provenance(trainer)
+    prov.update(provenance or {})
+    write_model(path, tensors, arch, classes, window, hop, sc, prov, mode=mode)
+    return sc
+
+
+def expected_tensor_shapes(arch: dict) -> dict:
+    """Name -> shape of every tensor an lstmd model with this architecture must contain."""
+    C, H, L = arch["input_size"], arch["hidden_size"], arch["num_layers"]
+    D = 2 if arch["bidirectional"] else 1
+    shapes = {}
+    for k in range(L):
+        cin = C if k == 0 else H * D
+        for sfx in ([""] if D == 1 else ["", "_reverse"]):
+            shapes[f"lstm.weight_ih_l{k}{sfx}"] = (4 * H, cin)
+            shapes[f"lstm.weight_hh_l{k}{sfx}"] = (4 * H, H)
+            shapes[f"lstm.bias_ih_l{k}{sfx}"] = (4 * H,)
+            shapes[f"lstm.bias_hh_l{k}{sfx}"] = (4 * H,)
+    if arch["head"] == "attention":
+        shapes["attention.weight"] = (1, H * D)
+        shapes["attention.bias"] = (1,)
+    prev = H * D
+    for j, n in enumerate(arch.get("dense", [])):
+        shapes[f"hidden.{j}.weight"] = (n, prev)
+        shapes[f"hidden.{j}.bias"] = (n,)
+        prev = n
+    shapes["classifier.weight"] = (arch["num_classes"], prev)
+    shapes["classifier.bias"] = (arch["num_classes"],)
+    return shapes
+
+
+def validate_architecture(arch: dict) -> dict:
+    a = dict(arch)
+    for key in ("input_size", "hidden_size", "num_layers", "num_classes"):
+        if not isinstance(a.get(key), int) or isinstance(a.get(key), bool) or a[key] < 1:
+            raise ValueError(f"architecture.{key} must be a positive integer, got {a.get(key)!r}")
+    if not 1 <= a["num_layers"] <= 4:
+        raise ValueError(f"num_layers must be 1-4, got {a['num_layers']}")
+    if not isinstance(a.get("bidirectional"), bool):
+        raise ValueError("architecture.bidirectional must be a bool")
+    if a.get("head") not in ("last", "attention"):
+        raise ValueError(f"architecture.head must be 'last' or 'attention', got {a.get('head')!r}")
+    dense = [int(n) for n in a.get("dense", [])]
+    if any(n < 1 for n in dense):
+        raise ValueError("architecture.dense sizes must be positive")
+    a["dense"] = dense
+    if "dropout" in a:
+        d = a["dropout"]
+        if set(d) - {"input", "between_layers", "head"}:
+            raise ValueError(f"unknown dropout keys {sorted(set(d) - {'input', 'between_layers', 'head'})}")
+        a["dropout"] = {k: float(d.get(k, 0.0)) for k in ("input", "between_layers", "head")}
+    out = {k: a[k] for k in ("input_size", "hidden_size", "num_layers", "bidirectional", "head", "dense",
+                              "num_classes")}
+    if "dropout" in a:
+        out["dropout"] = a["dropout"]
+    return out
+
+
+def default_provenance(trainer: str, dataset_digest=None, validation=None, **extra) -> dict:
+    p = {
+        "created_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "trainer": trainer,
+        "dataset_digest": dataset_digest,
+        "validation": dict(validation or {}),
+    }
+    p.update(extra)
+    return p
+
+
+def file_digest(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def write_model(path, tensors: dict, architecture: dict, classes, window, hop, scaler: dict,
+                provenance: dict, mode=None) -> None:
+    """Validate everything against MODEL_FORMAT.md and write the model atomically
+    (temp file in the same directory, fsync, os.replace)."""
+    arch = validate_architecture(architecture)
+    expected = expected_tensor_shapes(arch)
+    names = set(tensors)
+    if names != set(expected):
+        missing = sorted(set(expected) - names)
+        extra = sorted(names - set(expected))
+        raise ValueError(f"tensor set does not match architecture: missing {missing}, unexpected {extra}")
+    out = {}
+    for name, shape in expected.items():
+        arr = np.asarray(tensors[name])
+        if tuple(arr.shape) != shape:
+            raise ValueError(f"tensor {name!r} has shape {tuple(arr.shape)}, expected {shape}")
+        arr32 = arr.astype("<f4")
+        if not np.all(np.isfinite(arr32)):
+            raise ValueError(f"tensor {name!r} has non-finite values")
+        out[name] = arr32
+    classes = [str(c) for c in classes]
+    if len(classes) != arch["num_classes"]:
+        raise ValueError(f"{len(classes)} class names for num_classes={arch['num_classes']}")
+    if len(set(classes)) != len(classes):
+        raise ValueError("class names must be unique")
+    window = int(window)
+    hop = int(hop)
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    if hop < 1:
+        raise ValueError("hop must be >= 1")
+    if mode not in (None, "window", "continuous"):
+        raise ValueError(f"mode must be 'window' or 'continuous', got {mode!r}")
+    sc = normalize_scaler(scaler, arch["input_size"])
+    prov = dict(provenance or {})
+    for key in ("created_at", "trainer", "dataset_digest", "validation"):
+        if key not in prov:
+            raise ValueError(f"provenance lacks {key!r}")
+    if not isinstance(prov["validation"], dict):
+        raise ValueError("provenance.validation must be an object")
+
+    def js(v):
+        return json.dumps(v, separators=(",", ":"), allow_nan=False)
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": js(arch),
+        "classes": json.dumps(classes, ensure_ascii=False, separators=(",", ":")),
+        "window": js(window),
+        "hop": js(hop),
+        "scaler": js(sc),
+        "provenance": json.dumps(prov, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
+    }
+    if mode is not None:
+        metadata["mode"] = mode
+    _atomic_write(path, _encode(out, metadata))
+
+
+def read_model(path):
+    """Read an lstmd model. Returns (tensors, info) where info holds the decoded metadata
+    (architecture, classes, window, hop, mode, scaler, provenance)."""
+    tensors, md = read_safetensors(path)
+    if md.get("format") != FORMAT or md.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: not an lstmd v1 model (format={md.get('format')!r}, "
+                         f"version={md.get('format_version')!r})")
+    info = {
+        "architecture": json.loads(md["architecture"]),
+        "classes": json.loads(md["classes"]),
+        "window": json.loads(md["window"]),
+        "hop": json.loads(md["hop"]),
+        "mode": md.get("mode", "window"),
+        "scaler": json.loads(md["scaler"]),
+        "provenance": json.loads(md["provenance"]),
+    }
+    exp = expected_tensor_shapes(info["architecture"])
+    if set(exp) != set(tensors) or any(tuple(tensors[n].shape) != s for n, s in exp.items()):
+        raise ValueError(f"{path}: tensors do not match the architecture")
+    return tensors, info
+
+
+# --------------------------------------------------------------------------------------------
+# Reference forward pass (numpy, float64)
+# --------------------------------------------------------------------------------------------
+
+def apply_scaler(scaler: dict, raw) -> np.ndarray:
+    """Scale raw input exactly as lstmd does: in float32."""
+    x = np.asarray(raw, dtype=np.float32)
+    if scaler["kind"] == "zscore":
+        return (x - np.asarray(scaler["mean"], np.float32)) / np.asarray(scaler["std"], np.float32)
+    lo = np.asarray(scaler["min"], np.float32)
+    hi = np.asarray(scaler["max"], np.float32)
+    return (x - lo) / (hi - lo)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _lstm_dir(x, n, w_ih, w_hh, b, reverse):
+    """x [T, Cin] float64, first n steps valid. Returns outputs [T, H] (zeros beyond n)."""
+    H = w_hh.shape[1]
+    h = np.zeros(H)
+    c = np.zeros(H)
+    out = np.zeros((x.shape[0], H))
+    steps = range(n - 1, -1, -1) if reverse else range(n)
+    pre = x @ w_ih.T + b
+    for t in steps:
+        z = pre[t] + w_hh @ h
+        i, f, g, o = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), _sigmoid(z[3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out[t] = h
+    return out
+
+
+def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
+    """Float64 forward pass from a model file's tensors and raw metadata (as returned by
+    read_safetensors). raw: [B, T, C] unscaled input; lengths: [B] valid steps (default T).
+    Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K]}."""
+    arch = json.loads(metadata["architecture"])
+    scaler = json.loads(metadata["scaler"])
+    x_all = apply_scaler(scaler, raw).astype(np.float64)
+    B, T, _ = x_all.shape
+    lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
+    L = arch["num_layers"]
+    D = 2 if arch["bidirectional"] else 1
+    H = arch["hidden_size"]
+    W = {k: v.astype(np.float64) for k, v in tensors.items()}
+    layer_outputs = [np.zeros((B, T, H * D)) for _ in range(L)]
+    pooled = np.zeros((B, H * D))
+    for bi in range(B):
+        n = int(lengths[bi])
+        assert 1 <= n <= T
+        x = x_all[bi]
+        for k in range(L):
+            outs = []
+            for d, sfx in enumerate([""] if D == 1 else ["", "_reverse"]):
+                outs.append(_lstm_dir(x, n, W[f"lstm.weight_ih_l{k}{sfx}"], W[f"lstm.weight_hh_l{k}{sfx}"],
+                                      W[f"lstm.bias_ih_l{k}{sfx}"] + W[f"lstm.bias_hh_l{k}{sfx}"], d == 1))
+            x = np.concatenate(outs, axis=1)
+            layer_outputs[k][bi] = x
+        y = x[:n]
+        if arch["head"] == "last":
+            if D == 1:
+                pooled[bi] = y[n - 1]
+            else:
+                pooled[bi] = np.concatenate([y[n - 1, :H], y[0, H:]])
+        else:
+            s = y @ W["attention.weight"][0] + W["attention.bias"][0]
+            a = np.exp(s - s.max())
+            a /= a.sum()
+            pooled[bi] = a @ y
+    z = pooled
+    for j in range(len(arch.get("dense", []))):
+        z = np.maximum(z @ W[f"hidden.{j}.weight"].T + W[f"hidden.{j}.bias"], 0.0)
+    logits = z @ W["classifier.weight"].T + W["classifier.bias"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    return {"outputs": layer_outputs, "pooled": pooled, "logits": logits, "probabilities": probs}

@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Tests of the lstmd Python package (deploy/python/lstmd) and its old-path shims.
+
+    python3 deploy/python/tests/test_package.py [-v]        # from any directory
+
+Standard library unittest; needs numpy. The PyTorch parts skip without torch, the Keras parts
+without keras, the client-shim identity check without pyzmq. Runs the source tree's package
+(deploy/python first on sys.path), installed or not. With LSTMCTL=/path/to/lstmctl it also
+trains 1-epoch models with the Swift trainer and compares their scalers bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = pathlib.Path(__file__).resolve().parent
+PACKAGE_ROOT = HERE.parent                      # deploy/python
+REPO = PACKAGE_ROOT.parents[1]
+sys.path.insert(0, str(PACKAGE_ROOT))
+
+import numpy as np  # noqa: E402
+
+import lstmd  # noqa: E402
+from lstmd import datasets, scaler  # noqa: E402
+
+DEFAULT_MODEL = REPO / "Sources" / "Daemon" / "Resources" / "default.safetensors"
+FIXTURES = REPO / "Tests" / "LSTMTrainingTests" / "Fixtures"
+TOOLS = REPO / "deploy" / "tools"
+CLIENTS = REPO / "deploy" / "clients" / "python"
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_KERAS = HAS_TORCH and importlib.util.find_spec("keras") is not None
+HAS_ZMQ = importlib.util.find_spec("zmq") is not None
+BASICMOTIONS = ["Standing", "Running", "Walking", "Badminton"]
+
+
+def run(args, cwd=None, env=None, timeout=300):
+    """Runs python3 ARGS from a neutral directory (no PYTHONPATH: nothing installed is assumed)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update(env or {})
+    with tempfile.TemporaryDirectory() as neutral:
+        return subprocess.run([sys.executable, *map(str, args)], cwd=cwd or neutral, env=environment,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def f32(values):
+    return [float(np.float32(v)) for v in values]
+
+
+class FormatReader(unittest.TestCase):
+    def test_reads_the_default_model(self):
+        tensors, info = lstmd.read_model(DEFAULT_MODEL)
+        self.assertEqual(info["classes"], BASICMOTIONS)
+        self.assertEqual(info["window"], 100)
+        self.assertEqual(info["hop"], 10)
+        self.assertEqual(info["architecture"]["input_size"], 6)
+        self.assertEqual(info["scaler"]["kind"], "zscore")
+        self.assertIn("classifier.weight", tensors)
+
+    def test_forward_numpy_on_the_default_model(self):
+        tensors, metadata = lstmd.read_safetensors(DEFAULT_MODEL)
+        raw = np.random.default_rng(0).standard_normal((2, 100, 6)).astype(np.float32)
+        probabilities = lstmd.forward_numpy(tensors, metadata, raw)["probabilities"]
+        self.assertEqual(probabilities.shape, (2, 4))
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+
+    def test_importing_the_package_needs_no_framework(self):
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import lstmd, lstmd.format, lstmd.scaler; "
+                "bad = [m for m in ('torch', 'keras', 'zmq', 'tensorflow') if m in sys.modules]; "
+                "print(bad); sys.exit(1 if bad else 0)")
+        result = run(["-c", code, PACKAGE_ROOT])
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class RunsFromTheRepository(unittest.TestCase):
+    """The old paths are shims over the package, and work from any directory without installing."""
+
+    def test_lstmd_format_shim_is_the_package_module(self):
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import lstmd_format, lstmd; "
+                "assert lstmd_format is sys.modules['lstmd.format'], lstmd_format; "
+                "_, info = lstmd_format.read_model(sys.argv[2]); print(lstmd.__file__); print(info['window'])")
+        result = run(["-c", code, TOOLS, DEFAULT_MODEL])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        path, window = result.stdout.split()
+        self.assertTrue(pathlib.Path(path).resolve().is_relative_to(PACKAGE_ROOT), path)
+        self.assertEqual(window, "100")
+
+    def test_exporter_scripts_run_from_anywhere(self):
+        for script in ("export_pytorch.py", "export_keras.py"):
+            result = run([TOOLS / script, "--help"])
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("--scaler-from", result.stdout)
+            self.assertIn("--scaler-json", result.stdout)
+
+    def test_exporter_modules_import_under_their_old_names(self):
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import export_pytorch, export_keras; "
+                "assert export_pytorch is sys.modules['lstmd.pytorch_export']; "
+                "assert export_keras is sys.modules['lstmd.keras_export']; "
+                "assert callable(export_pytorch.export_pytorch) and callable(export_keras.export_keras)")
+        result = run(["-c", code, TOOLS])
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_client_shim(self):
+        code = "import sys; sys.path.insert(0, sys.argv[1]); import lstmd_client; print(lstmd_client.__name__)"
+        result = run(["-c", code, CLIENTS])
+        if HAS_ZMQ:
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout.strip(), "lstmd.client")
+        else:
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("zmq", result.stderr)
+
+    def test_fit_scaler_module_cli(self):
+        result = run(["-m", "lstmd.scaler", FIXTURES / "small.csv"], env={"PYTHONPATH": str(PACKAGE_ROOT)})
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(json.loads(result.stdout), scaler.scaler_from_file(FIXTURES / "small.csv"))
+
+
+class ScalerFromFile(unittest.TestCase):
+    def write(self, name, text):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def test_by_hand_ts_and_csv(self):
+        # As ScalerFittingTests.swift: channel 0 = 1, 3 | 5, 7, 9 -> mean 5, population variance 8;
+        # channel 1 = 10, 20 | 30, 40, 50 -> mean 30, variance 200 (each timestep counts once).
+        ts = self.write("a.ts", "@problemName t\n@dimensions 2\n@classLabel true a b\n@data\n"
+                                "1,3:10,20:a\n# comment\n5,7,9:30,40,50:b\n")
+        csv = self.write("a.csv", "sample,x,y,label\ns1,1,10,a\ns1,3,20,a\ns2,5,30,b\ns2,7,40,b\ns2,9,50,b\n")
+        expected = {"kind": "zscore", "mean": [5.0, 30.0], "std": f32([8 ** 0.5, 200 ** 0.5])}
+        self.assertEqual(scaler.scaler_from_file(ts), expected)
+        self.assertEqual(scaler.scaler_from_file(csv), expected)
+        self.assertEqual(scaler.scaler_from_file(ts, "minmax"), {"kind": "minmax", "min": [1.0, 10.0], "max": [9.0, 50.0]})
+        data = datasets.read_ts(ts)
+        self.assertEqual((data.channels, data.classes, data.labels, data.timesteps), (2, ["a", "b"], [0, 1], 5))
+
+    def test_constant_channel_gets_divisor_one(self):
+        csv = self.write("c.csv", "sample,x,y\ns1,0.1,1\ns1,0.1,2\ns2,0.1,3\n")
+        z = scaler.scaler_from_file(csv)
+        self.assertEqual((z["mean"][0], z["std"][0]), (f32([0.1])[0], 1.0))
+        self.assertNotEqual(z["std"][1], 1.0)
+        m = scaler.scaler_from_file(csv, "minmax")
+        self.assertEqual((m["min"][0], m["max"][0]), (f32([0.1])[0], float(np.float32(0.1) + np.float32(1))))
+
+    def test_matches_the_swift_trainer(self):
+        # Scalers of `lstmctl train --train FILE --scaler KIND` models (read from their files).
+        known = {
+            ("small.csv", "zscore"): {"kind": "zscore", "mean": [0.5519999861717224, -1.1340000629425049, 0.23999999463558197],
+                                      "std": [0.34810343384742737, 0.1611955165863037, 0.16970562934875488]},
+            ("small.csv", "minmax"): {"kind": "minmax", "min": [0.11999999731779099, -1.399999976158142, 0.019999999552965164],
+                                      "max": [0.9100000262260437, -0.9700000286102295, 0.4099999964237213]},
+            ("variable_length.ts", "zscore"): {"kind": "zscore", "mean": [3.5833332538604736, 5.583333492279053],
+                                               "std": [2.892759084701538, 3.445004463195801]},
+            ("variable_length.ts", "minmax"): {"kind": "minmax", "min": [0.5, -0.5], "max": [8.0, 10.0]},
+        }
+        for (name, kind), expected in known.items():
+            with self.subTest(name=name, kind=kind):
+                self.assertEqual(scaler.scaler_from_file(FIXTURES / name, kind), expected)
+
+    def test_basicmotions_matches_the_default_model(self):
+        # default.safetensors was trained by train_default_model.py with numpy's mean/std over
+        # every timestep of BasicMotions_TRAIN.ts.
+        _, info = lstmd.read_model(DEFAULT_MODEL)
+        fitted = scaler.scaler_from_file(FIXTURES / "BasicMotions_TRAIN.ts")
+        np.testing.assert_allclose(fitted["mean"], info["scaler"]["mean"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(fitted["std"], info["scaler"]["std"], rtol=1e-6)
+
+    @unittest.skipUnless(os.environ.get("LSTMCTL"), "set LSTMCTL=/path/to/lstmctl to compare with the Swift trainer")
+    def test_bit_for_bit_with_lstmctl_train(self):
+        for name in ("BasicMotions_TRAIN.ts", "small.csv", "variable_length.ts"):
+            for kind in ("zscore", "minmax"):
+                with self.subTest(name=name, kind=kind), tempfile.TemporaryDirectory() as out:
+                    model = os.path.join(out, "m.safetensors")
+                    subprocess.run([os.environ["LSTMCTL"], "train", "--train", str(FIXTURES / name), "--out", model,
+                                    "--epochs", "1", "--hidden-size", "4", "--layers", "1", "--bidirectional", "false",
+                                    "--scaler", kind], check=True, capture_output=True, timeout=600)
+                    self.assertEqual(scaler.scaler_from_file(FIXTURES / name, kind), lstmd.read_model(model)[1]["scaler"])
+
+    def test_refuses_what_lstmctl_refuses(self):
+        for name, text in (("missing.ts", "@classLabel false\n@data\n1,?,3\n"),
+                           ("nan.ts", "@classLabel false\n@data\n1,nan,3\n"),
+                           ("label.ts", "@classLabel true a\n@data\n1,2:b\n"),
+                           ("ragged.ts", "@classLabel false\n@data\n1,2:3\n"),
+                           ("split.csv", "sample,x\ns1,1\ns2,2\ns1,3\n"),
+                           ("empty.csv", "sample,x,label\ns1,,a\n")):
+            with self.subTest(name=name), self.assertRaises(datasets.DatasetError):
+                scaler.scaler_from_file(self.write(name, text))
+
+    def test_scaler_json(self):
+        plain = self.write("s.json", json.dumps({"mean": [1, 2], "std": [3, 4]}))
+        self.assertEqual(scaler.load_scaler_json(plain), {"kind": "zscore", "mean": [1.0, 2.0], "std": [3.0, 4.0]})
+        minmax = self.write("m.json", json.dumps({"min": [0], "max": [5]}))
+        self.assertEqual(scaler.load_scaler_json(minmax), {"kind": "minmax", "min": [0.0], "max": [5.0]})
+        inspect = self.write("i.json", json.dumps({"classes": ["a"], "scaler": {"kind": "zscore", "mean": [0], "std": [1]}}))
+        self.assertEqual(scaler.load_scaler_json(inspect)["mean"], [0.0])
+        with self.assertRaises(ValueError):
+            scaler.load_scaler_json(self.write("bad.json", json.dumps({"mean": [1]})))
+
+
+class KerasCommandLine(unittest.TestCase):
+    """Argument checks that run before Keras is imported (no Keras needed)."""
+
+    def test_scaler_given_twice_or_not_at_all(self):
+        base = [TOOLS / "export_keras.py", "--model", "m.keras", "--out", "o.safetensors", "--classes", "a,b",
+                "--window", "10"]
+        twice = run(base + ["--scaler-from", FIXTURES / "small.csv", "--mean", "0", "--std", "1"])
+        self.assertEqual(twice.returncode, 2)
+        self.assertIn("one way only", twice.stderr)
+        none = run(base)
+        self.assertEqual(none.returncode, 2)
+        self.assertIn("--scaler-from", none.stderr)
+
+
+def _tiny_lstm_checkpoint(path, proj_size=0, whole_module=False):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 5, batch_first=True, proj_size=proj_size)
+    linear = nn.Linear(proj_size or 5, 2)
+    torch.save({"lstm": lstm if whole_module else lstm.state_dict(), "linear": linear.state_dict(),
+                "classes": ["walking", "running"], "window": 20}, path)
+    return lstm, linear
+
+
+@unittest.skipUnless(HAS_TORCH, "PyTorch is not installed")
+class PyTorchExporter(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.dir = pathlib.Path(self.directory.name)
+
+    def assert_clean_refusal(self, result, out):
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertTrue(lines[0].startswith("export_pytorch: error: proj_size is not supported"), lines[0])
+        self.assertFalse(out.exists())
+
+    def test_proj_size_state_dict_is_refused_in_one_line(self):
+        _tiny_lstm_checkpoint(self.dir / "p.pt", proj_size=2)
+        out = self.dir / "p.safetensors"
+        self.assert_clean_refusal(run([TOOLS / "export_pytorch.py", "--checkpoint", self.dir / "p.pt", "--out", out,
+                                       "--mean", "0,0,0", "--std", "1,1,1"]), out)
+
+    def test_proj_size_module_is_refused_in_one_line(self):
+        _tiny_lstm_checkpoint(self.dir / "p.pt", proj_size=2, whole_module=True)
+        out = self.dir / "p.safetensors"
+        self.assert_clean_refusal(run([TOOLS / "export_pytorch.py", "--checkpoint", self.dir / "p.pt", "--out", out,
+                                       "--mean", "0,0,0", "--std", "1,1,1", "--allow-pickle"]), out)
+
+    def test_cli_export_with_scaler_from_file_says_verified(self):
+        _tiny_lstm_checkpoint(self.dir / "c.pt")
+        out = self.dir / "c.safetensors"
+        result = run([TOOLS / "export_pytorch.py", "--checkpoint", self.dir / "c.pt", "--out", out,
+                      "--scaler-from", FIXTURES / "small.csv"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("scaler: z-score from", result.stdout)
+        verified = [ln for ln in result.stdout.splitlines() if ln.startswith("verified: ")]
+        self.assertEqual(len(verified), 1, result.stdout)
+        self.assertIn("matches PyTorch within", verified[0])
+        _, info = lstmd.read_model(out)
+        self.assertEqual(info["scaler"], scaler.scaler_from_file(FIXTURES / "small.csv"))
+        self.assertEqual(info["provenance"]["dataset_digest"], lstmd.format.file_digest(FIXTURES / "small.csv"))
+        self.assertEqual(info["classes"], ["walking", "running"])
+
+    def test_no_verify_says_so(self):
+        _tiny_lstm_checkpoint(self.dir / "c.pt")
+        json_path = self.dir / "s.json"
+        json_path.write_text(json.dumps({"mean": [0, 0, 0], "std": [1, 1, 1]}))
+        result = run([TOOLS / "export_pytorch.py", "--checkpoint", self.dir / "c.pt", "--out", self.dir / "n.safetensors",
+                      "--scaler-json", json_path, "--no-verify"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("not verified", result.stdout)
+        self.assertNotIn("\nverified:", "\n" + result.stdout)
+
+    def test_api_verbose_and_quiet(self):
+        lstm, linear = _tiny_lstm_checkpoint(self.dir / "c.pt")
+        for verbose in (False, True):
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                lstmd.export_pytorch(lstm, linear, self.dir / "a.safetensors", ["x", "y"], [0, 0, 0], [1, 1, 1],
+                                     window=20, verbose=verbose)
+            self.assertEqual("verified: " in buffer.getvalue(), verbose, buffer.getvalue())
+        self.assertEqual(lstmd.read_model(self.dir / "a.safetensors")[1]["window"], 20)
+
+
+@unittest.skipUnless(HAS_KERAS, "Keras (with PyTorch) is not installed")
+class KerasExporter(unittest.TestCase):
+    def test_cli_export_with_scaler_from_file_says_verified(self):
+        env = {"KERAS_BACKEND": "torch"}
+        with tempfile.TemporaryDirectory() as directory:
+            model = os.path.join(directory, "m.keras")
+            build = ("import sys, keras; keras.utils.set_random_seed(0); "
+                     "m = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4), "
+                     "keras.layers.Dense(2, activation='softmax')]); m.save(sys.argv[1])")
+            made = run(["-c", build, model], env=env)
+            self.assertEqual(made.returncode, 0, made.stderr)
+            out = os.path.join(directory, "k.safetensors")
+            result = run([TOOLS / "export_keras.py", "--model", model, "--out", out, "--classes", "walking,running",
+                          "--window", "20", "--scaler-from", FIXTURES / "small.csv"], env=env)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("verified: ", result.stdout)
+            self.assertIn("matches Keras model.predict within", result.stdout)
+            self.assertEqual(lstmd.read_model(out)[1]["scaler"], scaler.scaler_from_file(FIXTURES / "small.csv"))
+
+
+if __name__ == "__main__":
+    unittest.main()
