@@ -65,8 +65,9 @@ for binary in lstmd lstmctl; do
     fi
     # The units run the binaries without a Swift toolchain: the Swift runtime must be linked in.
     # (A plain `swift build -c release` after the static one relinks .build/release dynamically.)
-    if command -v ldd >/dev/null && ldd "$build_dir/$binary" 2>/dev/null | grep -q 'libswiftCore\.so'; then
-        runtime="$(ldd "$build_dir/$binary" | grep -o '/[^ ]*libswiftCore\.so' | head -1)"
+    linked="$(ldd "$build_dir/$binary" 2>/dev/null || true)"
+    if grep -q 'libswiftCore\.so' <<<"$linked"; then
+        runtime="$(grep -m1 'libswiftCore\.so' <<<"$linked" | sed 's/^[[:space:]]*//')"
         if [ "$allow_dynamic" = 1 ]; then
             echo "install.sh: WARNING: $binary links the Swift runtime dynamically ($runtime): it runs only while that toolchain stays" >&2
         else
@@ -94,7 +95,7 @@ install -m 0644 "$root/deploy/config/train.recipe" "$share/train.recipe"
 # refers back to this checkout.
 install -d -m 0755 "$share/tools"
 for tool in "$root"/deploy/tools/*.py "$root"/deploy/tools/requirements.txt "$root"/deploy/tools/MODEL_FORMAT.md; do
-    [ -f "$tool" ] && install -m 0644 "$tool" "$share/tools/"
+    if [ -f "$tool" ]; then install -m 0644 "$tool" "$share/tools/"; fi
 done
 if [ -d "$root/deploy/python" ]; then
     rm -rf "$share/python"

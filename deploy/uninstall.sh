@@ -30,6 +30,12 @@ while [ $# -gt 0 ]; do
 done
 case "$prefix" in /*) ;; *) echo "uninstall.sh: --prefix must be an absolute path, got '$prefix'" >&2; exit 2 ;; esac
 case "$unit_dir" in /*) ;; *) echo "uninstall.sh: --unit-dir must be an absolute path, got '$unit_dir'" >&2; exit 2 ;; esac
+# Canonical spellings: no trailing slashes (so "/usr/local/" is /usr/local), DESTDIR "/" is none.
+strip() { local path="$1"; while [ "${#path}" -gt 1 ] && [ "${path%/}" != "$path" ]; do path="${path%/}"; done; printf '%s' "$path"; }
+prefix="$(strip "$prefix")"
+unit_dir="$(strip "$unit_dir")"
+destdir="$(strip "$destdir")"
+if [ "$destdir" = "/" ]; then destdir=""; fi
 
 under_systemd=0
 if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
@@ -43,19 +49,26 @@ fi
 rm -f "$destdir$prefix/bin/lstmd" "$destdir$prefix/bin/lstmctl"
 rm -rf "$destdir$prefix/share/lstmd"
 rm -f "$destdir$unit_dir/lstmd.service" "$destdir$unit_dir/lstmd@.service"
-# Directories install.sh may have created, when nothing else is left in them: never the system's
-# own (/usr/local/bin and the like stay even when empty), always under a staging DESTDIR.
-remove_if_empty() {
-    local directory="$1"
-    case "$directory" in
-        /usr|/usr/local|/usr/bin|/usr/local/bin|/usr/share|/usr/local/share|/etc|/etc/systemd|/etc/systemd/system|/) return 0 ;;
-    esac
-    [ -d "$destdir$directory" ] && rmdir "$destdir$directory" 2>/dev/null || true
+# The directories install.sh creates, when nothing else is left in them. Under a staging DESTDIR
+# their empty parents go too, up to DESTDIR itself; on a real system only a prefix of lstmd's own
+# (at least two levels deep, e.g. /opt/lstmd) is tidied, never /usr/local/bin and the like.
+remove_empty_chain() {
+    local directory="$1" stop="$2"
+    while [ -n "$directory" ] && [ "$directory" != "$stop" ] && [ "$directory" != "/" ]; do
+        rmdir "$directory" 2>/dev/null || break
+        directory="$(dirname "$directory")"
+    done
 }
-for directory in "$prefix/bin" "$prefix/share" "$prefix" "$unit_dir"; do remove_if_empty "$directory"; done
 if [ -n "$destdir" ]; then
-    # A staging tree: drop every directory left empty.
-    find "$destdir" -mindepth 1 -depth -type d -empty -delete 2>/dev/null || true
+    for wants in "$destdir$unit_dir"/*.wants; do
+        if [ -d "$wants" ]; then rmdir "$wants" 2>/dev/null || true; fi
+    done
+    for directory in "$prefix/bin" "$prefix/share" "$unit_dir"; do remove_empty_chain "$destdir$directory" "$destdir"; done
+else
+    case "$prefix" in
+        /usr|/usr/local|/opt|/) ;;
+        /*/*) for directory in "$prefix/bin" "$prefix/share" "$prefix"; do rmdir "$directory" 2>/dev/null || true; done ;;
+    esac
 fi
 # Enablement links left behind (e.g. by instances enabled but not loaded).
 if [ -d "$destdir$unit_dir" ]; then
@@ -75,7 +88,9 @@ if [ "$purge" = 1 ]; then
     else
         echo "removed lstmd (there was no configuration or state)" >&2
     fi
-    if [ -n "$destdir" ]; then find "$destdir" -mindepth 1 -depth -type d -empty -delete 2>/dev/null || true; fi
+    if [ -n "$destdir" ]; then
+        for directory in /etc /var/lib/private /var/lib; do remove_empty_chain "$destdir$directory" "$destdir"; done
+    fi
 elif ((${#kept[@]})); then
     echo "removed lstmd; kept ${kept[*]} (--purge removes them)" >&2
 else

@@ -179,9 +179,11 @@ public final class Daemon: Sendable {
                     metadata: ["model": "\(path)", "configured": "\(configuration.modelPath ?? "bundled default")"])
                 return model
             } catch {
+                // Dropped, or every later reload would try it again and be refused.
                 logger.error(
-                    "the model loaded earlier with `lstmctl reload --model` is refused; serving the configured model",
+                    "the model loaded earlier with `lstmctl reload --model` is refused; serving the configured model and forgetting that choice",
                     metadata: ["model": "\(path)", "error": "\(error)"])
+                ModelChoice.remove(stateDirectory: configuration.stateDirectory)
             }
         }
         let model = try LoadedModel(path: configuration.modelPath)

@@ -54,8 +54,9 @@ public final class MetricsServer: Sendable {
             let bound = try bootstrap.bind(host: host, port: port).wait()
             channel.withLock { $0 = bound }
         } catch {
-            let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
-            throw DaemonError("cannot serve metrics on \(host):\(port): \(error)", key: inUse ? nil : "metrics")
+            // In use, or not (yet) configured at boot: worth a retry (exit 1), not a setting's fault.
+            let transient = [EADDRINUSE, EADDRNOTAVAIL].contains((error as? IOError)?.errnoCode ?? 0)
+            throw DaemonError("cannot serve metrics on \(host):\(port): \(error)", key: transient ? nil : "metrics")
         }
         logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(boundPort ?? port)"])
     }

@@ -55,14 +55,32 @@ struct ModelChoice: Equatable, Sendable {
     }
 
     /// The model file to serve under `configuration` and whether it is an operator's choice,
-    /// reading the record from its state directory; an unreadable record is logged and ignored.
+    /// reading the record from its state directory. A record made under another configured model
+    /// is dropped (the configuration changed since: it wins), an unreadable one is logged and
+    /// ignored.
     static func resolve(_ configuration: Configuration, logger: Logger) -> (path: String?, chosen: Bool) {
+        let record: ModelChoice?
         do {
-            return resolve(configured: configuration.modelPath, record: try load(stateDirectory: configuration.stateDirectory))
+            record = try load(stateDirectory: configuration.stateDirectory)
         } catch {
             logger.error("model choice record ignored", metadata: ["error": "\(error)"])
             return (configuration.modelPath, false)
         }
+        if let record, record.configured != configuration.modelPath {
+            logger.notice(
+                "the configured model changed since `lstmctl reload --model` chose one: the configuration wins",
+                metadata: ["chosen": "\(record.model)", "configured": "\(configuration.modelPath ?? "bundled default")"])
+            remove(stateDirectory: configuration.stateDirectory)
+        }
+        return resolve(configured: configuration.modelPath, record: record)
+    }
+
+    /// Whether two model paths name the same file (symlinks, `..` and relative spellings
+    /// resolved), so loading the configured file by another spelling is not a "choice".
+    static func sameFile(_ a: String?, _ b: String?) -> Bool {
+        guard let a, let b else { return a == b }
+        func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        return a == b || canonical(a) == canonical(b)
     }
 
     /// Writes the record atomically.

@@ -43,6 +43,9 @@ final class Server {
     private var pendingValues: [Float] = []
     private var pendingReceived: [UInt64] = []
     private static let maximumBatch = 512
+    /// The socket files of the ipc:// endpoints bound, with their (device, inode), removed at
+    /// close only while they are still ours.
+    private var ipcFiles: [(path: String, device: UInt64, inode: UInt64)] = []
 
     init(configuration: Configuration, model: LoadedModel, context: ZMQContext, shared: Daemon.Shared, logger: Logger) throws {
         self.configuration = configuration
@@ -52,8 +55,9 @@ final class Server {
         modelPath = model.path
         modelVersion = model.model.file.version
         escapedClasses = model.model.classes.map(JSONText.quoted)
-        /// Binds `socket` to every endpoint of `key`; an endpoint already in use is worth a retry
-        /// (no key), any other refusal is the setting's fault.
+        /// Binds `socket` to every endpoint of `key`. An address in use, or not (yet) configured on
+        /// an interface (at boot, before the network is up), is worth a retry (no key: exit 1);
+        /// any other refusal (`tcp://localhost`: EINVAL) is the setting's fault (exit 78).
         func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String) throws {
             for endpoint in endpoints {
                 do {
@@ -61,7 +65,7 @@ final class Server {
                 } catch {
                     throw DaemonError(
                         "cannot bind \(key) endpoint \(endpoint): \(error.message)",
-                        key: error.code == EADDRINUSE ? nil : key)
+                        key: [EADDRINUSE, EADDRNOTAVAIL, ENODEV].contains(error.code) ? nil : key)
                 }
             }
         }
@@ -91,6 +95,14 @@ final class Server {
         }
         poller.register(ingest)
         if let control { poller.register(control) }
+        let endpoints = configuration.ingestEndpoints + configuration.publishEndpoints + configuration.controlEndpoints
+        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
+            let path = String(endpoint.dropFirst("ipc://".count))
+            // "@name" is Linux's abstract namespace (no file); "*" lets libzmq pick a name.
+            guard !path.isEmpty, !path.hasPrefix("@"), path != "*" else { continue }
+            var info = stat()
+            if stat(path, &info) == 0 { ipcFiles.append((path, UInt64(info.st_dev), UInt64(info.st_ino))) }
+        }
     }
 
     /// Endpoints actually bound (ephemeral tcp ports resolved).
@@ -148,11 +160,12 @@ final class Server {
         ingest.close()
         control?.close()
         publisher.close()
-        let endpoints = configuration.ingestEndpoints + configuration.publishEndpoints + configuration.controlEndpoints
-        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
-            let path = String(endpoint.dropFirst("ipc://".count))
-            // "@name" is Linux's abstract namespace: there is no file.
-            if !path.hasPrefix("@"), !path.isEmpty { unlink(path) }
+        for file in ipcFiles {
+            // Another process may have bound the same path since (libzmq replaces the file).
+            var info = stat()
+            if stat(file.path, &info) == 0, UInt64(info.st_dev) == file.device, UInt64(info.st_ino) == file.inode {
+                unlink(file.path)
+            }
         }
     }
 
@@ -509,11 +522,25 @@ final class Server {
                     logger.warning("\(role) endpoints changed; they take effect at the next restart", metadata: ["now": "\(old)", "configured": "\(new)"])
                 }
             }
-            let loaded = try LoadedModel(path: target)
-            let next = try loaded.classifier(configuration: settings)
+            var loaded: LoadedModel
+            var next: StreamClassifier
+            do {
+                loaded = try LoadedModel(path: target)
+                next = try loaded.classifier(configuration: settings)
+            } catch where keepsChoice {
+                // The recorded choice no longer loads: the configuration's model, and the record
+                // goes (else every reload would be refused until `model` is edited).
+                logger.error(
+                    "the model chosen with `lstmctl reload --model` is refused; loading the configured model and forgetting that choice",
+                    metadata: ["model": "\(target)", "error": "\(error)"])
+                ModelChoice.remove(stateDirectory: settings.stateDirectory)
+                keepsChoice = false
+                loaded = try LoadedModel(path: settings.modelPath)
+                next = try loaded.classifier(configuration: settings)
+            }
             if let path {
                 let configured = settings.modelPath ?? LoadedModel.defaultPath
-                if loaded.path == configured {
+                if ModelChoice.sameFile(loaded.path, configured) {
                     ModelChoice.remove(stateDirectory: settings.stateDirectory)
                 } else {
                     do {
@@ -562,7 +589,7 @@ final class Server {
     /// Whether the file serving now is not the configured model (an operator's control-socket
     /// choice).
     private var servesChosenModel: Bool {
-        modelPath != (configuration.modelPath ?? LoadedModel.defaultPath)
+        !ModelChoice.sameFile(modelPath, configuration.modelPath ?? LoadedModel.defaultPath)
     }
 
     func statusObject() -> JSONValue {

@@ -30,6 +30,9 @@ struct LSTMDCommand: ParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() throws {
+        // Until the handlers are installed (after the model loads and the sockets bind), a
+        // SIGHUP (`systemctl reload` racing the start) must not kill the daemon; a SIGTERM may.
+        signal(SIGHUP, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
         var configuration: Configuration
         let file: String?
@@ -53,7 +56,7 @@ struct LSTMDCommand: ParsableCommand {
         if let interval = notifier.watchdogInterval {
             // The supervisor pings only after the serving loop stamps progress; stamp often
             // enough that a healthy loop never misses a ping.
-            configuration.housekeepingInterval = min(configuration.housekeepingInterval, interval.seconds / 8)
+            configuration.housekeepingInterval = min(configuration.housekeepingInterval, max(0.01, interval.seconds / 8))
         }
         logger.info("configuration", metadata: ["file": "\(file ?? "none")"])
         for (variable, suggestion) in Configuration.unknownEnvironmentVariables(environment) {
@@ -81,7 +84,7 @@ struct LSTMDCommand: ParsableCommand {
                 file: configFile, environment: ProcessInfo.processInfo.environment, commandLine: commandLine
             ).configuration
             if let watchdogInterval {
-                fresh.housekeepingInterval = min(fresh.housekeepingInterval, watchdogInterval.seconds / 8)
+                fresh.housekeepingInterval = min(fresh.housekeepingInterval, max(0.01, watchdogInterval.seconds / 8))
             }
             return fresh
         }

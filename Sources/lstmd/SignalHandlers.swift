@@ -29,6 +29,8 @@ final class SignalHandlers {
             fatalError("lstmd: cannot create the signal pipe: errno \(errno)")
         }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // A storm of signals must never block the handler: extra bytes are simply dropped.
+        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
         signalPipe = fds[1]
         let readEnd = fds[0]
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] {
@@ -81,17 +83,20 @@ final class SignalHandlers {
     }
 }
 
-/// The write end of the signal pipe, read by the async-signal-safe handler (set once, before any
-/// handler is installed).
+/// The write end of the signal pipe, read by the async-signal-safe handler. Set once, before any
+/// handler is installed: that first access also runs the global's lazy initialisation (a
+/// `swift_once` in unoptimised builds), so the handler's reads never do.
 nonisolated(unsafe) private var signalPipe: Int32 = -1
 
 /// Pings the systemd watchdog while the serving loop makes progress, and keeps STATUS= current.
 ///
 /// The pacing policy is `WatchdogPacer`'s (a ping every half `WATCHDOG_USEC`, only when the
-/// serving loop stamped progress since the previous one); this thread only feeds it: every eighth
-/// of the interval it records progress when `Daemon.lastProgress` moved (the loop stamps it every
-/// housekeeping pass, at most an eighth of the interval apart) and sends what the pacer decides.
-/// A hung loop stops the pings, and systemd kills and restarts the service after one interval.
+/// serving loop stamped progress since the previous one); this thread only feeds it: it wakes every
+/// eighth of the interval and, once a ping is due, records progress only when
+/// `Daemon.lastProgress` moved since the last ping and is at most a quarter interval old (the
+/// loop stamps it every housekeeping pass, at most an eighth of the interval apart), then sends
+/// what the pacer decides. A loop that hangs right after a ping is pinged at most once more:
+/// systemd kills and restarts it at most 1.25 intervals after it hung.
 final class Supervisor: Sendable {
     private let daemon: Daemon
     private let notifier: SystemdNotifier
@@ -116,21 +121,24 @@ final class Supervisor: Sendable {
 
     private func run() {
         let clock = ContinuousClock()
-        var pacer = notifier.watchdogInterval.map { WatchdogPacer(interval: $0, start: clock.now) }
-        let wake = notifier.watchdogInterval.map { max(0.005, $0.seconds / 8) } ?? 1
-        var lastProgress = daemon.lastProgress
+        let interval = notifier.watchdogInterval
+        var pacer = interval.map { WatchdogPacer(interval: $0, start: clock.now) }
+        let wake = interval.map { max(0.005, $0.seconds / 8) } ?? 1
+        let freshness = UInt64(max(0, (interval?.seconds ?? 0) / 4) * 1e9)
+        var stampAtLastPing = daemon.lastProgress
         var lastStatus = Date.distantPast
         var reportedStall = false
         while done.wait(timeout: .now() + wake) == .timedOut {
             if pacer != nil {
-                let progress = daemon.lastProgress
-                if progress != lastProgress {
+                let now = clock.now
+                let stamp = daemon.lastProgress
+                if now >= pacer!.nextPingDue, stamp != stampAtLastPing, monotonicNanoseconds() &- stamp <= freshness {
                     pacer!.recordProgress()
-                    lastProgress = progress
                 }
-                switch pacer!.poll(now: clock.now) {
+                switch pacer!.poll(now: now) {
                 case .ping:
                     notifier.watchdog()
+                    stampAtLastPing = stamp
                     reportedStall = false
                 case .wait:
                     break
@@ -154,4 +162,11 @@ final class Supervisor: Sendable {
         let fps = status["rates"]?["frames_per_s"]?.numberValue ?? 0
         return "model \(version), \(streams) streams, \(String(format: "%.0f", fps)) frames/s"
     }
+}
+
+/// CLOCK_MONOTONIC in ns, the clock of `Daemon.lastProgress`.
+private func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

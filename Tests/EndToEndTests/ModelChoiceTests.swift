@@ -37,11 +37,33 @@ import Testing
         // The configured model changed: the configuration wins and the record goes.
         try withDaemon(base + ["--model", other.path], subscribe: false) { daemon in
             #expect(try version(daemon) == "other-1", "\(daemon.log)")
+            // Dropped at start already: reverting `model` later must not bring the old choice back.
+            #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
             let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
             #expect(reread["ok"] == .bool(true), "\(reread)")
             #expect(try version(daemon) == "other-1")
         }
         #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
+    }
+
+    /// A chosen model that stops loading is forgotten: the configured model serves, and later
+    /// reloads are not refused because of it.
+    @Test func aChosenModelThatNoLongerLoadsIsForgotten() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let state = directory.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let configured = try TestModels.write(to: directory, name: "configured", version: "configured-1")
+        let chosen = try TestModels.write(to: directory, name: "chosen", version: "chosen-1")
+        let base = ["--state-directory", state.path, "--config", "", "--metrics", "", "--model", configured.path]
+        try withDaemon(base, subscribe: false) { daemon in
+            #expect(try daemon.request(["command": .string("reload"), "model": .string(chosen.path)])["ok"] == .bool(true))
+            try Data("broken".utf8).write(to: URL(fileURLWithPath: chosen.path))
+            let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
+            #expect(reread["ok"] == .bool(true), "\(reread)")
+            #expect(reread["model_version"]?.stringValue == "configured-1", "\(reread)")
+            #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
+        }
     }
 
     @Test func aConfigurationReloadOfARefusedModelFailsAndTheOldOneServes() throws {

@@ -58,6 +58,31 @@ import Testing
         #expect(file.entries.map(\.line) == Array(2...17))
     }
 
+    /// A misspelled `LSTMD_*` variable is reported with the closest key's variable; known ones
+    /// and those read elsewhere are not.
+    @Test func unknownEnvironmentVariablesAreNamedWithTheClosestKey() {
+        let unknown = Configuration.unknownEnvironmentVariables([
+            "LSTMD_MAX_STREAM": "5", "LSTMD_LOG_LEVEL": "debug", "LSTMD_CONFIG": "/x", "LSTMD_FROBNICATE": "1", "PATH": "/bin",
+        ])
+        #expect(unknown.map(\.variable) == ["LSTMD_FROBNICATE", "LSTMD_MAX_STREAM"])
+        #expect(unknown.first { $0.variable == "LSTMD_MAX_STREAM" }?.suggestion == "LSTMD_MAX_STREAMS")
+        #expect(unknown.first { $0.variable == "LSTMD_FROBNICATE" }?.suggestion == nil)
+    }
+
+    /// Where a value came from, for messages about values that validated but did not work.
+    @Test func sourceOfAKeyFollowsThePrecedence() throws {
+        let directory = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("lstmd.conf").path
+        try "# comment\nmodel = /from/file.safetensors\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(Configuration.source(of: "model", file: file, environment: [:]) == .file(path: file, line: 2))
+        #expect(Configuration.source(of: "model", file: file, environment: ["LSTMD_MODEL": "/e"]) == .environment("LSTMD_MODEL"))
+        #expect(
+            Configuration.source(of: "model", file: file, environment: ["LSTMD_MODEL": "/e"], commandLine: [("model", ["/c"])])
+                == .commandLine("--model"))
+        #expect(Configuration.source(of: "hop", file: file, environment: [:]) == .defaults)
+    }
+
     @Test func emptyValuesMeanTheDefault() throws {
         var configuration = Configuration()
         configuration.hop = 3

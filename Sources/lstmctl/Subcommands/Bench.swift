@@ -96,9 +96,7 @@ func pythonTool(_ name: String, _ arguments: [String]) throws -> Process {
 func pythonToolPath(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
     var candidates: [String] = []
     if let directory = environment["LSTMD_TOOLS_DIR"], !directory.isEmpty { candidates.append(directory + "/" + name) }
-    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    candidates.append(
-        executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/lstmd/tools/\(name)").path)
+    candidates.append(executableDirectory().deletingLastPathComponent().appendingPathComponent("share/lstmd/tools/\(name)").path)
     let checkout = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("deploy/tools/\(name)")
@@ -107,6 +105,15 @@ func pythonToolPath(_ name: String, environment: [String: String] = ProcessInfo.
         throw CommandFailure("\(name) not found; looked in: \(candidates.joined(separator: ", ")) (set LSTMD_TOOLS_DIR)")
     }
     return found
+}
+
+/// The directory of the running `lstmctl` (from /proc/self/exe: `argv[0]` is only a name when
+/// it was found through PATH).
+func executableDirectory() -> URL {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    let path = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    return URL(fileURLWithPath: path).resolvingSymlinksInPath().deletingLastPathComponent()
 }
 
 /// Runs the PyTorch reference script and prints its output.

@@ -78,7 +78,7 @@ struct BenchE2E: ParsableCommand {
             architecture: Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4),
             window: 100, hop: 10, seed: 5)
         try model.write(to: modelURL)
-        let binary = lstmd ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lstmd").path
+        let binary = lstmd ?? executableDirectory().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
         // The compute ceiling: the daemon's continuous-mode engine alone, in this process, one

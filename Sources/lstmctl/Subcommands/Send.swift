@@ -156,22 +156,29 @@ struct Send: ParsableCommand {
                 + "in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(frames) / max(seconds, 1e-9))) frames/s), "
                 + "sequence \(firstSequence)...\(sequence &- 1)")
         guard let daemon, let before else { return }
-        try report(daemon: daemon, before: before, frames: frames)
+        try report(daemon: daemon, before: before, frames: frames, lastSent: sequence &- 1)
     }
 
     /// Waits (up to --timeout) until the daemon's counters account for every frame sent, then
     /// says how many it accepted and why it dropped the rest; fails when it accepted none.
-    private func report(daemon: DaemonView, before: DaemonView.Snapshot, frames: Int) throws {
+    ///
+    /// Done when the stream's last accepted sequence is the last one sent (every frame taken),
+    /// or when the counters account for every frame and have stopped moving for three polls
+    /// (another producer's drops must not end the wait early), or at --timeout.
+    private func report(daemon: DaemonView, before: DaemonView.Snapshot, frames: Int, lastSent: UInt64) throws {
         let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
         var after = before
+        var steady = 0
         while true {
             guard let now = daemon.snapshot() else {
                 printError("note: --control \(control) stopped answering; the daemon's handling of the frames is not known")
                 return
             }
+            steady = now == after ? steady + 1 : 0
             after = now
+            if after.lastSequence == lastSent, after.streamFrames - before.streamFrames >= frames { break }
             let handled = (after.streamFrames - before.streamFrames) + (after.totalDrops - before.totalDrops)
-            if handled >= frames || monotonicNanoseconds() > deadline { break }
+            if handled >= frames && steady >= 3 || monotonicNanoseconds() > deadline { break }
             usleep(20_000)
         }
         let accepted = after.streamFrames - before.streamFrames
@@ -233,7 +240,7 @@ private func sleep(until deadline: UInt64) {
 /// The daemon as `send` sees it over the control socket: one stream's record and the drop
 /// counters.
 private struct DaemonView {
-    struct Snapshot {
+    struct Snapshot: Equatable {
         var lastSequence: UInt64?
         var streamFrames: Int
         var totalDrops: Int
@@ -251,7 +258,9 @@ private struct DaemonView {
             let streams = try? controlRequest("streams", ["stream": .string(stream)], options: options)
         else { return nil }
         var record: JSONValue?
-        if case .array(let list) = streams["streams"] ?? .null { record = list.first }
+        if case .array(let list) = streams["streams"] ?? .null {
+            record = list.first { $0["id"]?.stringValue == stream }
+        }
         var drops: [String: Int] = [:]
         if case .object(let members) = status["drops"] ?? .null {
             for (reason, value) in members { drops[reason] = Int(value.numberValue ?? 0) }
