@@ -54,6 +54,9 @@ let package = Package(
             swiftSettings: kernelSettings),
         // Datasets, scaling, rebalancing, augmentation, training, metrics.
         .target(name: "LSTMTraining", dependencies: ["LSTMKit"], swiftSettings: kernelSettings),
+        // The wire protocol (frame header, drop reasons): no dependencies, so producers such as
+        // lstmctl use it without the daemon's NIO and Prometheus.
+        .target(name: "Wire"),
         // The only importer of CZeroMQ.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // The only importer of CSystemd.
@@ -62,7 +65,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "LSTMKit", "LSTMTraining", "ZeroMQ", "Systemd",
+                "LSTMKit", "Wire", "ZeroMQ", "Systemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -78,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "lstmctl",
             dependencies: [
-                "Daemon", "LSTMKit", "LSTMTraining", "ZeroMQ",
+                "Wire", "LSTMKit", "LSTMTraining", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),

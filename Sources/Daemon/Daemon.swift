@@ -1,4 +1,7 @@
 import Foundation
+// The wire types (FrameHeader, DropReason) are part of the daemon's API (ServingMetrics, the
+// labelled sink): re-exported, so importing Daemon is enough for its users.
+@_exported import Wire
 import LSTMKit
 import Logging
 import Synchronization

@@ -124,7 +124,9 @@ extension EndToEnd {
                 // A bad value: refused, the running configuration and model stay.
                 try "model = \(path)\nhop = 0\n".write(to: config, atomically: true, encoding: .utf8)
                 kill(daemon.process.processIdentifier, SIGHUP)
-                usleep(700_000)
+                // Wait for the refusal itself (not a fixed time, which would pass if SIGHUP had
+                // not been handled yet).
+                #expect(try daemon.waitForLog { $0.contains("configuration refused") }, "\(daemon.log)")
                 let after = try daemon.status()
                 #expect(after["model"]?["version"]?.stringValue == "conf-v2")
                 #expect(after["model"]?["hop"]?.numberValue == 3)

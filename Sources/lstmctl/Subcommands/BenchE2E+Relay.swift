@@ -1,7 +1,7 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Synchronization
+import Wire
 import ZeroMQ
 
 /// The transport floor for `bench e2e`: a relay that does nothing but forward each frame's

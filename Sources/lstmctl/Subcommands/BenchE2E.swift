@@ -1,8 +1,8 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import LSTMKit
 import Synchronization
+import Wire
 import ZeroMQ
 
 /// `lstmctl bench e2e`: starts `lstmd`, drives N streams from this process over tcp loopback,

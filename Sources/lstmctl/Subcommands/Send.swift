@@ -1,8 +1,8 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import LSTMKit
 import LSTMTraining
+import Wire
 import ZeroMQ
 
 /// `lstmctl send --endpoint E --stream ID --data FILE.ts`: streams a dataset to lstmd as frames.
