@@ -31,7 +31,7 @@ import Testing
         }
         var emitted: [[Float]] = []
         let stepper = BatchStepper(model: model)
-        try inputs.withUnsafeBufferPointers { pointers in
+        inputs.withUnsafeBufferPointers { pointers in
             let requests = (0..<streams).map { BatchStepper.Request(state: batched[$0], input: pointers[$0], timesteps: lengths[$0]) }
             stepper.run(requests, shouldLabel: { index, t in (t + 2) % 2 == 0 }) { index, t, p in
                 emitted.append([Float(index), Float(t)] + Array(UnsafeBufferPointer(start: p, count: 3)))
