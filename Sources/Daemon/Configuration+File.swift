@@ -240,6 +240,16 @@ extension Configuration {
     public static func load(
         file: String?, environment: [String: String], commandLine: [(key: String, values: [String])] = []
     ) throws(ConfigurationError) -> (configuration: Configuration, file: String?) {
+        let loaded = try loadWithSources(file: file, environment: environment, commandLine: commandLine)
+        return (loaded.configuration, loaded.file)
+    }
+
+    /// `load`, also returning where each key's value came from (keys left at their default are
+    /// absent), for messages about a value that validated but did not work and for the debug
+    /// listing of the resolved configuration.
+    public static func loadWithSources(
+        file: String?, environment: [String: String], commandLine: [(key: String, values: [String])] = []
+    ) throws(ConfigurationError) -> (configuration: Configuration, file: String?, sources: [String: ConfigurationSource]) {
         var configuration = Configuration()
         var origins: [String: ConfigurationSource] = [:]
         func set(_ key: String, _ values: [String], _ source: ConfigurationSource) throws(ConfigurationError) {
@@ -296,26 +306,7 @@ extension Configuration {
         } catch {
             throw ConfigurationError(key: "?", message: "\(error)")
         }
-        return (configuration, path)
-    }
-
-    /// Where `key`'s value comes from under `load`'s precedence (flag, environment variable, file
-    /// line, systemd, default), for messages about a value that validated but did not work.
-    public static func source(
-        of key: String, file: String?, environment: [String: String], commandLine: [(key: String, values: [String])] = []
-    ) -> ConfigurationSource {
-        if commandLine.contains(where: { $0.key == key }) { return .commandLine(Self.key(named: key)?.flag ?? key) }
-        if let variable = Self.key(named: key)?.environmentVariable, environment[variable] != nil {
-            return .environment(variable)
-        }
-        if let path = configurationPath(explicit: file, environment: environment),
-            let parsed = try? ConfigurationFile(contentsOfFile: path),
-            let entry = parsed.entries.last(where: { $0.key == key })
-        {
-            return .file(path: parsed.path, line: entry.line)
-        }
-        if key == "control", firstDirectory(environment["RUNTIME_DIRECTORY"]) != nil { return .systemd("RUNTIME_DIRECTORY") }
-        return .defaults
+        return (configuration, path, origins)
     }
 
     /// The configuration file `load` reads: `explicit` when given (empty means none), else

@@ -91,7 +91,6 @@ public final class Daemon: Sendable {
         private let stalled = Atomic<Bool>(false)
         private let lastProgress = Atomic<UInt64>(0)
         private let snapshot = Mutex<JSONValue>(.null)
-        private let pendingConfiguration = Mutex<Configuration?>(nil)
         let labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)?
         let metrics: (any ServingMetrics)?
         let reloadHook: (@Sendable (ReloadEvent) -> Void)?
@@ -110,12 +109,8 @@ public final class Daemon: Sendable {
 
         var stopRequested: Bool { stop.load(ordering: .acquiring) }
         func requestStop() { stop.store(true, ordering: .releasing) }
-        func requestReload(configuration: Configuration? = nil) {
-            if let configuration { pendingConfiguration.withLock { $0 = configuration } }
-            reload.store(true, ordering: .releasing)
-        }
+        func requestReload() { reload.store(true, ordering: .releasing) }
         func takeReloadRequest() -> Bool { reload.exchange(false, ordering: .acquiringAndReleasing) }
-        func takePendingConfiguration() -> Configuration? { pendingConfiguration.withLock { value in defer { value = nil }; return value } }
         func setStalled(_ value: Bool) { stalled.store(value, ordering: .releasing) }
 
         /// Debug hook: blocks the serving loop while stalled (to test the watchdog).
@@ -245,12 +240,14 @@ public final class Daemon: Sendable {
         context.terminate()
     }
 
-    /// Asks the serving loop to reload the model from its path (as the `reload` control command),
-    /// or, given a new configuration, to apply it and load its model: streaming settings
-    /// (model, mode, hop, stream limits, timeouts, frame limits) change in place; changed
+    /// Asks the serving loop to do what SIGHUP does (and the control request
+    /// `{"command":"reload","configuration":true}`): re-read the configuration through
+    /// `configurationLoader`, apply it and load the model to serve (`ModelChoice`). Streaming
+    /// settings (model, mode, hop, stream limits, timeouts, frame limits) change in place; changed
     /// endpoints are logged and take effect at the next restart. A configuration that does not
-    /// validate, or whose model is refused, changes nothing.
-    public func requestReload(configuration: Configuration? = nil) { shared.requestReload(configuration: configuration) }
+    /// load or validate, or whose model is refused, changes nothing. Without a loader, the model
+    /// serving now is reloaded from its file.
+    public func requestReload() { shared.requestReload() }
 
     /// The serving loop's latest status (refreshed about four times a second).
     public var status: JSONValue { shared.latestSnapshot }

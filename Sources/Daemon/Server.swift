@@ -172,7 +172,7 @@ final class Server {
     private func housekeeping() {
         let now = Self.monotonicNanoseconds()
         shared.progress()
-        if shared.takeReloadRequest() { _ = reload(path: nil, configuration: shared.takePendingConfiguration()) }
+        if shared.takeReloadRequest() { _ = reloadFromConfiguration() }
         guard now >= lastHousekeeping + 250_000_000 else { return }
         lastHousekeeping = now
         rates.update(now: now, counters: counters)
@@ -465,24 +465,32 @@ final class Server {
             if let flag = request["configuration"], flag != .bool(false) {
                 guard flag == .bool(true) else { return failure("reload \"configuration\" must be true or false") }
                 guard request["model"] == nil else { return failure("reload takes \"model\" or \"configuration\", not both") }
-                guard let loader = shared.configurationLoader else {
+                guard shared.configurationLoader != nil else {
                     return failure("this daemon has no configuration to re-read (started in-process)")
                 }
-                let fresh: Configuration
-                do {
-                    fresh = try loader()
-                } catch {
-                    shared.reloadHook?(.began)
-                    logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
-                    shared.reloadHook?(.failed("\(error)"))
-                    return failure("configuration refused: \(error)")
-                }
-                return reload(path: nil, configuration: fresh)
+                return reloadFromConfiguration()
             }
             return reload(path: request["model"]?.stringValue)
         default:
             return failure("unknown command '\(command)' (status, streams, reset, close, reload)")
         }
+    }
+
+    /// SIGHUP and `{"command":"reload","configuration":true}`: re-reads the configuration and
+    /// reloads with it (without a configuration loader: the model serving now, from its file). A
+    /// configuration that does not load is refused, logged and reported; nothing changes.
+    private func reloadFromConfiguration() -> JSONValue {
+        guard let loader = shared.configurationLoader else { return reload(path: nil) }
+        let fresh: Configuration
+        do {
+            fresh = try loader()
+        } catch {
+            shared.reloadHook?(.began)
+            logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
+            shared.reloadHook?(.failed("\(error)"))
+            return failure("configuration refused: \(error)")
+        }
+        return reload(path: nil, configuration: fresh)
     }
 
     /// Loads and validates a model, then swaps it in between frames: stream states are reset

@@ -100,9 +100,10 @@ struct DaemonOptions: ParsableArguments {
 
     /// The configuration: defaults, systemd's directories, the file, `LSTMD_*` variables, flags.
     /// - Throws: `ConfigurationError` naming the key and where its value came from.
+    /// - Returns: also where each key's value came from (absent: the default).
     func configuration(
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ConfigurationError) -> (configuration: Configuration, file: String?) {
-        try Configuration.load(file: config, environment: environment, commandLine: commandLine)
+    ) throws(ConfigurationError) -> (configuration: Configuration, file: String?, sources: [String: ConfigurationSource]) {
+        try Configuration.loadWithSources(file: config, environment: environment, commandLine: commandLine)
     }
 }

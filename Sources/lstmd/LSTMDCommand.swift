@@ -36,8 +36,9 @@ struct LSTMDCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var configuration: Configuration
         let file: String?
+        let sources: [String: ConfigurationSource]
         do {
-            (configuration, file) = try options.configuration(environment: environment)
+            (configuration, file, sources) = try options.configuration(environment: environment)
         } catch {
             FileHandle.standardError.write(Data("lstmd: configuration: \(error)\n".utf8))
             throw ExitCode(Self.configurationExitCode)
@@ -65,10 +66,12 @@ struct LSTMDCommand: ParsableCommand {
         }
         if logger.logLevel <= .debug {
             for key in Configuration.keys {
-                let source = Configuration.source(
-                    of: key.name, file: options.config, environment: environment, commandLine: options.commandLine)
                 logger.debug(
-                    "configuration key", metadata: ["key": "\(key.name)", "value": "\(configuration.text(of: key.name))", "source": "\(source)"])
+                    "configuration key",
+                    metadata: [
+                        "key": "\(key.name)", "value": "\(configuration.text(of: key.name))",
+                        "source": "\(sources[key.name] ?? .defaults)",
+                    ])
             }
         }
 
@@ -77,8 +80,8 @@ struct LSTMDCommand: ParsableCommand {
         }
         let configFile = options.config, commandLine = options.commandLine
         let watchdogInterval = notifier.watchdogInterval
-        // Re-reads file, environment and flags: SIGHUP and `lstmctl reload --configuration`
-        // (the unit's ExecReload=) share it.
+        // Re-reads file, environment and flags, on the serving loop: SIGHUP and `lstmctl reload
+        // --configuration` (the unit's ExecReload=) both go through it.
         let reloadConfiguration: @Sendable () throws -> Configuration = {
             var fresh = try Configuration.load(
                 file: configFile, environment: ProcessInfo.processInfo.environment, commandLine: commandLine
@@ -89,7 +92,7 @@ struct LSTMDCommand: ParsableCommand {
             return fresh
         }
 
-        let metrics = try startMetrics(configuration: configuration, logger: logger)
+        let metrics = try startMetrics(configuration: configuration, sources: sources, logger: logger)
         let daemon: Daemon
         do {
             daemon = try Daemon(
@@ -101,23 +104,21 @@ struct LSTMDCommand: ParsableCommand {
                     case .succeeded(let version):
                         notifier.ready()
                         notifier.status("reloaded model \(version)")
-                    case .failed:
+                    case .failed(let reason):
                         notifier.ready()
-                        notifier.status("reload refused; previous model still serving")
+                        notifier.status("reload refused; previous model still serving: \(reason)")
                     }
                 })
             try daemon.start()
         } catch {
             metrics?.server.shutdown(stoppingThreads: false)
-            throw startFailure(error, logger: logger, environment: environment)
+            throw startFailure(error, logger: logger, sources: sources)
         }
         if let metrics {
             metrics.server.onScrape { metrics.recorder.update(status: daemon.status) }
             metrics.server.isReady = true
         }
-        let signals = SignalHandlers(
-            daemon: daemon, notifier: notifier, logger: logger, reloadConfiguration: reloadConfiguration
-        ) {
+        let signals = SignalHandlers(daemon: daemon, notifier: notifier, logger: logger) {
             metrics?.server.isReady = false
         }
         notifier.ready()
@@ -135,13 +136,14 @@ struct LSTMDCommand: ParsableCommand {
     /// Logs why the daemon cannot start and picks the exit status: 78 (EX_CONFIG, the units do
     /// not restart) when a setting is at fault, naming the key and where its value came from;
     /// 1 (systemd retries) for what may pass, such as an address still in use.
-    private func startFailure(_ error: any Error, logger: Logger, environment: [String: String]) -> ExitCode {
+    /// - Parameter sources: where each key's value came from (absent: the default), from the
+    ///   start-up load.
+    private func startFailure(_ error: any Error, logger: Logger, sources: [String: ConfigurationSource]) -> ExitCode {
         guard let failure = error as? DaemonError, let key = failure.key else {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return ExitCode.failure
         }
-        let source = Configuration.source(
-            of: key, file: options.config, environment: environment, commandLine: options.commandLine)
+        let source = sources[key] ?? .defaults
         logger.critical(
             "cannot start: configuration: \(key) (\(source)): \(failure.message)",
             metadata: ["key": "\(key)", "source": "\(source)"])
@@ -168,7 +170,7 @@ struct LSTMDCommand: ParsableCommand {
 
     /// Starts the Prometheus endpoint when `metrics` is configured.
     private func startMetrics(
-        configuration: Configuration, logger: Logger
+        configuration: Configuration, sources: [String: ConfigurationSource], logger: Logger
     ) throws -> (recorder: MetricsRecorder, server: MetricsServer)? {
         guard let address = configuration.metricsAddress, let (host, port) = Configuration.hostAndPort(address) else {
             return nil
@@ -179,7 +181,7 @@ struct LSTMDCommand: ParsableCommand {
             try server.start()
         } catch {
             server.shutdown(stoppingThreads: false)
-            throw startFailure(error, logger: logger, environment: ProcessInfo.processInfo.environment)
+            throw startFailure(error, logger: logger, sources: sources)
         }
         return (recorder, server)
     }

@@ -16,12 +16,10 @@ final class SignalHandlers {
     private let thread: Thread
 
     /// Installs the handlers.
-    /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop.
-    /// - Parameter reloadConfiguration: re-reads the configuration (file, environment, flags) on
-    ///   SIGHUP; when it throws, the error is logged and the current configuration and model stay.
+    /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop. SIGHUP asks
+    ///   the daemon to re-read its configuration (`Daemon.requestReload()`).
     init(
         daemon: Daemon, notifier: SystemdNotifier, logger: Logger,
-        reloadConfiguration: @escaping @Sendable () throws -> Configuration,
         onStop: @escaping @Sendable () -> Void = {}
     ) {
         var fds: [Int32] = [0, 0]
@@ -61,15 +59,10 @@ final class SignalHandlers {
                 guard count == 1 else { return }
                 let number = Int32(byte)
                 if number == SIGHUP {
+                    // The serving loop re-reads the configuration, as for `lstmctl reload
+                    // --configuration`: one path, one set of messages.
                     logger.notice("reload requested (SIGHUP)")
-                    do {
-                        daemon.requestReload(configuration: try reloadConfiguration())
-                    } catch {
-                        notifier.reloading()
-                        logger.error("configuration refused; the current configuration and model keep serving", metadata: ["error": "\(error)"])
-                        notifier.ready()
-                        notifier.status("reload refused: \(error)")
-                    }
+                    daemon.requestReload()
                 } else {
                     logger.notice("stopping", metadata: ["signal": "\(number)"])
                     notifier.stopping()

@@ -6,20 +6,26 @@ import Testing
 /// `systemctl reload`) and a restart: the operator's choice, recorded in the state directory,
 /// until the configured model changes.
 @Suite(.serialized) struct ModelChoiceTests {
-    @Test func aControlSocketChoiceSurvivesConfigurationReloadsAndRestartsUntilTheConfiguredModelChanges() throws {
+    /// A state directory and two models, `configured-1` and `chosen-1`, in a fresh directory.
+    private func fixture() throws -> (directory: TemporaryDirectory, state: URL, configured: String, chosen: String) {
         let directory = try TemporaryDirectory()
-        defer { directory.remove() }
         let state = directory.url.appendingPathComponent("state")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let configured = try TestModels.write(to: directory, name: "configured", version: "configured-1")
         let chosen = try TestModels.write(to: directory, name: "chosen", version: "chosen-1")
+        return (directory, state, configured.path, chosen.path)
+    }
+
+    @Test func aControlSocketChoiceSurvivesConfigurationReloadsAndRestartsUntilTheConfiguredModelChanges() throws {
+        let (directory, state, configured, chosen) = try fixture()
+        defer { directory.remove() }
         let other = try TestModels.write(to: directory, name: "other", version: "other-1")
         let base = ["--state-directory", state.path, "--config", "", "--metrics", ""]
         func version(_ daemon: DaemonProcess) throws -> String? { try daemon.status()["model"]?["version"]?.stringValue }
 
-        try withDaemon(base + ["--model", configured.path], subscribe: false) { daemon in
+        try withDaemon(base + ["--model", configured], subscribe: false) { daemon in
             #expect(try version(daemon) == "configured-1")
-            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen.path)])
+            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen)])
             #expect(reply["ok"] == .bool(true), "\(reply)")
             // The unit's ExecReload: re-read the configuration; the choice stays.
             let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
@@ -30,7 +36,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("model-choice.json").path))
 
         // A restart with the same configuration serves the choice.
-        try withDaemon(base + ["--model", configured.path], subscribe: false) { daemon in
+        try withDaemon(base + ["--model", configured], subscribe: false) { daemon in
             let served = try version(daemon)
             #expect(served == "chosen-1", "\(daemon.log)")
         }
@@ -49,16 +55,12 @@ import Testing
     /// A chosen model that stops loading is forgotten: the configured model serves, and later
     /// reloads are not refused because of it.
     @Test func aChosenModelThatNoLongerLoadsIsForgotten() throws {
-        let directory = try TemporaryDirectory()
+        let (directory, state, configured, chosen) = try fixture()
         defer { directory.remove() }
-        let state = directory.url.appendingPathComponent("state")
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        let configured = try TestModels.write(to: directory, name: "configured", version: "configured-1")
-        let chosen = try TestModels.write(to: directory, name: "chosen", version: "chosen-1")
-        let base = ["--state-directory", state.path, "--config", "", "--metrics", "", "--model", configured.path]
+        let base = ["--state-directory", state.path, "--config", "", "--metrics", "", "--model", configured]
         try withDaemon(base, subscribe: false) { daemon in
-            #expect(try daemon.request(["command": .string("reload"), "model": .string(chosen.path)])["ok"] == .bool(true))
-            try Data("broken".utf8).write(to: URL(fileURLWithPath: chosen.path))
+            #expect(try daemon.request(["command": .string("reload"), "model": .string(chosen)])["ok"] == .bool(true))
+            try Data("broken".utf8).write(to: URL(fileURLWithPath: chosen))
             let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
             #expect(reread["ok"] == .bool(true), "\(reread)")
             #expect(reread["model_version"]?.stringValue == "configured-1", "\(reread)")

@@ -75,12 +75,16 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("lstmd.conf").path
         try "# comment\nmodel = /from/file.safetensors\n".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(Configuration.source(of: "model", file: file, environment: [:]) == .file(path: file, line: 2))
-        #expect(Configuration.source(of: "model", file: file, environment: ["LSTMD_MODEL": "/e"]) == .environment("LSTMD_MODEL"))
-        #expect(
-            Configuration.source(of: "model", file: file, environment: ["LSTMD_MODEL": "/e"], commandLine: [("model", ["/c"])])
-                == .commandLine("--model"))
-        #expect(Configuration.source(of: "hop", file: file, environment: [:]) == .defaults)
+        func source(_ key: String, _ environment: [String: String], _ commandLine: [(key: String, values: [String])] = []) throws
+            -> ConfigurationSource
+        {
+            try Configuration.loadWithSources(file: file, environment: environment, commandLine: commandLine).sources[key] ?? .defaults
+        }
+        #expect(try source("model", [:]) == .file(path: file, line: 2))
+        #expect(try source("model", ["LSTMD_MODEL": "/e"]) == .environment("LSTMD_MODEL"))
+        #expect(try source("model", ["LSTMD_MODEL": "/e"], [("model", ["/c"])]) == .commandLine("--model"))
+        #expect(try source("hop", [:]) == .defaults)
+        #expect(try source("control", ["RUNTIME_DIRECTORY": directory.path]) == .systemd("RUNTIME_DIRECTORY"))
     }
 
     @Test func emptyValuesMeanTheDefault() throws {
