@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C libraries: exactly one Swift module imports each.
@@ -52,8 +53,11 @@ let package = Package(
             name: "LSTMKit",
             dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: kernelSettings),
+        // `key = value` files: one parser and one declarative key table, shared by lstmd.conf and
+        // the training recipe. No dependencies.
+        .target(name: "KeyValue"),
         // Datasets, scaling, rebalancing, augmentation, training, metrics.
-        .target(name: "LSTMTraining", dependencies: ["LSTMKit"], swiftSettings: kernelSettings),
+        .target(name: "LSTMTraining", dependencies: ["LSTMKit", "KeyValue"], swiftSettings: kernelSettings),
         // The wire protocol (frame header, drop reasons): no dependencies, so producers such as
         // lstmctl use it without the daemon's NIO and Prometheus.
         .target(name: "Wire"),
@@ -65,8 +69,9 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "LSTMKit", "Wire", "ZeroMQ", "Systemd",
+                "LSTMKit", "Wire", "ZeroMQ", "Systemd", "KeyValue",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,6 +94,7 @@ let package = Package(
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "KeyValueTests", dependencies: ["KeyValue"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LSTMKit", "ZeroMQ"]),

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMKit
+import KeyValue
 
 /// Where a configuration value came from; errors name it.
 public enum ConfigurationSource: Sendable, Equatable, CustomStringConvertible {
@@ -25,21 +25,18 @@ public enum ConfigurationSource: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A configuration file: one `key = value` per line.
+/// A configuration file: one `key = value` per line, in the syntax every `key = value` file of
+/// lstmd shares (``KeyValueFile``, ``ValueSyntax``):
 ///
 /// - `#` starts a comment at the start of a line or after white space (outside quotes).
 /// - A value is a comma-separated list of items; an item is bare text (surrounding white space
-///   removed) or a double-quoted string with `\"` and `\\` escapes. Scalar keys take one item;
-///   an empty value means "the default" (for lists: none).
-/// - Keys are those of ``Configuration/keys``; an unknown key or a key set twice is refused with
-///   its line number.
+///   removed) or a double-quoted string with `\"`, `\\`, `\n` and `\t` escapes. Scalar keys take
+///   one item; an empty value means "the default" (for lists: none).
+/// - Keys are those of ``Configuration/keys`` (`-` reads as `_`); an unknown key (named with the
+///   closest known one) or a key set twice is refused with its line number.
 public struct ConfigurationFile: Sendable, Equatable {
     /// One `key = value` line.
-    public struct Entry: Sendable, Equatable {
-        public var key: String
-        public var values: [String]
-        public var line: Int
-    }
+    public typealias Entry = KeyValueFile.Entry
 
     /// The file's path, as named in errors.
     public var path: String
@@ -50,38 +47,12 @@ public struct ConfigurationFile: Sendable, Equatable {
     /// - Parameter path: named in errors.
     /// - Throws: `ConfigurationError` whose `source` is `path:line`.
     public init(parsing text: String, path: String) throws(ConfigurationError) {
-        self.path = path
-        entries = []
-        var seen: [String: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let source = ConfigurationSource.file(path: path, line: number).description
-            guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigurationError(key: String(line.prefix(40)), message: "expected 'key = value'", source: source)
-            }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
-                throw ConfigurationError(
-                    key: key, message: "a key is lower-case letters, digits and '_' before '='", source: source)
-            }
-            guard Configuration.key(named: key) != nil else {
-                throw ConfigurationError(
-                    key: key, message: "unknown key (known: \(Configuration.keys.map(\.name).joined(separator: ", ")))",
-                    source: source)
-            }
-            if let first = seen[key] {
-                throw ConfigurationError(key: key, message: "set twice (first on line \(first))", source: source)
-            }
-            seen[key] = number
-            let values: [String]
-            do {
-                values = try Configuration.parseValue(String(line[line.index(after: equals)...]))
-            } catch {
-                throw ConfigurationError(key: key, message: error.message, source: source)
-            }
-            entries.append(Entry(key: key, values: values, line: number))
+        do {
+            let file = try Configuration.table.parse(text, path: path)
+            self.path = file.path
+            entries = file.entries
+        } catch {
+            throw ConfigurationError(key: error.key, message: error.message, source: error.location)
         }
     }
 
@@ -99,120 +70,26 @@ public struct ConfigurationFile: Sendable, Equatable {
     }
 }
 
-/// A value that does not fit its key; the caller adds the key and source.
-struct ValueError: Error {
-    var message: String
-    init(_ message: String) { self.message = message }
-}
-
 extension Configuration {
-    /// One configuration key: its name in files (`max_streams`), environment (`LSTMD_MAX_STREAMS`)
-    /// and on the command line (`--max-streams`), and how a value is applied.
-    public struct Key: Sendable {
-        /// The key's name in configuration files.
-        public let name: String
-        let apply: @Sendable (inout Configuration, [String]) throws -> Void
-
-        /// The environment variable that sets this key.
-        public var environmentVariable: String { "LSTMD_" + name.uppercased() }
-        /// The command-line flag that sets this key.
-        public var flag: String { "--" + name.replacingOccurrences(of: "_", with: "-") }
-    }
-
-    /// Every key a configuration file, the environment or the command line may set.
-    public static let keys: [Key] = [
-        Key(name: "model") { $0.modelPath = try optional($1) },
-        Key(name: "ingest") { $0.ingestEndpoints = $1 },
-        Key(name: "publish") { $0.publishEndpoints = $1 },
-        Key(name: "control") { $0.controlEndpoints = $1 },
-        Key(name: "mode") { configuration, values in
-            guard let text = try optional(values) else { configuration.mode = nil; return }
-            guard let mode = StreamingMode(rawValue: text) else {
-                throw ValueError("must be window or continuous (or empty for the model's), got '\(text)'")
-            }
-            configuration.mode = mode
-        },
-        Key(name: "hop") { $0.hop = try optional($1).map(integer) },
-        Key(name: "max_streams") { $0.maxStreams = try integer(required($1)) },
-        Key(name: "idle_timeout") { $0.idleTimeout = try seconds(required($1)) },
-        Key(name: "stop_drain_timeout") { $0.stopDrainTimeout = try seconds(required($1)) },
-        Key(name: "max_timesteps_per_frame") { $0.maxTimestepsPerFrame = try integer(required($1)) },
-        Key(name: "max_message_bytes") { $0.maxMessageBytes = try integer(required($1)) },
-        Key(name: "receive_hwm") { $0.receiveHighWaterMark = try integer(required($1)) },
-        Key(name: "send_hwm") { $0.sendHighWaterMark = try integer(required($1)) },
-        Key(name: "log_level") { $0.logLevel = try required($1) },
-        Key(name: "log_destination") { $0.logDestination = try required($1) },
-        Key(name: "metrics") { $0.metricsAddress = try optional($1) },
-        Key(name: "state_directory") { $0.stateDirectory = try optional($1) },
-    ]
-
-    /// The value of `key` as a configuration file would spell it (`""` for unset), for the
-    /// debug listing of the resolved configuration at start.
-    public func text(of key: String) -> String {
-        switch key {
-        case "model": modelPath ?? ""
-        case "ingest": ingestEndpoints.joined(separator: ", ")
-        case "publish": publishEndpoints.joined(separator: ", ")
-        case "control": controlEndpoints.joined(separator: ", ")
-        case "mode": mode?.rawValue ?? ""
-        case "hop": hop.map(String.init) ?? ""
-        case "max_streams": String(maxStreams)
-        case "idle_timeout": "\(idleTimeout)"
-        case "stop_drain_timeout": "\(stopDrainTimeout)"
-        case "max_timesteps_per_frame": String(maxTimestepsPerFrame)
-        case "max_message_bytes": String(maxMessageBytes)
-        case "receive_hwm": String(receiveHighWaterMark)
-        case "send_hwm": String(sendHighWaterMark)
-        case "log_level": logLevel
-        case "log_destination": logDestination
-        case "metrics": metricsAddress ?? ""
-        case "state_directory": stateDirectory ?? ""
-        default: "?"
-        }
-    }
+    /// The prefix of the environment variables that set keys (`LSTMD_MAX_STREAMS`).
+    public static let environmentPrefix = "LSTMD_"
 
     /// `LSTMD_*` variables in `environment` that set no key (a misspelling is otherwise silently
     /// ignored), each with the closest key's variable when one is near.
     public static func unknownEnvironmentVariables(_ environment: [String: String]) -> [(variable: String, suggestion: String?)] {
-        let known = Set(keys.map(\.environmentVariable))
         // Read elsewhere: the configuration file's path, the build's -march, test hooks.
-        let other: Set<String> = ["LSTMD_CONFIG", "LSTMD_MARCH", "LSTMD_DEBUG_STALL_AFTER_MS"]
-        return environment.keys.filter { $0.hasPrefix("LSTMD_") && !known.contains($0) && !other.contains($0) }.sorted().map { variable in
-            let scored = known.map { ($0, editDistance(Array(variable), Array($0))) }.min { $0.1 < $1.1 }
-            return (variable, scored.flatMap { $0.1 <= 3 ? $0.0 : nil })
-        }
+        table.unknownEnvironmentVariables(
+            environment, prefix: environmentPrefix, ignoring: ["LSTMD_CONFIG", "LSTMD_MARCH", "LSTMD_DEBUG_STALL_AFTER_MS"])
     }
 
-    private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1] + Array(repeating: 0, count: b.count)
-            for (j, y) in b.enumerated() {
-                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
-    }
-
-    /// The key called `name`, if there is one.
-    public static func key(named name: String) -> Key? {
-        keys.first { $0.name == name }
-    }
-
-    /// Sets `key` from its textual values.
+    /// Sets `key` from its items.
     /// - Throws: `ConfigurationError` naming the key and `source` when the key is unknown or the
     ///   value has the wrong form. Ranges are checked later by `validate()`.
     public mutating func set(_ key: String, to values: [String], from source: ConfigurationSource) throws(ConfigurationError) {
-        guard let entry = Self.key(named: key) else {
-            throw ConfigurationError(key: key, message: "unknown key", source: source.description)
-        }
         do {
-            try entry.apply(&self, values)
-        } catch let error as ValueError {
-            throw ConfigurationError(key: key, message: error.message, source: source.description)
+            try Self.table.apply(key, values, to: &self)
         } catch {
-            throw ConfigurationError(key: key, message: "\(error)", source: source.description)
+            throw ConfigurationError(key: key, message: error.message, source: source.description)
         }
     }
 
@@ -272,29 +149,16 @@ extension Configuration {
             }
         }
 
-        for key in keys {
-            guard let text = environment[key.environmentVariable] else { continue }
-            let source = ConfigurationSource.environment(key.environmentVariable)
-            let values: [String]
-            do {
-                values = try parseValue(text)
-            } catch {
-                throw ConfigurationError(key: key.name, message: error.message, source: source.description)
-            }
-            try set(key.name, values, source)
+        for (key, variable, text) in table.environmentValues(environment, prefix: environmentPrefix) {
+            let source = ConfigurationSource.environment(variable)
+            try set(key.name, items(text, key: key.name, source: source), source)
         }
 
         for (key, values) in commandLine {
-            let flag = Self.key(named: key)?.flag ?? key
-            var items: [String] = []
-            for value in values {
-                do {
-                    items += try parseValue(value)
-                } catch {
-                    throw ConfigurationError(key: key, message: error.message, source: flag)
-                }
-            }
-            try set(key, items, .commandLine(flag))
+            let source = ConfigurationSource.commandLine(Self.key(named: key)?.flag ?? key)
+            var all: [String] = []
+            for value in values { all += try items(value, key: key, source: source) }
+            try set(key, all, source)
         }
 
         do {
@@ -327,84 +191,12 @@ extension Configuration {
         return String(first)
     }
 
-    // MARK: Values
-
-    /// Splits a value into its comma-separated items (bare or double-quoted); a `#` at the start
-    /// or after white space begins a comment. An empty value is no items.
-    static func parseValue(_ text: String) throws(ValueError) -> [String] {
-        let characters = Array(text)
-        var index = 0
-        func skipSpace() {
-            while index < characters.count, characters[index] == " " || characters[index] == "\t" { index += 1 }
+    /// The items of one value (``ValueSyntax``), with errors naming `key` and `source`.
+    static func items(_ text: String, key: String, source: ConfigurationSource) throws(ConfigurationError) -> [String] {
+        do {
+            return try ValueSyntax.items(text)
+        } catch {
+            throw ConfigurationError(key: key, message: error.message, source: source.description)
         }
-        func atEnd() -> Bool { index == characters.count || characters[index] == "#" }
-        var items: [String] = []
-        skipSpace()
-        if atEnd() { return [] }
-        while true {
-            skipSpace()
-            if atEnd() || characters[index] == "," { throw ValueError("empty item in a list") }
-            if characters[index] == "\"" {
-                index += 1
-                var item = ""
-                var closed = false
-                while index < characters.count {
-                    let character = characters[index]
-                    index += 1
-                    if character == "\"" {
-                        closed = true
-                        break
-                    }
-                    if character == "\\" {
-                        guard index < characters.count, characters[index] == "\"" || characters[index] == "\\" else {
-                            throw ValueError("only \\\" and \\\\ are escapes inside quotes")
-                        }
-                        item.append(characters[index])
-                        index += 1
-                    } else {
-                        item.append(character)
-                    }
-                }
-                guard closed else { throw ValueError("unterminated quoted string") }
-                items.append(item)
-                skipSpace()
-            } else {
-                var item = ""
-                while index < characters.count, characters[index] != "," {
-                    let character = characters[index]
-                    if character == "#", let last = item.last, last == " " || last == "\t" { break }
-                    guard character != "\"" else { throw ValueError("a quote may only start an item") }
-                    item.append(character)
-                    index += 1
-                }
-                items.append(item.trimmingCharacters(in: .whitespaces))
-            }
-            if atEnd() { return items }
-            guard characters[index] == "," else { throw ValueError("unexpected text after a quoted string") }
-            index += 1
-        }
-    }
-
-    private static func optional(_ values: [String]) throws(ValueError) -> String? {
-        guard values.count <= 1 else { throw ValueError("takes one value, got \(values.count)") }
-        guard let value = values.first, !value.isEmpty else { return nil }
-        return value
-    }
-
-    private static func required(_ values: [String]) throws(ValueError) -> String {
-        guard let value = try optional(values) else { throw ValueError("needs a value") }
-        return value
-    }
-
-    private static func integer(_ text: String) throws(ValueError) -> Int {
-        guard let value = Int(text.replacingOccurrences(of: "_", with: "")) else {
-            throw ValueError("must be an integer, got '\(text)'")
-        }
-        return value
-    }
-
-    private static func seconds(_ text: String) throws(ValueError) -> Double {
-        guard let value = Double(text), value.isFinite else { throw ValueError("must be a number of seconds, got '\(text)'") }
-        return value
     }
 }

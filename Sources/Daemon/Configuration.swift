@@ -40,54 +40,64 @@ public struct Configuration: Sendable, Equatable {
     public var metricsAddress: String?
     /// Directory for persistent state (systemd's `STATE_DIRECTORY`); nil when there is none.
     public var stateDirectory: String?
-    /// Seconds between watchdog-progress and housekeeping passes of the serving loop.
+    /// Seconds between watchdog-progress and housekeeping passes of the serving loop (not a
+    /// configuration key: lstmd derives it from the watchdog interval).
     public var housekeepingInterval: Double = 0.25
     /// At stop, seconds spent classifying frames already queued before giving up on the rest
     /// (keep below systemd's TimeoutStopSec).
     public var stopDrainTimeout: Double = 5
 
+    // Retraining (see `Configuration+Retraining.swift` for the types).
+    /// Timesteps between labelled windows cut from a labelled stream; nil means the model's hop.
+    public var labelStride: Int?
+    /// When appended buffer records are fsynced (and so become durable).
+    public var bufferFsync: BufferFsync = .interval(0.1)
+    /// Largest size of the labelled buffer on disk, bytes; beyond it records are evicted
+    /// keeping every class represented.
+    public var bufferMaxBytes = 256 << 20
+    /// Seconds between automatic retraining jobs; 0 turns them off.
+    public var retrainInterval: Double = 0
+    /// New labelled windows needed since the last job before an automatic job starts.
+    public var retrainMinNew = 100
+    /// Threads of a retraining job.
+    public var retrainThreads = 1
+    /// Seconds after which a retraining job is killed.
+    public var retrainTimeout: Double = 3600
+    /// A training data file mixed into every retraining job; nil for none.
+    public var retrainBaseData: String?
+    /// A recipe file for retraining; nil means the recipe in the current model's provenance,
+    /// else the built-in default.
+    public var retrainRecipe: String?
+    /// Whether a job starts from the current weights and scaler or from scratch.
+    public var retrainStart: RetrainStart = .warm
+    /// Seconds of a stream that fall into one validation-split unit.
+    public var retrainSplitBlock: Double = 60
+    /// Fraction of split units that validate, in (0, 1).
+    public var retrainValidationFraction = 0.2
+    /// Macro-F1 a candidate must gain over the current model to be promoted.
+    public var retrainPromoteMargin = 0.01
+    /// Largest drop of any class's recall a promoted candidate may show, in [0, 1].
+    public var retrainMaxRecallDrop = 0.05
+    /// Validation windows every class needs before a candidate may be promoted.
+    public var retrainMinValidationPerClass = 10
+    /// Models kept in the store (the current and previous are never pruned); at least 2.
+    public var modelsKeep = 10
+    /// How a stream's state continues across a model swap.
+    public var swapContinuity: SwapContinuity = .replay
+
     /// The defaults.
     public init() {}
 
-    /// Checks ranges and names.
+    /// Checks ranges and names: every key's rule in ``keys``, then the settings that are not
+    /// keys.
     /// - Throws: `ConfigurationError` naming the key.
     public func validate() throws {
-        func check(_ condition: Bool, _ key: String, _ message: String) throws {
-            if !condition { throw ConfigurationError(key: key, message: message) }
+        if let (key, message) = Self.table.problems(in: self).first {
+            throw ConfigurationError(key: key, message: message)
         }
-        try check(!ingestEndpoints.isEmpty, "ingest", "at least one ingest endpoint is needed")
-        try check(!publishEndpoints.isEmpty, "publish", "at least one publish endpoint is needed")
-        for (key, list) in [("ingest", ingestEndpoints), ("publish", publishEndpoints), ("control", controlEndpoints)] {
-            for endpoint in list {
-                try check(
-                    ["tcp://", "ipc://", "inproc://"].contains { endpoint.hasPrefix($0) }, key,
-                    "endpoint '\(endpoint)' must start with tcp://, ipc:// or inproc://")
-            }
-        }
-        if let hop { try check(hop >= 1, "hop", "must be at least 1, got \(hop)") }
-        try check((1...10_000_000).contains(maxStreams), "max_streams", "must be in 1...10000000, got \(maxStreams)")
-        try check(idleTimeout > 0 && idleTimeout <= 1e6, "idle_timeout", "must be in (0, 1000000] seconds, got \(idleTimeout)")
-        try check(
-            housekeepingInterval >= 0.01 && housekeepingInterval <= 10, "housekeeping_interval",
-            "must be in [0.01, 10] seconds, got \(housekeepingInterval)")
-        try check(stopDrainTimeout >= 0 && stopDrainTimeout <= 600, "stop_drain_timeout", "must be in [0, 600] seconds, got \(stopDrainTimeout)")
-        try check((1...1_000_000).contains(maxTimestepsPerFrame), "max_timesteps_per_frame", "must be in 1...1000000, got \(maxTimestepsPerFrame)")
-        try check((64...(1 << 30)).contains(maxMessageBytes), "max_message_bytes", "must be in 64...1073741824, got \(maxMessageBytes)")
-        try check(receiveHighWaterMark >= 0, "receive_hwm", "must not be negative")
-        try check(sendHighWaterMark >= 0, "send_hwm", "must not be negative")
-        try check(
-            ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel), "log_level",
-            "must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
-        try check(
-            ["auto", "journal", "stderr"].contains(logDestination), "log_destination",
-            "must be auto, journal or stderr; got '\(logDestination)'")
-        if let metricsAddress {
-            try check(
-                Self.hostAndPort(metricsAddress) != nil, "metrics",
-                "must be host:port (an IPv4 address, [IPv6] or localhost, port 0...65535), got '\(metricsAddress)'")
-        }
-        if let stateDirectory {
-            try check(stateDirectory.hasPrefix("/"), "state_directory", "must be an absolute path, got '\(stateDirectory)'")
+        guard housekeepingInterval >= 0.01 && housekeepingInterval <= 10 else {
+            throw ConfigurationError(
+                key: "housekeeping_interval", message: "must be in [0.01, 10] seconds, got \(housekeepingInterval)")
         }
     }
 

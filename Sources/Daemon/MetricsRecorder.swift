@@ -8,7 +8,7 @@ import Synchronization
 /// over a registry of its own (nothing process-global, so several can coexist in tests).
 ///
 /// The serving loop moves the hot-path counters through ``ServingMetrics``; the rest is copied
-/// from `Daemon.status` by ``update(status:)`` just before each scrape. Series (all prefixed
+/// from the daemon's `StatusSnapshot` by ``update(_:)`` just before each scrape. Series (all prefixed
 /// `lstmd_`):
 ///
 /// | name | type | meaning |
@@ -48,8 +48,8 @@ public final class MetricsRecorder: ServingMetrics {
     private let frameToLabel: CoreMetrics.Timer
     private let activeStreams: CoreMetrics.Gauge
     private let uptime: CoreMetrics.Gauge
-    private let fromStatus: [(path: [String], counter: CoreMetrics.Counter)]
-    /// What `update(status:)` saw last: counter values and the model-version gauge.
+    private let fromStatus: [(value: @Sendable (StatusSnapshot) -> Int, counter: CoreMetrics.Counter)]
+    /// What `update(_:)` saw last: counter values and the model-version gauge.
     private let last = Mutex<(values: [Double], version: String?, model: CoreMetrics.Gauge?)>(([], nil, nil))
 
     /// Creates every series (at zero) in a new registry.
@@ -70,11 +70,11 @@ public final class MetricsRecorder: ServingMetrics {
         activeStreams = CoreMetrics.Gauge(label: "lstmd_active_streams", factory: factory)
         uptime = CoreMetrics.Gauge(label: "lstmd_uptime_seconds", factory: factory)
         fromStatus = [
-            (["streams", "evicted"], CoreMetrics.Counter(label: "lstmd_evicted_streams_total", factory: factory)),
-            (["streams", "rejected"], CoreMetrics.Counter(label: "lstmd_rejected_streams_total", factory: factory)),
-            (["counters", "labelled_frames"], CoreMetrics.Counter(label: "lstmd_labelled_frames_total", factory: factory)),
-            (["counters", "gaps"], CoreMetrics.Counter(label: "lstmd_sequence_gaps_total", factory: factory)),
-            (["counters", "reloads"], CoreMetrics.Counter(label: "lstmd_model_reloads_total", factory: factory)),
+            ({ @Sendable in $0.streams.evicted }, CoreMetrics.Counter(label: "lstmd_evicted_streams_total", factory: factory)),
+            ({ @Sendable in $0.streams.rejected }, CoreMetrics.Counter(label: "lstmd_rejected_streams_total", factory: factory)),
+            ({ @Sendable in $0.counts.labelledFrames }, CoreMetrics.Counter(label: "lstmd_labelled_frames_total", factory: factory)),
+            ({ @Sendable in $0.counts.gaps }, CoreMetrics.Counter(label: "lstmd_sequence_gaps_total", factory: factory)),
+            ({ @Sendable in $0.counts.reloads }, CoreMetrics.Counter(label: "lstmd_model_reloads_total", factory: factory)),
         ]
         // Retraining is not implemented yet; the series exist so dashboards can be built now.
         _ = CoreMetrics.Counter(label: "lstmd_retrain_runs_total", factory: factory)
@@ -108,24 +108,21 @@ public final class MetricsRecorder: ServingMetrics {
 
     // MARK: Status
 
-    /// Copies the gauges and slow counters from a `Daemon.status` snapshot: active streams,
-    /// evictions, rejected streams, labelled frames, gaps, reloads, uptime and the model version.
-    /// Counters advance by the difference to the previous snapshot, so they never go back.
-    public func update(status: JSONValue) {
-        guard case .object = status else { return }
-        activeStreams.record(status["streams"]?["active"]?.numberValue ?? 0)
-        uptime.record(status["uptime_s"]?.numberValue ?? 0)
-        let values = fromStatus.map { entry in
-            entry.path.reduce(Optional(status)) { $0?[$1] }?.numberValue ?? 0
-        }
-        let version = status["model"]?["version"]?.stringValue
+    /// Copies the gauges and slow counters from the daemon's status: active streams, evictions,
+    /// rejected streams, labelled frames, gaps, reloads, uptime and the model version. Counters
+    /// advance by the difference to the previous snapshot, so they never go back.
+    public func update(_ status: StatusSnapshot) {
+        activeStreams.record(status.streams.active)
+        uptime.record(status.uptimeSeconds)
+        let values = fromStatus.map { Double($0.value(status)) }
+        let version = status.model.version
         last.withLock { last in
             for (index, entry) in fromStatus.enumerated() {
                 let previous = index < last.values.count ? last.values[index] : 0
                 if values[index] > previous { entry.counter.increment(by: Int64(values[index] - previous)) }
             }
             last.values = values
-            if let version, version != last.version {
+            if version != last.version {
                 last.model?.destroy()
                 let gauge = CoreMetrics.Gauge(label: "lstmd_model_info", dimensions: [("version", version)], factory: factory)
                 gauge.record(1)

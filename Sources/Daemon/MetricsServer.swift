@@ -8,7 +8,7 @@ import Synchronization
 /// A tiny HTTP/1.1 server (SwiftNIO, one event-loop thread) for Prometheus and health checks.
 ///
 /// - `GET /metrics`: ``MetricsRecorder/exposition()`` as `text/plain; version=0.0.4`, after
-///   calling `refresh` (which copies `Daemon.status` into the recorder);
+///   calling `refresh` (which copies the daemon's `StatusSnapshot` into the recorder);
 /// - `GET /healthz`: 200 `ready` while ``isReady``, else 503 `not ready`;
 /// - anything else: 404 (405 for a method other than GET or HEAD).
 ///
@@ -73,7 +73,7 @@ public final class MetricsServer: Sendable {
     }
 
     /// Sets the closure run before each `/metrics` response (typically
-    /// `{ recorder.update(status: daemon.status) }`).
+    /// `{ recorder.update(snapshot) }`).
     public func onScrape(_ body: @escaping @Sendable () -> Void) {
         refresh.withLock { $0 = body }
     }

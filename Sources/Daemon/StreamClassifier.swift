@@ -1,23 +1,10 @@
 import LSTMKit
 
-/// One stream's classification state. Owned by the serving thread.
-final class StreamSession {
-    let id: String
-    /// `id` as a JSON string literal, computed once for the label messages.
-    let quotedID: String
-    /// The last accepted sequence number.
-    var lastSequence: UInt64?
-    /// Monotonic time of the last accepted frame, ns.
-    var lastSeen: UInt64
+/// One stream's model state: what the classifier keeps per stream, and nothing else (sequence
+/// tracking and counters are the stream table's). Owned by the serving thread.
+final class StreamEngine {
     /// Timesteps consumed since the state was last reset.
     var timesteps = 0
-    var frames = 0
-    var labels = 0
-    var gaps = 0
-    /// The most recent label's class index, or -1.
-    var lastLabel = -1
-    /// The batch this session has a frame waiting in, or 0.
-    var pendingBatch = 0
     fileprivate var engine: Engine
 
     fileprivate enum Engine {
@@ -32,21 +19,17 @@ final class StreamSession {
         case detached
     }
 
-    fileprivate init(id: String, now: UInt64, engine: Engine) {
-        self.id = id
-        self.quotedID = JSONText.quoted(id)
-        self.lastSeen = now
+    fileprivate init(engine: Engine) {
         self.engine = engine
     }
 
-    /// Bytes held by the session's states and buffers (approximate, for memory accounting).
+    /// Bytes held by the states and buffers (approximate, for memory accounting).
     var byteCount: Int {
-        let base = 160 + id.utf8.count
         switch engine {
-        case .continuous(let state): return base + state.byteCount
-        case .staggered(let states, let starts): return base + states.reduce(0) { $0 + $1.byteCount } + starts.count * 8
-        case .buffered(let ring): return base + ring.count * 4
-        case .detached: return base
+        case .continuous(let state): return state.byteCount
+        case .staggered(let states, let starts): return states.reduce(0) { $0 + $1.byteCount } + starts.count * 8
+        case .buffered(let ring): return ring.count * 4
+        case .detached: return 0
         }
     }
 }
@@ -72,6 +55,8 @@ final class StreamClassifier {
     private var probabilities: [Float]
     private var windowValues: [Float]
     private let stepper: BatchStepper?
+    /// Per-stream state by stream-table slot; made when a slot's first frame arrives.
+    private var engines: [StreamEngine?] = []
     /// Fewer pending streams than this run one by one (the fused step beats a small sgemm).
     static let smallestBatch = 4
 
@@ -98,52 +83,72 @@ final class StreamClassifier {
     }
 
     /// Consumes one frame for each of several distinct streams at once (continuous mode): the
-    /// states advance together through `BatchStepper`; `emit(index, timestep, probabilities)`
-    /// is called for each label due, in timestep order per stream (`timestep` counts the
-    /// stream's timesteps since its last reset, minus one).
+    /// states advance together through `BatchStepper`; `emit(index, timesteps, probabilities)`
+    /// is called for each label due, in timestep order per stream (`timesteps`: the stream's
+    /// timesteps since its last reset, the labelled one included).
     func processBatch(
-        _ sessions: [StreamSession], values: [UnsafePointer<Float>], timesteps: [Int],
+        _ slots: [Int], values: [UnsafePointer<Float>], timesteps: [Int],
         emit: (Int, Int, UnsafePointer<Float>) -> Void
     ) {
-        guard let stepper, sessions.count >= Self.smallestBatch else {
-            for index in sessions.indices {
-                process(sessions[index], values: values[index], timesteps: timesteps[index]) { probabilities in
-                    emit(index, sessions[index].timesteps - 1, probabilities)
+        let engines = slots.map { engine(slot: $0) }
+        guard let stepper, slots.count >= Self.smallestBatch else {
+            for index in slots.indices {
+                process(engines[index], values: values[index], timesteps: timesteps[index]) { count, probabilities in
+                    emit(index, count, probabilities)
                 }
             }
             return
         }
-        let requests = sessions.indices.map { index -> BatchStepper.Request in
-            guard case .continuous(let state) = sessions[index].engine else {
-                preconditionFailure("batched sessions are continuous")
+        let requests = engines.indices.map { index -> BatchStepper.Request in
+            guard case .continuous(let state) = engines[index].engine else {
+                preconditionFailure("batched streams are continuous")
             }
             return BatchStepper.Request(state: state, input: values[index], timesteps: timesteps[index])
         }
-        let before = sessions.map(\.timesteps)
+        let before = engines.map(\.timesteps)
         let hop = self.hop
         stepper.run(requests, shouldLabel: { index, t in (before[index] + t + 1) % hop == 0 }) { index, t, probabilities in
-            sessions[index].timesteps = before[index] + t + 1
-            emit(index, before[index] + t, probabilities)
+            emit(index, before[index] + t + 1, probabilities)
         }
-        for index in sessions.indices { sessions[index].timesteps = before[index] + timesteps[index] }
+        for index in engines.indices { engines[index].timesteps = before[index] + timesteps[index] }
     }
 
-    /// A new session whose state is zero.
-    func makeSession(id: String, now: UInt64) -> StreamSession {
-        let engine: StreamSession.Engine
+    /// The state of the stream in `slot`, made (zero) at its first use.
+    func engine(slot: Int) -> StreamEngine {
+        if slot >= engines.count { engines.append(contentsOf: repeatElement(nil, count: slot + 1 - engines.count)) }
+        if let existing = engines[slot] { return existing }
+        let made = makeEngine()
+        engines[slot] = made
+        return made
+    }
+
+    /// Drops the state of the stream in `slot` (evicted or closed).
+    func remove(slot: Int) {
+        if slot < engines.count { engines[slot] = nil }
+    }
+
+    /// Bytes held by every stream's state.
+    var byteCount: Int { engines.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+
+    /// Timesteps the stream in `slot` consumed since its state was last reset.
+    func timesteps(slot: Int) -> Int { slot < engines.count ? engines[slot]?.timesteps ?? 0 : 0 }
+
+    /// A state that has seen nothing.
+    private func makeEngine() -> StreamEngine {
         switch mode {
         case .continuous:
-            engine = .continuous(model.makeState())
+            return StreamEngine(engine: .continuous(model.makeState()))
         case .window where model.supportsStep:
-            engine = .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots))
+            return StreamEngine(
+                engine: .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots)))
         case .window:
-            engine = .buffered(ring: [Float](repeating: 0, count: window * channels))
+            return StreamEngine(engine: .buffered(ring: [Float](repeating: 0, count: window * channels)))
         }
-        return StreamSession(id: id, now: now, engine: engine)
     }
 
-    /// Forgets everything the session has seen (its sequence tracking stays).
-    func reset(_ session: StreamSession) {
+    /// Forgets everything the stream in `slot` has seen (a gap, or a control `reset`).
+    func reset(slot: Int) {
+        guard slot < engines.count, let session = engines[slot] else { return }
         session.timesteps = 0
         switch session.engine {
         case .continuous(let state):
@@ -156,11 +161,19 @@ final class StreamClassifier {
         }
     }
 
-    /// Consumes `timesteps` raw timesteps and calls `emit` with the class probabilities [K]
-    /// each time a label is due.
+    /// Consumes one frame of the stream in `slot`; see `process(_:values:timesteps:emit:)`.
     func process(
-        _ session: StreamSession, values: UnsafePointer<Float>, timesteps: Int,
-        emit: (UnsafePointer<Float>) -> Void
+        slot: Int, values: UnsafePointer<Float>, timesteps: Int, emit: (Int, UnsafePointer<Float>) -> Void
+    ) {
+        process(engine(slot: slot), values: values, timesteps: timesteps, emit: emit)
+    }
+
+    /// Consumes `timesteps` raw timesteps ([T, C]) and calls `emit(timesteps, probabilities)`
+    /// with the class probabilities [K] each time a label is due (`timesteps`: consumed since the
+    /// last reset, the labelled one included).
+    func process(
+        _ session: StreamEngine, values: UnsafePointer<Float>, timesteps: Int,
+        emit: (Int, UnsafePointer<Float>) -> Void
     ) {
         let c = channels
         switch session.engine {
@@ -168,7 +181,7 @@ final class StreamClassifier {
             for t in 0..<timesteps {
                 model.step(state, input: values + t * c)
                 session.timesteps += 1
-                if session.timesteps % hop == 0 { label(state, emit) }
+                if session.timesteps % hop == 0 { label(state, session.timesteps, emit) }
             }
         case .staggered(let states, var starts):
             session.engine = .detached
@@ -189,7 +202,7 @@ final class StreamClassifier {
                     for slot in 0..<slots where starts[slot] >= 0 {
                         model.step(states[slot], projectedInput: p.baseAddress!)
                         if n - starts[slot] + 1 == window {
-                            label(states[slot], emit)
+                            label(states[slot], session.timesteps, emit)
                             starts[slot] = -1
                         }
                     }
@@ -211,20 +224,20 @@ final class StreamClassifier {
                         for j in 0..<c { windowValues[k * c + j] = ring[source + j] }
                     }
                     if let result = try? model.forward(windowValues, batchSize: 1, timesteps: window, threads: 1) {
-                        result.probabilities.withUnsafeBufferPointer { emit($0.baseAddress!) }
+                        result.probabilities.withUnsafeBufferPointer { emit(seen, $0.baseAddress!) }
                     }
                 }
             }
             session.engine = .buffered(ring: ring)
         case .detached:
-            preconditionFailure("stream \(session.id) is being processed re-entrantly")
+            preconditionFailure("a stream is being processed re-entrantly")
         }
     }
 
-    private func label(_ state: LSTMState, _ emit: (UnsafePointer<Float>) -> Void) {
+    private func label(_ state: LSTMState, _ timesteps: Int, _ emit: (Int, UnsafePointer<Float>) -> Void) {
         probabilities.withUnsafeMutableBufferPointer { p in
             model.classify(state, probabilities: p.baseAddress!)
-            emit(UnsafePointer(p.baseAddress!))
+            emit(timesteps, UnsafePointer(p.baseAddress!))
         }
     }
 }

@@ -1,8 +1,14 @@
 /// Advances many streams' states together: at each timestep the states with input left are
 /// stacked into matrices and every layer's gates are computed with two `sgemm` calls
 /// (`X·W_ihᵀ` and `H·W_hhᵀ`) instead of one matrix–vector product per stream, so the weights
-/// are read once per timestep for the whole batch. Results equal `LSTMModel.step` to within
-/// float rounding (the summation order differs).
+/// are read once per timestep for the whole batch.
+///
+/// The step is the single-stream step on rows: each state's `h` and `c` are gathered into a row
+/// (`LSTMState.gather`), the cell update is the same kernel (`lstmCellIFGO`), the end of each
+/// timestep is the same `LSTMModel.completeStep` (attention pool, step count) and the labels come
+/// from the same head, then the rows are scattered back (`LSTMState.scatter`). Results equal
+/// `LSTMModel.step` to within float rounding (the summation order of the gate products differs);
+/// `BatchStepperTests` checks this for every fixture architecture.
 ///
 /// Owned by one thread; its buffers grow to the largest batch seen and are then reused, so a
 /// steady stream of batches allocates nothing.
@@ -22,38 +28,73 @@ public final class BatchStepper {
 
     /// The model whose states are advanced.
     public let model: LSTMModel
-    private var capacity = 0
+    /// Request indices, longest first: row `r` belongs to request `order[r]`, and the requests
+    /// still running at timestep t are a prefix.
     private var order: [Int] = []
-    private var inputs: [Float] = []
-    private var gates: [Float] = []
-    private var hidden: [[Float]]
-    private var cells: [[Float]]
-    private var probabilities: [Float]
+    /// The row matrices, grown to the largest batch seen.
+    private var rows: Rows
+    /// [K] probabilities handed to `emit`.
+    private let probabilities: UnsafeMutablePointer<Float>
+
+    /// The batch's row matrices, in one 64-byte-aligned allocation.
+    private struct Rows {
+        /// Rows each matrix holds.
+        let capacity: Int
+        let arena: UnsafeMutableRawPointer
+        /// [rows, C] scaled inputs of one timestep.
+        let inputs: UnsafeMutablePointer<Float>
+        /// [rows, 4Hp] gate preactivations of one layer (packed blocks, see `LSTMKernels`).
+        let gates: UnsafeMutablePointer<Float>
+        /// Per layer: [rows, Hp] hidden states `h` and [rows, Hp] cell states `c`.
+        let hidden: [UnsafeMutablePointer<Float>]
+        let cells: [UnsafeMutablePointer<Float>]
+
+        init(capacity: Int, model: LSTMModel) {
+            let hp = model.paddedHidden, layers = model.architecture.numLayers
+            let sizes = [(capacity * model.channels + 15) / 16 * 16, capacity * 4 * hp]
+                + Array(repeating: capacity * hp, count: 2 * layers)
+            let total = sizes.reduce(0, +)
+            arena = UnsafeMutableRawPointer.allocate(byteCount: max(total, 16) * 4, alignment: 64)
+            let floats = arena.bindMemory(to: Float.self, capacity: max(total, 16))
+            floats.initialize(repeating: 0, count: max(total, 16))
+            var starts: [UnsafeMutablePointer<Float>] = []
+            var offset = 0
+            for size in sizes {
+                starts.append(floats + offset)
+                offset += size
+            }
+            self.capacity = capacity
+            inputs = starts[0]
+            gates = starts[1]
+            hidden = (0..<layers).map { starts[2 + 2 * $0] }
+            cells = (0..<layers).map { starts[3 + 2 * $0] }
+        }
+    }
 
     /// - Precondition: the model is unidirectional.
     public init(model: LSTMModel) {
         precondition(model.supportsStep, "batched steps need a unidirectional model")
         self.model = model
-        hidden = Array(repeating: [], count: model.architecture.numLayers)
-        cells = Array(repeating: [], count: model.architecture.numLayers)
-        probabilities = [Float](repeating: 0, count: model.classCount)
+        rows = Rows(capacity: 1, model: model)
+        probabilities = .allocate(capacity: model.classCount)
+        probabilities.initialize(repeating: 0, count: model.classCount)
     }
 
-    private func reserve(_ rows: Int) {
-        guard rows > capacity else { return }
-        capacity = max(rows, capacity * 2)
-        let hp = model.paddedHidden
-        inputs = [Float](repeating: 0, count: capacity * model.channels)
-        gates = [Float](repeating: 0, count: capacity * 4 * hp)
-        for layer in hidden.indices {
-            hidden[layer] = [Float](repeating: 0, count: capacity * hp)
-            cells[layer] = [Float](repeating: 0, count: capacity * hp)
-        }
+    deinit {
+        rows.arena.deallocate()
+        probabilities.deallocate()
+    }
+
+    private func reserve(_ count: Int) {
+        guard count > rows.capacity else { return }
+        rows.arena.deallocate()
+        rows = Rows(capacity: max(count, rows.capacity * 2), model: model)
     }
 
     /// Advances every request's state by its timesteps, in order. After each timestep at which
     /// `shouldLabel(request, timestep)` is true, the class probabilities [K] of that state are
     /// passed to `emit(request, timestep, probabilities)`.
+    /// - Precondition: no state appears in two requests.
     public func run(
         _ requests: [Request],
         shouldLabel: (Int, Int) -> Bool,
@@ -63,89 +104,76 @@ public final class BatchStepper {
         guard count > 0 else { return }
         reserve(count)
         let hp = model.paddedHidden, c = model.channels
-        let plan = model.stepPlan
         let layers = model.architecture.numLayers
+        let inputs = rows.inputs, gates = rows.gates, hidden = rows.hidden, cells = rows.cells
         order = (0..<count).sorted { requests[$0].timesteps > requests[$1].timesteps }
-        // Gather the states into rows (slot = position in `order`).
-        for (slot, index) in order.enumerated() {
+        for (row, index) in order.enumerated() {
             let state = requests[index].state
             for layer in 0..<layers {
-                let z = state.storage + state.offsets[2 * layer] + state.inputWidths[layer]
-                hidden[layer].withUnsafeMutableBufferPointer { ($0.baseAddress! + slot * hp).update(from: z, count: hp) }
-                cells[layer].withUnsafeMutableBufferPointer {
-                    ($0.baseAddress! + slot * hp).update(from: state.storage + state.offsets[2 * layer + 1], count: hp)
-                }
+                state.gather(layer: layer, hidden: hidden[layer] + row * hp, cell: cells[layer] + row * hp)
             }
         }
         var active = count
-        let longest = requests[order[0]].timesteps
-        for t in 0..<longest {
+        let top = hidden[layers - 1]
+        for t in 0..<requests[order[0]].timesteps {
             while active > 0 && requests[order[active - 1]].timesteps <= t { active -= 1 }
-            inputs.withUnsafeMutableBufferPointer { x in
-                for slot in 0..<active {
-                    model.scale(requests[order[slot]].input + t * c, into: x.baseAddress! + slot * c)
-                }
+            for row in 0..<active {
+                model.scale(requests[order[row]].input + t * c, into: inputs + row * c)
             }
             for layer in 0..<layers {
-                let packed = model.layers[layer][0]
-                gates.withUnsafeMutableBufferPointer { g in
-                    for slot in 0..<active {
-                        (g.baseAddress! + slot * 4 * hp).update(from: plan.layers[layer].bias, count: 4 * hp)
-                    }
-                    let source = layer == 0 ? inputs : hidden[layer - 1]
-                    source.withUnsafeBufferPointer { x in
-                        packed.inputWeights.withUnsafeBufferPointer { w in
-                            BLAS.sgemm(
-                                m: active, n: 4 * hp, k: packed.inputWidth, a: x.baseAddress!, lda: packed.inputWidth,
-                                b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: g.baseAddress!, ldc: 4 * hp)
-                        }
-                    }
-                    hidden[layer].withUnsafeMutableBufferPointer { h in
-                        packed.recurrentWeights.withUnsafeBufferPointer { w in
-                            BLAS.sgemm(
-                                m: active, n: 4 * hp, k: hp, a: h.baseAddress!, lda: hp,
-                                b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: g.baseAddress!, ldc: 4 * hp)
-                        }
-                        cells[layer].withUnsafeMutableBufferPointer { cs in
-                            for slot in 0..<active {
-                                lstmPointwiseForward(
-                                    hidden: h.baseAddress! + slot * hp, cell: cs.baseAddress! + slot * hp,
-                                    g.baseAddress! + slot * 4 * hp, nil, blocks: hp / 16)
-                            }
-                        }
-                    }
-                }
+                model.stepRows(
+                    layer: layer, rows: active, input: layer == 0 ? inputs : hidden[layer - 1],
+                    hidden: hidden[layer], cell: cells[layer], gates: gates)
             }
-            // Head bookkeeping per state: step count, attention pool, labels.
-            hidden[layers - 1].withUnsafeBufferPointer { top in
-                for slot in 0..<active {
-                    let index = order[slot]
-                    let state = requests[index].state
-                    let row = top.baseAddress! + slot * hp
-                    model.accumulateAttention(state, top: row)
-                    state.steps += 1
-                    if shouldLabel(index, t) {
-                        probabilities.withUnsafeMutableBufferPointer { p in
-                            model.classify(state, top: row, probabilities: p.baseAddress!)
-                            emit(index, t, UnsafePointer(p.baseAddress!))
-                        }
-                    }
+            for row in 0..<active {
+                let index = order[row]
+                let state = requests[index].state
+                let output = top + row * hp
+                model.completeStep(state, top: output)
+                if shouldLabel(index, t) {
+                    model.classify(state, top: output, probabilities: probabilities)
+                    emit(index, t, probabilities)
                 }
             }
         }
-        // Scatter the rows back into the states.
-        for (slot, index) in order.enumerated() {
+        for (row, index) in order.enumerated() {
             let state = requests[index].state
             for layer in 0..<layers {
-                let z = state.storage + state.offsets[2 * layer] + state.inputWidths[layer]
-                hidden[layer].withUnsafeBufferPointer { z.update(from: $0.baseAddress! + slot * hp, count: hp) }
-                cells[layer].withUnsafeBufferPointer {
-                    (state.storage + state.offsets[2 * layer + 1]).update(from: $0.baseAddress! + slot * hp, count: hp)
-                }
-                // Layer inputs of the next layer and the top output mirror h, as `step` leaves them.
-                let out = state.storage + state.offsets[layer + 1 < layers ? 2 * layer + 2 : 2 * layers]
-                out.update(from: z, count: hp)
+                state.scatter(layer: layer, hidden: hidden[layer] + row * hp, cell: cells[layer] + row * hp)
             }
+        }
+    }
+}
+
+extension LSTMModel {
+    /// One timestep of one layer for `rows` stacked states:
+    /// `gates = b + X·W_ihᵀ + H·W_hhᵀ` (two `sgemm`s), then the cell update of every row.
+    /// - Parameters:
+    ///   - input: [rows, N_in] the layer's input (scaled values, or the layer below's new `h`).
+    ///   - hidden: [rows, Hp] `h`, replaced by `h'`.
+    ///   - cell: [rows, Hp] `c`, replaced by `c'`.
+    ///   - gates: scratch [rows, 4Hp].
+    func stepRows(
+        layer: Int, rows: Int, input: UnsafePointer<Float>, hidden: UnsafeMutablePointer<Float>,
+        cell: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>
+    ) {
+        let hp = paddedHidden
+        let packed = layers[layer][0]
+        let bias = stepPlan.layers[layer].bias
+        for row in 0..<rows { (gates + row * 4 * hp).update(from: bias, count: 4 * hp) }
+        packed.inputWeights.withUnsafeBufferPointer { w in
+            BLAS.sgemm(
+                m: rows, n: 4 * hp, k: packed.inputWidth, a: input, lda: packed.inputWidth,
+                b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
+        }
+        packed.recurrentWeights.withUnsafeBufferPointer { w in
+            BLAS.sgemm(
+                m: rows, n: 4 * hp, k: hp, a: hidden, lda: hp,
+                b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
+        }
+        for row in 0..<rows {
+            lstmCellBlocks(
+                hidden: hidden + row * hp, cell: cell + row * hp, gates + row * 4 * hp, nil, blocks: hp / 16)
         }
     }
 }

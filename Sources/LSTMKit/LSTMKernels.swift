@@ -20,16 +20,35 @@ func store16(_ value: Vector16, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector16.self)
 }
 
-/// One LSTM cell update for 16 units: `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
+/// The gate activations of one cell update (16 units), which the training forward keeps for the
+/// backward pass: σ(i), σ(f), tanh(g), σ(o) and tanh(c').
+struct LSTMGateActivations {
+    var input = Vector16(), forget = Vector16(), candidate = Vector16(), output = Vector16()
+    var tanhCell = Vector16()
+}
+
+/// The LSTM cell update for 16 units, gates in the order i, f, g, o (PyTorch):
+/// `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
+///
+/// This is the one cell update of the engine: the single-stream step (`lstmCellStep`), the batched
+/// step and the window forward (`lstmCellBlocks`) and the training forward (`lstmCellForward`) all
+/// call it; only the gate products around it differ (SIMD matvec, `sgemm`).
 ///
 /// Written over `e_x = exp(-x)` with two divisions instead of five:
 /// `c' = (c·(1+e_i)(1+e_2g) + (1-e_2g)(1+e_f)) / ((1+e_f)(1+e_i)(1+e_2g))` and
 /// `h' = (1-e_2c') / ((1+e_o)(1+e_2c'))`. Gate inputs are clamped to ±20 (σ and tanh are within
 /// 3e-9 of their limits there) so every product stays finite. Tested against `Double` in
-/// `ActivationTests` (absolute error ≤ 1e-6 on c' and h').
+/// `ActivationTests` (absolute error ≤ 1e-6 on c' and h', and on the saved activations).
+/// - Parameters:
+///   - i, f, g, o: gate preactivations.
+///   - cell: `c` in, `c'` out.
+///   - activations: when non-nil, also receives the gate activations (five more divisions; `c'`
+///     and `h'` are the same values either way). Inlined with `nil`, this costs nothing.
+/// - Returns: `h'`.
 @inline(__always)
-func lstmPointwise(
-    _ i: Vector16, _ f: Vector16, _ g: Vector16, _ o: Vector16, cell: inout Vector16
+func lstmCellIFGO(
+    _ i: Vector16, _ f: Vector16, _ g: Vector16, _ o: Vector16, cell: inout Vector16,
+    saving activations: UnsafeMutablePointer<LSTMGateActivations>? = nil
 ) -> Vector16 {
     let limit = Vector16(repeating: 20), one = Vector16(repeating: 1)
     @inline(__always) func clamped(_ x: Vector16) -> Vector16 {
@@ -44,13 +63,20 @@ func lstmPointwise(
     let next = (cell * ig + (one - eg) * ef) / (ef * ig)
     cell = next
     let ec = Activations.exp(-2 * clamped(next))
-    return (one - ec) / ((one + Activations.exp(-clamped(o))) * (one + ec))
+    let eo = one + Activations.exp(-clamped(o))
+    if let activations {
+        activations.pointee = LSTMGateActivations(
+            input: one / ei, forget: one / ef, candidate: (one - eg) / (one + eg), output: one / eo,
+            tanhCell: (one - ec) / (one + ec))
+    }
+    return (one - ec) / (eo * (one + ec))
 }
 
-/// Advances `blocks`·16 LSTM units by one timestep with the fused gate product.
+/// Advances `blocks`·16 LSTM units by one timestep with the fused gate product: the single-stream
+/// step.
 ///
 /// For each block: `gates = pre + W·z` (W: 64 rows × `count` columns, block-major), then the cell
-/// update. `z` must not alias `hidden` (it usually holds the previous hidden state).
+/// update `lstmCellIFGO` while the gates are still in registers. `z` must not alias `hidden` (it usually holds the previous hidden state).
 /// - Parameters:
 ///   - hidden: output `h'` [blocks·16].
 ///   - cell: cell state [blocks·16], updated in place.
@@ -71,7 +97,7 @@ func lstmCellStep(
         let (i, f, g, o) = gateProduct(
             weights + block * blockStride, input: input, count: count, preactivation: preactivation + block * 64)
         var c = load16(cell + block * 16)
-        let h = lstmPointwise(i, f, g, o, cell: &c)
+        let h = lstmCellIFGO(i, f, g, o, cell: &c)
         store16(c, cell + block * 16)
         store16(h, hidden + block * 16)
     }
@@ -115,10 +141,16 @@ func lstmProject(
     }
 }
 
-/// The cell update from preactivations given as a sum of two packed buffers (`a + b`, `b` may
-/// be nil): used by the batched forward where `a` is the input projection and `b = W_hh·h`.
+/// The cell update (`lstmCellIFGO`) of `blocks`·16 units from packed preactivations given as a
+/// sum of two buffers, `a + b` (`b` may be nil): the batched step and the window forward, where the
+/// gate products are `sgemm`s.
+/// - Parameters:
+///   - hidden: output `h'` [blocks·16].
+///   - cell: cell state [blocks·16], updated in place.
+///   - a: preactivations [blocks][4][16] (i, f, g, o per block).
+///   - b: added to `a` when non-nil (the recurrent product `W_hh·h`), same layout.
 @inline(__always)
-func lstmPointwiseForward(
+func lstmCellBlocks(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, blocks: Int
 ) {
@@ -133,7 +165,7 @@ func lstmPointwiseForward(
             o += load16(q + 48)
         }
         var c = load16(cell + block * 16)
-        let h = lstmPointwise(i, f, g, o, cell: &c)
+        let h = lstmCellIFGO(i, f, g, o, cell: &c)
         store16(c, cell + block * 16)
         store16(h, hidden + block * 16)
     }

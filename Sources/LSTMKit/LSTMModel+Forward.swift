@@ -183,7 +183,7 @@ extension LSTMModel {
                                                 let b = order[slot]
                                                 let t = direction == 0 ? step : lengths[b] - 1 - step
                                                 let hRow = hs.baseAddress! + slot * hp
-                                                lstmPointwiseForward(
+                                                lstmCellBlocks(
                                                     hidden: hRow, cell: cs.baseAddress! + slot * hp,
                                                     g.baseAddress! + (b * timesteps + t) * 4 * hp,
                                                     step > 0 ? UnsafePointer(r.baseAddress! + slot * 4 * hp) : nil,
@@ -221,29 +221,19 @@ extension LSTMModel {
         let featureWidth = d * hp
         var features = [Float](repeating: 0, count: featureWidth)
         var scratch = [Float](repeating: 0, count: 2 * head.widest)
-        var scores = [Float](repeating: 0, count: timesteps)
         output.withUnsafeBufferPointer { out in
             features.withUnsafeMutableBufferPointer { f in
                 for b in 0..<batchSize {
                     let length = lengths[b]
                     let rowBase = out.baseAddress! + b * timesteps * featureWidth
-                    if head.attention != nil {
-                        var largest = -Float.infinity
+                    if let attention = stepPlan.attention {
+                        var largest: Float = 0, total: Float = 0
                         for t in 0..<length {
-                            scores[t] = attentionScore(rowBase + t * featureWidth)
-                            largest = max(largest, scores[t])
+                            attention.fold(
+                                sum: f.baseAddress!, largest: &largest, total: &total, rowBase + t * featureWidth,
+                                first: t == 0)
                         }
-                        var total: Float = 0
-                        for t in 0..<length {
-                            scores[t] = expf(scores[t] - largest)
-                            total += scores[t]
-                        }
-                        for j in 0..<featureWidth { f[j] = 0 }
-                        for t in 0..<length {
-                            let weight = scores[t] / total
-                            let y = rowBase + t * featureWidth
-                            for j in 0..<featureWidth { f[j] += weight * y[j] }
-                        }
+                        attention.finish(f.baseAddress!, sum: f.baseAddress!, total: total)
                     } else {
                         (f.baseAddress!).update(from: rowBase + (length - 1) * featureWidth, count: hp)
                         if d == 2 {
@@ -260,9 +250,3 @@ extension LSTMModel {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -132,15 +132,4 @@ public final class LSTMModel: Sendable {
         if let logits { logits.update(from: probabilities, count: classCount) }
         softmaxInPlace(probabilities, count: classCount)
     }
-
-    /// The attention score `w·y + b` of one padded feature vector.
-    @inline(__always)
-    func attentionScore(_ y: UnsafePointer<Float>) -> Float {
-        guard let attention = head.attention else { return 0 }
-        return attention.weights.withUnsafeBufferPointer { w in
-            var sum: Float = attention.bias
-            for j in 0..<w.count { sum += w[j] * y[j] }
-            return sum
-        }
-    }
 }

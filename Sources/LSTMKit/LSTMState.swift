@@ -2,6 +2,10 @@
 /// vectors (padded to `Hp`), the running attention pool when the head attends, and scratch space
 /// for the head, all in one 64-byte-aligned allocation made once.
 ///
+/// `LSTMModel.step` advances it in place. Batched code (`BatchStepper`) does not read this layout:
+/// it copies each layer's `h` and `c` into a row of its own matrices with `gather(layer:hidden:cell:)`
+/// and back with `scatter(layer:hidden:cell:)`.
+///
 /// Not `Sendable`: a state belongs to one stream and is advanced by one thread at a time.
 public final class LSTMState {
     /// Layers `L`.
@@ -13,11 +17,14 @@ public final class LSTMState {
     /// [2L + 3] offsets into storage: z_0, c_0, z_1, c_1, …, top output, attention pool, scratch.
     let offsets: UnsafeMutablePointer<Int>
     let inputWidths: [Int]
+    /// `Hp`.
+    let paddedHidden: Int
     /// Timesteps consumed since creation or the last `reset()`.
     public internal(set) var steps: Int = 0
 
     init(model: LSTMModel) {
         let hp = model.paddedHidden
+        paddedHidden = hp
         layers = model.architecture.numLayers
         inputWidths = model.layers.map { $0[0].inputWidth }
         offsets = .allocate(capacity: 2 * layers + 3)
@@ -60,158 +67,75 @@ public final class LSTMState {
 
     /// The hidden state `h` of `layer` (unpadded, [H]).
     public func hidden(layer: Int, hiddenSize: Int) -> [Float] {
-        Array(UnsafeBufferPointer(start: storage + offsets[2 * layer] + inputWidths[layer], count: hiddenSize))
+        Array(UnsafeBufferPointer(start: hiddenVector(layer), count: hiddenSize))
     }
 
     /// The cell state `c` of `layer` (unpadded, [H]).
     public func cell(layer: Int, hiddenSize: Int) -> [Float] {
-        Array(UnsafeBufferPointer(start: storage + offsets[2 * layer + 1], count: hiddenSize))
+        Array(UnsafeBufferPointer(start: cellVector(layer), count: hiddenSize))
     }
 
     /// Bytes held by this state (its allocations and object header).
     public var byteCount: Int { total * 4 + (2 * layers + 3) * 8 + 64 }
 }
 
-extension LSTMModel {
-    /// A zeroed state for one stream.
-    ///
-    /// Requires a unidirectional model (`supportsStep`): a backward direction needs the whole
-    /// window and is run by `forward` instead.
-    public func makeState() -> LSTMState {
-        precondition(supportsStep, "step-wise states need a unidirectional model")
-        return LSTMState(model: self)
-    }
+// MARK: Layout
 
-    /// Scales one timestep of `C` raw values as at training.
+extension LSTMState {
+    /// `z_l = [x_l | h_l]` of `layer`: its input (`N_in`) followed by its hidden state (`Hp`).
     @inline(__always)
-    func scale(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
-        let plan = stepPlan
-        for channel in 0..<channels {
-            output[channel] = (input[channel] - plan.scaleOffset[channel]) / plan.scaleDivisor[channel]
-        }
+    func layerInput(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + offsets[2 * layer] }
+
+    /// The hidden state `h` of `layer` [Hp] (the recurrent half of `z_l`).
+    @inline(__always)
+    func hiddenVector(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + offsets[2 * layer] + inputWidths[layer] }
+
+    /// The cell state `c` of `layer` [Hp].
+    @inline(__always)
+    func cellVector(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + offsets[2 * layer + 1] }
+
+    /// Where a step writes the new `h` of `layer` [Hp]: the next layer's input `x_{l+1}`, or the
+    /// top output for the last layer. The step then copies it into `z_l` as well.
+    @inline(__always)
+    func layerOutput(_ layer: Int) -> UnsafeMutablePointer<Float> {
+        storage + offsets[layer + 1 < layers ? 2 * layer + 2 : 2 * layers]
     }
 
-    /// Advances `state` by one timestep of `C` raw values; the scaler is applied exactly as at
-    /// training. O(1): no allocation, no work proportional to any window.
-    public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
-        scale(input, into: state.storage + state.offsets[0])
-        advance(state, projected: nil)
-    }
+    /// The top layer's output `y` [Hp] after the last step.
+    @inline(__always)
+    var topOutput: UnsafeMutablePointer<Float> { storage + offsets[2 * layers] }
 
-    /// Advances `state` by one timestep of `C` raw values given as an array.
-    public func step(_ state: LSTMState, input: [Float]) {
-        precondition(input.count == channels, "step needs \(channels) values, got \(input.count)")
-        input.withUnsafeBufferPointer { step(state, input: $0.baseAddress!) }
-    }
+    /// The attention pool [Hp + 2]: `Σ e_t·y_t` [Hp], the largest score, `Σ e_t` (see `AttentionPooling`).
+    @inline(__always)
+    var attentionPool: UnsafeMutablePointer<Float> { storage + offsets[2 * layers + 1] }
 
-    /// The first layer's gate preactivations `W_ih·scale(x) + b` for one timestep of raw values,
-    /// into `projection` [4·Hp]. Several states that consume the same timestep (the staggered
-    /// windows of one stream) share it through `step(_:projectedInput:)`.
-    /// - Parameter scratch: at least `C` floats.
-    public func projectInput(
-        _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
-    ) {
-        scale(input, into: scratch)
-        let first = stepPlan.layers[0]
-        lstmProject(
-            projection, weights: first.fused, blockStride: first.blockStride,
-            input: scratch, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
-    }
-
-    /// Advances `state` by one timestep whose first-layer projection was computed by
-    /// `projectInput(_:into:scratch:)`; only the recurrent part is computed here.
-    public func step(_ state: LSTMState, projectedInput: UnsafePointer<Float>) {
-        advance(state, projected: projectedInput)
-    }
-
-    func advance(_ state: LSTMState, projected: UnsafePointer<Float>?) {
-        let plan = stepPlan
-        let hp = paddedHidden
-        let blocks = hp / 16
-        let base = state.storage
-        let offsets = state.offsets
-        let layerCount = state.layers
-        for layer in 0..<layerCount {
-            let packed = plan.layers[layer]
-            let z = base + offsets[2 * layer]
-            let out = base + offsets[layer + 1 < layerCount ? 2 * layer + 2 : 2 * layerCount]
-            if layer == 0, let projected {
-                lstmCellStep(
-                    hidden: out, cell: base + offsets[2 * layer + 1],
-                    weights: packed.fused + packed.inputWidth * 64, blockStride: packed.blockStride,
-                    input: z + packed.inputWidth, count: hp, preactivation: projected, blocks: blocks)
-            } else {
-                lstmCellStep(
-                    hidden: out, cell: base + offsets[2 * layer + 1],
-                    weights: packed.fused, blockStride: packed.blockStride,
-                    input: z, count: packed.inputWidth + hp, preactivation: packed.bias, blocks: blocks)
-            }
-            (z + packed.inputWidth).update(from: out, count: hp)
-        }
-        accumulateAttention(state, top: base + offsets[2 * layerCount])
-        state.steps += 1
-    }
-
-    /// Folds the top layer's new output into the state's attention pool (online softmax:
-    /// running maximum m, weight sum s, weighted sum a). No-op for the `last` head.
-    func accumulateAttention(_ state: LSTMState, top: UnsafePointer<Float>) {
-        let plan = stepPlan
-        guard let weights = plan.attention else { return }
-        let hp = paddedHidden
-        let pool = state.storage + state.offsets[2 * state.layers + 1]
-        var score = plan.attentionBias
-        for j in 0..<hp { score += weights[j] * top[j] }
-        if state.steps == 0 {
-            pool.update(from: top, count: hp)
-            pool[hp] = score
-            pool[hp + 1] = 1
-        } else {
-            let largest = max(pool[hp], score)
-            let decay = expf(pool[hp] - largest), weight = expf(score - largest)
-            for j in 0..<hp { pool[j] = pool[j] * decay + top[j] * weight }
-            pool[hp] = largest
-            pool[hp + 1] = pool[hp + 1] * decay + weight
-        }
-    }
-
-    /// The class probabilities [K] for `state`: the head applied to the top layer's last output
-    /// (`last`) or to the attention pool over every step since the last reset (`attention`).
-    /// No allocation.
-    public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
-        classify(state, top: state.storage + state.offsets[2 * state.layers], probabilities: probabilities)
-    }
-
-    /// As `classify(_:probabilities:)` with the top layer's output read from `top`.
-    func classify(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
-        let layers = state.layers
-        let base = state.storage
-        let scratch = base + state.offsets[2 * layers + 2]
-        var features = top
-        if stepPlan.attention != nil {
-            // Pooled vector into the second scratch half: the first dense layer reads it before
-            // the second one overwrites it.
-            let hp = paddedHidden
-            let pool = base + state.offsets[2 * layers + 1]
-            let total = pool[hp + 1]
-            let target = scratch + head.widest
-            for j in 0..<hp { target[j] = total > 0 ? pool[j] / total : 0 }
-            features = UnsafePointer(target)
-        }
-        applyHead(features: features, logits: nil, probabilities: probabilities, scratch: scratch)
-    }
-
-    /// The class probabilities for `state` as an array (allocates; for tools and tests).
-    public func classify(_ state: LSTMState) -> [Float] {
-        [Float](unsafeUninitializedCapacity: classCount) { buffer, count in
-            classify(state, probabilities: buffer.baseAddress!)
-            count = classCount
-        }
-    }
+    /// Scratch for the head: two buffers of the head's widest layer, then [K].
+    @inline(__always)
+    var headScratch: UnsafeMutablePointer<Float> { storage + offsets[2 * layers + 2] }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// MARK: Rows
+
+extension LSTMState {
+    /// Copies `layer`'s hidden state `h` and cell state `c` (each [Hp]) into one row of a batch.
+    ///
+    /// With `scatter(layer:hidden:cell:)`, this is how batched code runs the step math on many
+    /// states: gather every layer of every state into row matrices, step the matrices, scatter
+    /// back. The attention pool and the step count stay in the state; `LSTMModel.completeStep`
+    /// updates them once per timestep from the top row.
+    @inline(__always)
+    func gather(layer: Int, hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>) {
+        hidden.update(from: hiddenVector(layer), count: paddedHidden)
+        cell.update(from: cellVector(layer), count: paddedHidden)
+    }
+
+    /// Sets `layer`'s `h` and `c` (each [Hp]) from one row of a batch, together with every copy of
+    /// `h` the state keeps (the next layer's input, or the top output), so the state is exactly as
+    /// `LSTMModel.step` would have left it.
+    @inline(__always)
+    func scatter(layer: Int, hidden: UnsafePointer<Float>, cell: UnsafePointer<Float>) {
+        hiddenVector(layer).update(from: hidden, count: paddedHidden)
+        layerOutput(layer).update(from: hidden, count: paddedHidden)
+        cellVector(layer).update(from: cell, count: paddedHidden)
+    }
+}

@@ -69,10 +69,27 @@ public struct Scaler: Sendable, Equatable, Hashable {
     public func apply(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         offset.withUnsafeBufferPointer { offset in
             divisor.withUnsafeBufferPointer { divisor in
-                for channel in 0..<offset.count {
-                    output[channel] = (input[channel] - offset[channel]) / divisor[channel]
-                }
+                guard let offsets = offset.baseAddress, let divisors = divisor.baseAddress else { return }
+                Scaler.apply(input, into: output, offset: offsets, divisor: divisors, channels: offset.count)
             }
+        }
+    }
+
+    /// The scaling itself, `(x - offset) / divisor` per channel, over raw pointers: the one
+    /// implementation behind `apply(_:into:)` and the engine's copy of the scaler (`StepPlan`).
+    /// - Parameters:
+    ///   - input: raw values [C].
+    ///   - output: scaled values [C] (may alias `input`).
+    ///   - offset: [C] means or minima.
+    ///   - divisor: [C] `divisor`.
+    ///   - channels: `C`.
+    @inlinable @inline(__always)
+    static func apply(
+        _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+        offset: UnsafePointer<Float>, divisor: UnsafePointer<Float>, channels: Int
+    ) {
+        for channel in 0..<channels {
+            output[channel] = (input[channel] - offset[channel]) / divisor[channel]
         }
     }
 

@@ -18,8 +18,8 @@ final class StepPlan: @unchecked Sendable {
     let layers: UnsafeMutableBufferPointer<Layer>
     let scaleOffset: UnsafePointer<Float>
     let scaleDivisor: UnsafePointer<Float>
-    let attention: UnsafePointer<Float>?
-    let attentionBias: Float
+    /// The head's attention pooling over the padded features, or nil for the `last` head.
+    let attention: AttentionPooling?
     private let arena: UnsafeMutableRawPointer
 
     init(directions: [PackedDirection], scaler: Scaler, attention: (weights: [Float], bias: Float)?) {
@@ -44,8 +44,9 @@ final class StepPlan: @unchecked Sendable {
         }
         scaleOffset = pointers[2 * directions.count]
         scaleDivisor = pointers[2 * directions.count + 1]
-        self.attention = attention == nil ? nil : pointers[2 * directions.count + 2]
-        attentionBias = attention?.bias ?? 0
+        self.attention = attention.map {
+            AttentionPooling(weights: pointers[2 * directions.count + 2], bias: $0.bias, width: $0.weights.count)
+        }
     }
 
     deinit {

@@ -1,144 +1,159 @@
 import Foundation
+import KeyValue
 import LSTMKit
 
 extension TrainingConfiguration {
+    /// One recipe setting: its key in recipe files (`learning_rate`), its flag
+    /// (`--learning-rate`), help, how its value is read, checked and written.
+    public typealias Setting = KeyValue.Setting<TrainingConfiguration>
+
+    /// Every recipe setting, in the order recipe files, `--help`, reports and the JSON in a
+    /// model's provenance list them. A setting declared here has its recipe key, its `lstmctl
+    /// train`/`cv` flag, its help line and its range check; list it in
+    /// `deploy/config/train.recipe` (a test checks that).
+    public static let table = SettingTable<TrainingConfiguration>([
+        // Architecture.
+        Setting(
+            "hidden_size", \.hiddenSize, .integer, summary: "Hidden units per direction H.",
+            validate: rule("in 1...8192") { (1...8192).contains($0) }),
+        Setting("layers", \.layers, .integer, summary: "Stacked LSTM layers (1-4).", validate: rule("in 1...4") { (1...4).contains($0) }),
+        Setting("bidirectional", \.bidirectional, .boolean, summary: "Bidirectional LSTM layers (true/false)."),
+        Setting("head", \.head, .choice(), summary: "Pooling head: last or attention."),
+        Setting(
+            "dense", \.dense, denseWidths, summary: "Dense ReLU layer widths before the class layer, comma-separated, or none.",
+            validate: { widths in
+                guard widths.contains(where: { !(1...65_536).contains($0) }) else { return nil }
+                return "must be widths in 1...65536 (or none), got \(widths.map(String.init).joined(separator: ","))"
+            }),
+        Setting("input_dropout", \.dropout.input, .number, summary: "Dropout on the input.", validate: rule("in [0, 1)", fraction)),
+        Setting(
+            "layer_dropout", \.dropout.betweenLayers, .number, summary: "Dropout between stacked LSTM layers.",
+            validate: rule("in [0, 1)", fraction)),
+        Setting(
+            "head_dropout", \.dropout.head, .number, summary: "Dropout before each dense/class layer.",
+            validate: rule("in [0, 1)", fraction)),
+
+        // Data.
+        Setting("scaler", \.scaler, .choice(), summary: "Per-channel scaling fitted on the training split: zscore or minmax."),
+        Setting(
+            "balancing", \.balancing, .choice(), summary: "Class balancing: none, oversample, undersample, smote, class-weights."),
+        Setting(
+            "smote_neighbours", \.smoteNeighbours, .integer, summary: "k nearest same-class neighbours for SMOTE.",
+            validate: rule("≥ 1") { $0 >= 1 }),
+        Setting(
+            "jitter", \.augmentation.jitterProbability, .number, summary: "Probability of Gaussian jitter per sample and epoch.",
+            validate: rule("in [0, 1]", probability)),
+        Setting(
+            "jitter_sigma", \.augmentation.jitterSigma, .number, summary: "Jitter standard deviation (scaled units).",
+            validate: rule("≥ 0", nonNegative)),
+        Setting(
+            "scaling", \.augmentation.scalingProbability, .number, summary: "Probability of per-channel magnitude scaling.",
+            validate: rule("in [0, 1]", probability)),
+        Setting(
+            "scaling_sigma", \.augmentation.scalingSigma, .number, summary: "Magnitude scaling standard deviation around 1.",
+            validate: rule("≥ 0", nonNegative)),
+        Setting(
+            "time_warp", \.augmentation.timeWarpProbability, .number, summary: "Probability of a smooth random time warp.",
+            validate: rule("in [0, 1]", probability)),
+        Setting(
+            "time_warp_sigma", \.augmentation.timeWarpSigma, .number, summary: "Time-warp speed standard deviation around 1.",
+            validate: rule("≥ 0", nonNegative)),
+        Setting("time_warp_knots", \.augmentation.timeWarpKnots, .integer, summary: "Time-warp knots.", validate: rule("≥ 1") { $0 >= 1 }),
+        Setting(
+            "slice", \.augmentation.sliceProbability, .number,
+            summary: "Probability of window slicing (random crop stretched back).", validate: rule("in [0, 1]", probability)),
+        Setting(
+            "slice_ratio", \.augmentation.sliceRatio, .number, summary: "Fraction of the window a slice keeps.",
+            validate: rule("in (0, 1]") { $0 > 0 && $0 <= 1 }),
+        Setting(
+            "validation_fraction", \.validationFraction, .number,
+            summary: "Stratified hold-out fraction for validation (0: none).", validate: rule("in [0, 1)") { $0 >= 0 && $0 < 1 }),
+
+        // Optimisation.
+        Setting("optimizer", \.optimizer.kind, .choice(), summary: "adam, adamw, rmsprop or sgd."),
+        Setting(
+            "learning_rate", \.optimizer.learningRate, .number, summary: "Base learning rate.",
+            validate: rule("> 0") { $0 > 0 && $0.isFinite }),
+        Setting("beta1", \.optimizer.beta1, .number, summary: "Adam beta1.", validate: rule("in [0, 1)", fraction)),
+        Setting("beta2", \.optimizer.beta2, .number, summary: "Adam beta2.", validate: rule("in [0, 1)", fraction)),
+        Setting(
+            "epsilon", \.optimizer.epsilon, .number, summary: "Adam/RMSprop epsilon.",
+            validate: rule("> 0") { $0 > 0 && $0.isFinite }),
+        Setting(
+            "weight_decay", \.optimizer.weightDecay, .number,
+            summary: "Weight decay (decoupled for adamw, L2 in the gradient otherwise).", validate: rule("≥ 0", nonNegative)),
+        Setting("momentum", \.optimizer.momentum, .number, summary: "SGD momentum.", validate: rule("in [0, 1)", fraction)),
+        Setting("nesterov", \.optimizer.nesterov, .boolean, summary: "Nesterov momentum for sgd (true/false)."),
+        Setting("rho", \.optimizer.rho, .number, summary: "RMSprop decay.", validate: rule("in [0, 1)", fraction)),
+        Setting("l1", \.optimizer.l1, .number, summary: "L1 penalty on weight matrices.", validate: rule("≥ 0", nonNegative)),
+        Setting("l2", \.optimizer.l2, .number, summary: "L2 penalty on weight matrices.", validate: rule("≥ 0", nonNegative)),
+        Setting(
+            "clip_norm", \.optimizer.clipNorm, .number, summary: "Clip gradients to this global L2 norm (0: off).",
+            validate: rule("≥ 0 (0: off)", nonNegative)),
+        Setting(
+            "schedule", \.schedule, schedule,
+            summary: "constant, step[:EVERY[:FACTOR]], cosine[:WARMUP[:MIN]], plateau[:FACTOR[:PATIENCE[:MIN]]]."),
+        Setting("epochs", \.epochs, .integer, summary: "Maximum epochs.", validate: rule("≥ 1") { $0 >= 1 }),
+        Setting("batch_size", \.batchSize, .integer, summary: "Samples per optimiser step.", validate: rule("≥ 1") { $0 >= 1 }),
+        Setting(
+            "patience", \.patience, .integer,
+            summary: "Early stopping: epochs without improvement before stopping (0: off); best weights restored.",
+            validate: rule("≥ 0 (0: off)") { $0 >= 0 }),
+        Setting(
+            "keep", \.keep, .choice(),
+            summary: "Weights to keep: best (lowest monitored loss), last, or auto (best with validation data, else last)."),
+
+        // Run, and the streaming defaults written into the model.
+        Setting("seed", \.seed, .integer, summary: "Seed for every random choice."),
+        Setting(
+            "threads", \.threads, .integer, summary: "Worker threads (the model depends on it, never on timing).",
+            validate: rule("in 1...256") { (1...256).contains($0) }),
+        Setting(
+            "window", \.window, .integer, summary: "Window W written into the model (0: longest training sample).",
+            validate: rule("≥ 0 (0: the longest training sample)") { $0 >= 0 }),
+        Setting(
+            "hop", \.hop, .integer, summary: "Default hop written into the model (0: W/10).",
+            validate: rule("≥ 0 (0: window / 10)") { $0 >= 0 }),
+    ])
+
     /// Every setting's key, in the order `json` and `--help` list them. Flags use the same names
     /// with dashes (`learning_rate` ↔ `--learning-rate`).
-    public static let keys: [String] = [
-        "hidden_size", "layers", "bidirectional", "head", "dense", "input_dropout", "layer_dropout", "head_dropout",
-        "scaler", "balancing", "smote_neighbours", "jitter", "jitter_sigma", "scaling", "scaling_sigma",
-        "time_warp", "time_warp_sigma", "time_warp_knots", "slice", "slice_ratio", "validation_fraction",
-        "optimizer", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "momentum", "nesterov", "rho",
-        "l1", "l2", "clip_norm", "schedule", "epochs", "batch_size", "patience", "keep", "seed", "threads", "window", "hop",
-    ]
+    public static let keys: [String] = table.names
 
-    /// Sets one setting from its text form.
+    /// Sets one setting from its text form (``ValueSyntax``: `64,32` is a list, `""` an empty
+    /// one, quotes and `#` comments as in a recipe file).
     /// - Throws: `TrainingError` naming the key for an unknown key or a malformed value.
     public mutating func set(_ key: String, _ text: String) throws {
-        let value = text.trimmingCharacters(in: .whitespaces)
-        func parse<T: LosslessStringConvertible>(_: T.Type = T.self) throws -> T {
-            guard let parsed = T(value) else { throw TrainingError("\(key): '\(value)' is not a valid \(T.self)") }
-            return parsed
-        }
-        func choice<T: RawRepresentable<String> & CaseIterable>(_: T.Type) throws -> T {
-            guard let parsed = T(rawValue: value) else {
-                throw TrainingError("\(key): '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return parsed
-        }
-        func flag() throws -> Bool {
-            switch value.lowercased() {
-            case "true", "yes", "1", "on": return true
-            case "false", "no", "0", "off": return false
-            default: throw TrainingError("\(key): '\(value)' is not a boolean (true/false)")
-            }
-        }
-        switch key {
-        case "hidden_size": hiddenSize = try parse()
-        case "layers": layers = try parse()
-        case "bidirectional": bidirectional = try flag()
-        case "head": head = try choice(Architecture.Head.self)
-        case "dense":
-            dense = try value.isEmpty || value == "none" ? [] : value.split(separator: ",").map {
-                guard let width = Int($0.trimmingCharacters(in: .whitespaces)) else {
-                    throw TrainingError("dense: '\(value)' is not a comma-separated list of widths")
-                }
-                return width
-            }
-        case "input_dropout": dropout.input = try parse()
-        case "layer_dropout": dropout.betweenLayers = try parse()
-        case "head_dropout": dropout.head = try parse()
-        case "scaler": scaler = try choice(Scaler.Kind.self)
-        case "balancing": balancing = try choice(BalancingStrategy.self)
-        case "smote_neighbours": smoteNeighbours = try parse()
-        case "jitter": augmentation.jitterProbability = try parse()
-        case "jitter_sigma": augmentation.jitterSigma = try parse()
-        case "scaling": augmentation.scalingProbability = try parse()
-        case "scaling_sigma": augmentation.scalingSigma = try parse()
-        case "time_warp": augmentation.timeWarpProbability = try parse()
-        case "time_warp_sigma": augmentation.timeWarpSigma = try parse()
-        case "time_warp_knots": augmentation.timeWarpKnots = try parse()
-        case "slice": augmentation.sliceProbability = try parse()
-        case "slice_ratio": augmentation.sliceRatio = try parse()
-        case "validation_fraction": validationFraction = try parse()
-        case "optimizer": optimizer.kind = try choice(Optimizer.Kind.self)
-        case "learning_rate": optimizer.learningRate = try parse()
-        case "beta1": optimizer.beta1 = try parse()
-        case "beta2": optimizer.beta2 = try parse()
-        case "epsilon": optimizer.epsilon = try parse()
-        case "weight_decay": optimizer.weightDecay = try parse()
-        case "momentum": optimizer.momentum = try parse()
-        case "nesterov": optimizer.nesterov = try flag()
-        case "rho": optimizer.rho = try parse()
-        case "l1": optimizer.l1 = try parse()
-        case "l2": optimizer.l2 = try parse()
-        case "clip_norm": optimizer.clipNorm = try parse()
-        case "schedule": schedule = try LearningRateSchedule(parsing: value)
-        case "epochs": epochs = try parse()
-        case "batch_size": batchSize = try parse()
-        case "patience": patience = try parse()
-        case "keep": keep = try choice(KeepPolicy.self)
-        case "seed": seed = try parse()
-        case "threads": threads = try parse()
-        case "window": window = try parse()
-        case "hop": hop = try parse()
-        default:
-            throw TrainingError("unknown setting '\(key)' (known: \(Self.keys.joined(separator: ", ")))")
+        do {
+            try set(key, items: ValueSyntax.items(text))
+        } catch let error as ValueError {
+            throw TrainingError("\(key): \(error.message)")
         }
     }
 
-    /// The text form of one setting (what `set` reads).
-    public func value(of key: String) -> String {
-        switch key {
-        case "hidden_size": "\(hiddenSize)"
-        case "layers": "\(layers)"
-        case "bidirectional": "\(bidirectional)"
-        case "head": head.rawValue
-        case "dense": dense.isEmpty ? "none" : dense.map(String.init).joined(separator: ",")
-        case "input_dropout": "\(dropout.input)"
-        case "layer_dropout": "\(dropout.betweenLayers)"
-        case "head_dropout": "\(dropout.head)"
-        case "scaler": scaler.rawValue
-        case "balancing": balancing.rawValue
-        case "smote_neighbours": "\(smoteNeighbours)"
-        case "jitter": "\(augmentation.jitterProbability)"
-        case "jitter_sigma": "\(augmentation.jitterSigma)"
-        case "scaling": "\(augmentation.scalingProbability)"
-        case "scaling_sigma": "\(augmentation.scalingSigma)"
-        case "time_warp": "\(augmentation.timeWarpProbability)"
-        case "time_warp_sigma": "\(augmentation.timeWarpSigma)"
-        case "time_warp_knots": "\(augmentation.timeWarpKnots)"
-        case "slice": "\(augmentation.sliceProbability)"
-        case "slice_ratio": "\(augmentation.sliceRatio)"
-        case "validation_fraction": "\(validationFraction)"
-        case "optimizer": optimizer.kind.rawValue
-        case "learning_rate": "\(optimizer.learningRate)"
-        case "beta1": "\(optimizer.beta1)"
-        case "beta2": "\(optimizer.beta2)"
-        case "epsilon": "\(optimizer.epsilon)"
-        case "weight_decay": "\(optimizer.weightDecay)"
-        case "momentum": "\(optimizer.momentum)"
-        case "nesterov": "\(optimizer.nesterov)"
-        case "rho": "\(optimizer.rho)"
-        case "l1": "\(optimizer.l1)"
-        case "l2": "\(optimizer.l2)"
-        case "clip_norm": "\(optimizer.clipNorm)"
-        case "schedule": schedule.description
-        case "epochs": "\(epochs)"
-        case "batch_size": "\(batchSize)"
-        case "patience": "\(patience)"
-        case "keep": keep.rawValue
-        case "seed": "\(seed)"
-        case "threads": "\(threads)"
-        case "window": "\(window)"
-        case "hop": "\(hop)"
-        default: ""
+    /// Sets one setting from its items.
+    private mutating func set(_ key: String, items: [String]) throws {
+        guard let setting = Self.table.setting(named: key) else { throw TrainingError(Self.unknown(key)) }
+        do {
+            try setting.apply(items, to: &self)
+        } catch {
+            throw TrainingError("\(setting.name): \(error.message)")
         }
+    }
+
+    private static func unknown(_ key: String) -> String {
+        "unknown setting '\(key)'"
+            + (table.suggestion(for: key).map { " (did you mean '\($0)'?)" } ?? " (known: \(keys.joined(separator: ", ")))")
+    }
+
+    /// The text form of one setting (what `set` reads); `""` for an unknown key.
+    public func value(of key: String) -> String {
+        Self.table.setting(named: key)?.text(in: self) ?? ""
     }
 
     /// Every setting as `(key, value)` in `keys` order.
     public var settings: [(key: String, value: String)] {
-        Self.keys.map { ($0, value(of: $0)) }
+        Self.table.settings.map { ($0.name, $0.text(in: self)) }
     }
 
     /// Every setting as a JSON object of strings (stored as the model's `provenance.recipe`).
@@ -146,8 +161,13 @@ extension TrainingConfiguration {
         .object(Dictionary(uniqueKeysWithValues: settings.map { ($0.key, JSONValue.string($0.value)) }))
     }
 
-    /// Reads a recipe file: one `key = value` per line, `#` comments, blank lines ignored. A key
-    /// set twice is refused (as `lstmd.conf` refuses it), naming both lines.
+    /// Every setting as a recipe file (`key = value` lines) that `apply(file:)` reads back.
+    public var recipeText: String { Self.table.render(self) }
+
+    /// Reads a recipe file, in the syntax `lstmd.conf` shares (``KeyValueFile``): one
+    /// `key = value` per line (`-` or `_` in keys), `#` comments at the start of a line or after
+    /// white space, lists comma-separated, values optionally double-quoted. An unknown key (with
+    /// the closest known one) and a key set twice (naming both lines) are refused.
     /// - Throws: `TrainingError` with the file and line of the first problem.
     public mutating func apply(file url: URL) throws {
         let text: String
@@ -156,25 +176,68 @@ extension TrainingConfiguration {
         } catch {
             throw TrainingError("cannot read recipe file \(url.path): \(error.localizedDescription)")
         }
-        var seen: [String: Int] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                .trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw TrainingError("\(url.path):\(number + 1): expected 'key = value', got '\(line)'")
+        try apply(recipe: text, path: url.path)
+    }
+
+    /// Reads a recipe's text; errors name `path` and the line.
+    /// - Throws: `TrainingError` with `path:line` of the first problem.
+    public mutating func apply(recipe text: String, path: String) throws {
+        let file: KeyValueFile
+        do {
+            file = try Self.table.parse(text, path: path)
+        } catch {
+            let at = error.location
+            switch error.reason {
+            case .notKeyValue: throw TrainingError("\(at): expected 'key = value', got '\(error.text)'")
+            case .unknownKey: throw TrainingError("\(at): \(Self.unknown(error.key))")
+            case .duplicate(let first):
+                throw TrainingError("\(at): \(error.key) is set twice (first at \(path):\(first)); keep one of them")
+            case .malformedKey, .value: throw TrainingError("\(at): \(error.key): \(error.message)")
             }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-", with: "_")
-            if let first = seen[key] {
-                throw TrainingError(
-                    "\(url.path):\(number + 1): \(key) is set twice (first at \(url.path):\(first)); keep one of them")
-            }
-            seen[key] = number + 1
+        }
+        for entry in file.entries {
             do {
-                try set(key, String(line[line.index(after: equals)...]))
+                try set(entry.key, items: entry.values)
             } catch let error as TrainingError {
-                throw TrainingError("\(url.path):\(number + 1): \(error.message)")
+                throw TrainingError("\(path):\(entry.line): \(error.message)")
             }
         }
     }
+
+    // MARK: Formats and rules
+
+    /// `none` (or empty) or comma-separated widths.
+    private static let denseWidths = ValueFormat<[Int]>(
+        valueName: "widths", isList: true,
+        parse: { items throws(ValueError) in
+            if items.isEmpty || items == ["none"] { return [] }
+            return try items.map { item throws(ValueError) in
+                guard let width = Int(item) else { throw ValueError("must be none or comma-separated widths, got '\(item)'") }
+                return width
+            }
+        },
+        render: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") })
+
+    /// `LearningRateSchedule`'s text form.
+    private static let schedule = ValueFormat<LearningRateSchedule>.single("schedule", render: { $0.description }) { text throws(ValueError) in
+        do {
+            return try LearningRateSchedule(parsing: text)
+        } catch {
+            throw ValueError("\(error)")
+        }
+    }
+
+    /// `must be <text>, got <value>` (a float without a needless `.0`) when `isValid` fails.
+    private static func rule<Value: Sendable>(_ text: String, _ isValid: @escaping @Sendable (Value) -> Bool) -> @Sendable (Value) -> String? {
+        { value in
+            guard !isValid(value) else { return nil }
+            var shown = "\(value)"
+            if shown.hasSuffix(".0") { shown.removeLast(2) }
+            return "must be \(text), got \(shown)"
+        }
+    }
+
+    private static func probability(_ value: Float) -> Bool { value >= 0 && value <= 1 }
+    private static func fraction(_ value: Float) -> Bool { value >= 0 && value < 1 }
+    private static func nonNegative(_ value: Float) -> Bool { value >= 0 && value.isFinite }
 }

@@ -65,52 +65,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// The recipe's defaults.
     public init() {}
 
-    /// Checks every value.
+    /// Checks every value: each setting's rule in ``table``, then the components' own checks.
     /// - Throws: `TrainingError` naming the setting by its recipe key, the allowed range and the
     ///   value given, e.g. `learning_rate must be > 0, got -1`.
     public func validate() throws {
-        func check(_ key: String, _ ok: Bool, _ rule: String) throws {
-            guard !ok else { return }
-            var shown = value(of: key)
-            if shown.hasSuffix(".0") { shown.removeLast(2) }
-            throw TrainingError("\(key) must be \(rule), got \(shown)")
+        if let (key, message) = Self.table.problems(in: self).first {
+            throw TrainingError("\(key) \(message)")
         }
-        func probability(_ value: Float) -> Bool { value >= 0 && value <= 1 }
-        func fraction(_ value: Float) -> Bool { value >= 0 && value < 1 }
-        func nonNegative(_ value: Float) -> Bool { value >= 0 && value.isFinite }
-        try check("hidden_size", (1...8192).contains(hiddenSize), "in 1...8192")
-        try check("layers", (1...4).contains(layers), "in 1...4")
-        try check("dense", dense.allSatisfy { (1...65_536).contains($0) }, "widths in 1...65536 (or none)")
-        try check("input_dropout", fraction(dropout.input), "in [0, 1)")
-        try check("layer_dropout", fraction(dropout.betweenLayers), "in [0, 1)")
-        try check("head_dropout", fraction(dropout.head), "in [0, 1)")
-        try check("smote_neighbours", smoteNeighbours >= 1, "≥ 1")
-        try check("jitter", probability(augmentation.jitterProbability), "in [0, 1]")
-        try check("jitter_sigma", nonNegative(augmentation.jitterSigma), "≥ 0")
-        try check("scaling", probability(augmentation.scalingProbability), "in [0, 1]")
-        try check("scaling_sigma", nonNegative(augmentation.scalingSigma), "≥ 0")
-        try check("time_warp", probability(augmentation.timeWarpProbability), "in [0, 1]")
-        try check("time_warp_sigma", nonNegative(augmentation.timeWarpSigma), "≥ 0")
-        try check("time_warp_knots", augmentation.timeWarpKnots >= 1, "≥ 1")
-        try check("slice", probability(augmentation.sliceProbability), "in [0, 1]")
-        try check("slice_ratio", augmentation.sliceRatio > 0 && augmentation.sliceRatio <= 1, "in (0, 1]")
-        try check("validation_fraction", validationFraction >= 0 && validationFraction < 1, "in [0, 1)")
-        try check("learning_rate", optimizer.learningRate > 0 && optimizer.learningRate.isFinite, "> 0")
-        try check("beta1", fraction(optimizer.beta1), "in [0, 1)")
-        try check("beta2", fraction(optimizer.beta2), "in [0, 1)")
-        try check("epsilon", optimizer.epsilon > 0 && optimizer.epsilon.isFinite, "> 0")
-        try check("weight_decay", nonNegative(optimizer.weightDecay), "≥ 0")
-        try check("momentum", fraction(optimizer.momentum), "in [0, 1)")
-        try check("rho", fraction(optimizer.rho), "in [0, 1)")
-        try check("l1", nonNegative(optimizer.l1), "≥ 0")
-        try check("l2", nonNegative(optimizer.l2), "≥ 0")
-        try check("clip_norm", nonNegative(optimizer.clipNorm), "≥ 0 (0: off)")
-        try check("epochs", epochs >= 1, "≥ 1")
-        try check("batch_size", batchSize >= 1, "≥ 1")
-        try check("patience", patience >= 0, "≥ 0 (0: off)")
-        try check("threads", (1...256).contains(threads), "in 1...256")
-        try check("window", window >= 0, "≥ 0 (0: the longest training sample)")
-        try check("hop", hop >= 0, "≥ 0 (0: window / 10)")
         // The components' own checks, which the rules above mirror by recipe key.
         do {
             try optimizer.validate()

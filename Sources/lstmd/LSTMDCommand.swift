@@ -29,6 +29,7 @@ struct LSTMDCommand: ParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
+
     func run() throws {
         // Until the handlers are installed (after the model loads and the sockets bind), a
         // SIGHUP (`systemctl reload` racing the start) must not kill the daemon; a SIGTERM may.
@@ -92,43 +93,23 @@ struct LSTMDCommand: ParsableCommand {
             return fresh
         }
 
-        let metrics = try startMetrics(configuration: configuration, sources: sources, logger: logger)
+        var parts = DaemonBuildOptions()
+        parts.notifier = notifier
+        parts.configurationLoader = reloadConfiguration
         let daemon: Daemon
         do {
-            daemon = try Daemon(
-                configuration: configuration, logger: logger, metrics: metrics?.recorder,
-                configurationLoader: reloadConfiguration,
-                reloadHook: { event in
-                    switch event {
-                    case .began: notifier.reloading()
-                    case .succeeded(let version):
-                        notifier.ready()
-                        notifier.status("reloaded model \(version)")
-                    case .failed(let reason):
-                        notifier.ready()
-                        notifier.status("reload refused; previous model still serving: \(reason)")
-                    }
-                })
-            try daemon.start()
+            daemon = try buildDaemon(configuration: configuration, logger: logger, options: parts)
         } catch {
-            metrics?.server.shutdown(stoppingThreads: false)
             throw startFailure(error, logger: logger, sources: sources)
         }
-        if let metrics {
-            metrics.server.onScrape { metrics.recorder.update(status: daemon.status) }
-            metrics.server.isReady = true
+        let signals = SignalHandlers(logger: logger) { signal in
+            switch signal {
+            case .stop: daemon.triggerGracefulShutdown()
+            case .reload: daemon.requestReload()
+            }
         }
-        let signals = SignalHandlers(daemon: daemon, notifier: notifier, logger: logger) {
-            metrics?.server.isReady = false
-        }
-        notifier.ready()
-        notifier.status("serving model \(daemon.modelVersion)")
-        let supervisor = Supervisor(daemon: daemon, notifier: notifier, logger: logger)
-        supervisor.start()
         Self.armDebugStall(daemon: daemon, environment: environment, logger: logger)
-        daemon.wait()
-        supervisor.stop()
-        metrics?.server.shutdown(stoppingThreads: false)
+        try daemon.runUntilStopped()
         withExtendedLifetime(signals) {}
         logger.info("stopped")
     }
@@ -168,24 +149,6 @@ struct LSTMDCommand: ParsableCommand {
         }
     }
 
-    /// Starts the Prometheus endpoint when `metrics` is configured.
-    private func startMetrics(
-        configuration: Configuration, sources: [String: ConfigurationSource], logger: Logger
-    ) throws -> (recorder: MetricsRecorder, server: MetricsServer)? {
-        guard let address = configuration.metricsAddress, let (host, port) = Configuration.hostAndPort(address) else {
-            return nil
-        }
-        let recorder = MetricsRecorder()
-        let server = MetricsServer(host: host, port: port, recorder: recorder, logger: logger)
-        do {
-            try server.start()
-        } catch {
-            server.shutdown(stoppingThreads: false)
-            throw startFailure(error, logger: logger, sources: sources)
-        }
-        return (recorder, server)
-    }
-
     /// Test hook: `LSTMD_DEBUG_STALL_AFTER_MS=N` stalls the serving loop N ms after start, so a
     /// test can check that the watchdog pings stop. Not for production use.
     private static func armDebugStall(daemon: Daemon, environment: [String: String], logger: Logger) {
@@ -197,7 +160,7 @@ struct LSTMDCommand: ParsableCommand {
         let thread = Thread {
             usleep(useconds_t(min(milliseconds, 3_600_000)) * 1000)
             logger.warning("debug: stalling the serving loop")
-            daemon.setStalled(true)
+            daemon.stall()
         }
         thread.name = "lstmd-debug-stall"
         thread.start()
@@ -206,7 +169,7 @@ struct LSTMDCommand: ParsableCommand {
 
 extension Duration {
     /// The duration in seconds.
-    var seconds: Double {
+    fileprivate var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -1,11 +1,7 @@
-import Daemon
-import Dispatch
 import Foundation
-import LSTMKit
 import Logging
-import Systemd
 
-/// SIGTERM/SIGINT stop the daemon (after the frames already received); SIGHUP reloads the model.
+/// SIGTERM/SIGINT stop the daemon (after the frames already received); SIGHUP reloads.
 ///
 /// The handler only writes the signal's number to a pipe (async-signal-safe); a thread of ours
 /// reads the pipe and acts. Dispatch signal sources are not used: resuming one starts
@@ -13,15 +9,19 @@ import Systemd
 /// CAP_SYS_NICE (any systemd service with DynamicUser=), logs "Failed to set thread priority for
 /// worker thread … errno=13" to syslog at every start.
 final class SignalHandlers {
+    /// What a signal asks.
+    enum Request {
+        /// SIGTERM, SIGINT.
+        case stop
+        /// SIGHUP.
+        case reload
+    }
+
     private let thread: Thread
 
     /// Installs the handlers.
-    /// - Parameter onStop: runs on SIGTERM/SIGINT before the daemon is asked to stop. SIGHUP asks
-    ///   the daemon to re-read its configuration (`Daemon.requestReload()`).
-    init(
-        daemon: Daemon, notifier: SystemdNotifier, logger: Logger,
-        onStop: @escaping @Sendable () -> Void = {}
-    ) {
+    /// - Parameter handle: runs on the handlers' thread for each signal received.
+    init(logger: Logger, handle: @escaping @Sendable (Request) -> Void) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             fatalError("lstmd: cannot create the signal pipe: errno \(errno)")
@@ -62,12 +62,10 @@ final class SignalHandlers {
                     // The serving loop re-reads the configuration, as for `lstmctl reload
                     // --configuration`: one path, one set of messages.
                     logger.notice("reload requested (SIGHUP)")
-                    daemon.requestReload()
+                    handle(.reload)
                 } else {
                     logger.notice("stopping", metadata: ["signal": "\(number)"])
-                    notifier.stopping()
-                    onStop()
-                    daemon.stop()
+                    handle(.stop)
                 }
             }
         }
@@ -80,86 +78,3 @@ final class SignalHandlers {
 /// handler is installed: that first access also runs the global's lazy initialisation (a
 /// `swift_once` in unoptimised builds), so the handler's reads never do.
 nonisolated(unsafe) private var signalPipe: Int32 = -1
-
-/// Pings the systemd watchdog while the serving loop makes progress, and keeps STATUS= current.
-///
-/// The pacing policy is `WatchdogPacer`'s (a ping every half `WATCHDOG_USEC`, only when the
-/// serving loop stamped progress since the previous one); this thread only feeds it: it wakes every
-/// eighth of the interval and, once a ping is due, records progress only when
-/// `Daemon.lastProgress` moved since the last ping and is at most a quarter interval old (the
-/// loop stamps it every housekeeping pass, at most an eighth of the interval apart), then sends
-/// what the pacer decides. A loop that hangs right after a ping is pinged at most once more:
-/// systemd kills and restarts it at most 1.25 intervals after it hung.
-final class Supervisor: Sendable {
-    private let daemon: Daemon
-    private let notifier: SystemdNotifier
-    private let logger: Logger
-    private let done = DispatchSemaphore(value: 0)
-
-    init(daemon: Daemon, notifier: SystemdNotifier, logger: Logger) {
-        self.daemon = daemon
-        self.notifier = notifier
-        self.logger = logger
-    }
-
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "lstmd-supervisor"
-        thread.start()
-    }
-
-    func stop() {
-        done.signal()
-    }
-
-    private func run() {
-        let clock = ContinuousClock()
-        let interval = notifier.watchdogInterval
-        var pacer = interval.map { WatchdogPacer(interval: $0, start: clock.now) }
-        let wake = interval.map { max(0.005, $0.seconds / 8) } ?? 1
-        let freshness = UInt64(max(0, (interval?.seconds ?? 0) / 4) * 1e9)
-        var stampAtLastPing = daemon.lastProgress
-        var lastStatus = Date.distantPast
-        var reportedStall = false
-        while done.wait(timeout: .now() + wake) == .timedOut {
-            if pacer != nil {
-                let now = clock.now
-                let stamp = daemon.lastProgress
-                if now >= pacer!.nextPingDue, stamp != stampAtLastPing, monotonicNanoseconds() &- stamp <= freshness {
-                    pacer!.recordProgress()
-                }
-                switch pacer!.poll(now: now) {
-                case .ping:
-                    notifier.watchdog()
-                    stampAtLastPing = stamp
-                    reportedStall = false
-                case .wait:
-                    break
-                case .stalled(let since):
-                    if !reportedStall {
-                        logger.warning("the serving loop made no progress: watchdog pings withheld", metadata: ["since_last_ping_s": "\(since.seconds)"])
-                        reportedStall = true
-                    }
-                }
-            }
-            if Date().timeIntervalSince(lastStatus) >= 2 {
-                lastStatus = Date()
-                notifier.status(statusLine(daemon.status))
-            }
-        }
-    }
-
-    private func statusLine(_ status: JSONValue) -> String {
-        let version = status["model"]?["version"]?.stringValue ?? "?"
-        let streams = Int(status["streams"]?["active"]?.numberValue ?? 0)
-        let fps = status["rates"]?["frames_per_s"]?.numberValue ?? 0
-        return "model \(version), \(streams) streams, \(String(format: "%.0f", fps)) frames/s"
-    }
-}
-
-/// CLOCK_MONOTONIC in ns, the clock of `Daemon.lastProgress`.
-private func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}

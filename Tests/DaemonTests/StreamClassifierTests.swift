@@ -55,7 +55,7 @@ import Testing
     /// Feeds `values` ([N, C]) to `session` in frames of random sizes (1...maxFrame) and
     /// collects what is emitted.
     static func feed(
-        _ classifier: StreamClassifier, _ session: StreamSession, _ values: [Float], channels: Int,
+        _ classifier: StreamClassifier, _ session: StreamEngine, _ values: [Float], channels: Int,
         generator: inout SplitMix64, maxFrame: Int = 13
     ) -> [Emitted] {
         var emitted: [Emitted] = []
@@ -64,8 +64,8 @@ import Testing
         while start < n {
             let size = min(n - start, Int(generator.next() % UInt64(maxFrame)) + 1)
             values.withUnsafeBufferPointer { buffer in
-                classifier.process(session, values: buffer.baseAddress! + start * channels, timesteps: size) { p in
-                    emitted.append(Emitted(at: session.timesteps, probabilities: Array(UnsafeBufferPointer(start: p, count: classifier.model.classCount))))
+                classifier.process(session, values: buffer.baseAddress! + start * channels, timesteps: size) { at, p in
+                    emitted.append(Emitted(at: at, probabilities: Array(UnsafeBufferPointer(start: p, count: classifier.model.classCount))))
                 }
             }
             start += size
@@ -108,7 +108,7 @@ import Testing
         #expect(classifier.window == Self.window)
         var generator = SplitMix64(seed: UInt64(hop) * 31 + 5)
         let values = Self.randomValues(timesteps: 97, channels: model.channels, generator: &generator)
-        let session = classifier.makeSession(id: "s", now: 0)
+        let session = classifier.engine(slot: 0)
         let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
         #expect(session.timesteps == 97)
         try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) hop \(hop)")
@@ -119,12 +119,12 @@ import Testing
         let model = try modelCase.model(seed: 11)
         let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
         var generator = SplitMix64(seed: 99)
-        let session = classifier.makeSession(id: "s", now: 0)
+        let session = classifier.engine(slot: 0)
         // A stretch cut short mid-window, then a reset, then a fresh stretch.
         let before = Self.randomValues(timesteps: 33, channels: model.channels, generator: &generator)
         let first = Self.feed(classifier, session, before, channels: model.channels, generator: &generator)
         try Self.checkWindows(first, model: model, values: before, hop: hop, context: "\(modelCase.name) before reset")
-        classifier.reset(session)
+        classifier.reset(slot: 0)
         #expect(session.timesteps == 0)
         let after = Self.randomValues(timesteps: 51, channels: model.channels, generator: &generator)
         let second = Self.feed(classifier, session, after, channels: model.channels, generator: &generator)
@@ -139,18 +139,18 @@ import Testing
         let c = model.channels
         let a = Self.randomValues(timesteps: 60, channels: c, generator: &generator)
         let b = Self.randomValues(timesteps: 60, channels: c, generator: &generator)
-        let sa = classifier.makeSession(id: "a", now: 0), sb = classifier.makeSession(id: "b", now: 0)
+        let sa = classifier.engine(slot: 0), sb = classifier.engine(slot: 1)
         var emittedA: [Emitted] = [], emittedB: [Emitted] = []
         // Interleave timestep by timestep.
         for t in 0..<60 {
             a.withUnsafeBufferPointer { p in
                 classifier.process(sa, values: p.baseAddress! + t * c, timesteps: 1) {
-                    emittedA.append(Emitted(at: sa.timesteps, probabilities: Array(UnsafeBufferPointer(start: $0, count: model.classCount))))
+                    emittedA.append(Emitted(at: $0, probabilities: Array(UnsafeBufferPointer(start: $1, count: model.classCount))))
                 }
             }
             b.withUnsafeBufferPointer { p in
                 classifier.process(sb, values: p.baseAddress! + t * c, timesteps: 1) {
-                    emittedB.append(Emitted(at: sb.timesteps, probabilities: Array(UnsafeBufferPointer(start: $0, count: model.classCount))))
+                    emittedB.append(Emitted(at: $0, probabilities: Array(UnsafeBufferPointer(start: $1, count: model.classCount))))
                 }
             }
         }
@@ -163,7 +163,7 @@ import Testing
         let model = try modelCase.model(seed: 21)
         let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
         var generator = SplitMix64(seed: 8)
-        let session = classifier.makeSession(id: "s", now: 0)
+        let session = classifier.engine(slot: 0)
         let c = model.channels
         for (stretch, length) in [63, 41].enumerated() {
             let values = Self.randomValues(timesteps: length, channels: c, generator: &generator)
@@ -175,7 +175,7 @@ import Testing
                 let difference = Self.maxAbsDifference(label.probabilities, expected)
                 #expect(difference <= Self.tolerance, "\(modelCase.name) stretch \(stretch) label at \(label.at) differs by \(difference)")
             }
-            classifier.reset(session)
+            classifier.reset(slot: 0)
             #expect(session.timesteps == 0)
         }
     }
@@ -191,7 +191,7 @@ import Testing
         let c = model.channels, k = model.classCount
         var generator = SplitMix64(seed: 17)
         let streams = 7
-        let sessions = (0..<streams).map { classifier.makeSession(id: "s\($0)", now: 0) }
+        let sessions = (0..<streams).map { classifier.engine(slot: $0) }
         var history = [[Float]](repeating: [], count: streams)
         var emitted = [[Emitted]](repeating: [], count: streams)
         for round in 0..<9 {
@@ -206,9 +206,9 @@ import Testing
             }
             defer { for pointer in pointers { pointer.deallocate() } }
             classifier.processBatch(
-                members.map { sessions[$0] }, values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
+                members, values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
             ) { index, timestep, p in
-                emitted[members[index]].append(Emitted(at: timestep + 1, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+                emitted[members[index]].append(Emitted(at: timestep, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
             }
             for (slot, member) in members.enumerated() {
                 history[member] += frames[slot]
@@ -240,12 +240,12 @@ import Testing
 
     @Test func staggeredSessionsHoldOneStatePerOpenWindow() throws {
         let model = try Self.unidirectional[0].model()
-        let everyTimestep = try StreamClassifier(model: model, mode: .window, hop: 1).makeSession(id: "a", now: 0)
-        let oncePerWindow = try StreamClassifier(model: model, mode: .window, hop: Self.window).makeSession(id: "a", now: 0)
+        let everyTimestep = try StreamClassifier(model: model, mode: .window, hop: 1).engine(slot: 0)
+        let oncePerWindow = try StreamClassifier(model: model, mode: .window, hop: Self.window).engine(slot: 0)
         let state = model.makeState().byteCount
         // ⌈W/hop⌉ states: 20 against 1.
         #expect(everyTimestep.byteCount - oncePerWindow.byteCount >= 19 * state)
         let bidirectional = try StreamClassifier(model: try Self.bidirectional[0].model(), mode: .window, hop: 5)
-        #expect(bidirectional.makeSession(id: "a", now: 0).byteCount >= Self.window * 3 * 4)
+        #expect(bidirectional.engine(slot: 0).byteCount >= Self.window * 3 * 4)
     }
 }

@@ -62,11 +62,11 @@ import Testing
     }
 }
 
-/// The fused cell update against a `Double` reference.
+/// The cell update against a `Double` reference, with and without saving the gate activations.
 @Suite struct PointwiseTests {
     @Test func cellUpdateWithinBound() {
         var generator = SplitMix64(seed: 77)
-        var worstCell = 0.0, worstHidden = 0.0
+        var worstCell = 0.0, worstHidden = 0.0, worstActivation = 0.0
         for round in 0..<4000 {
             let scale: Float = round % 4 == 0 ? 40 : 6
             var lanes = (Vector16(), Vector16(), Vector16(), Vector16(), Vector16())
@@ -78,7 +78,12 @@ import Testing
                 lanes.4[lane] = generator.uniform(-scale, scale)
             }
             var cell = lanes.4
-            let hidden = lstmPointwise(lanes.0, lanes.1, lanes.2, lanes.3, cell: &cell)
+            let hidden = lstmCellIFGO(lanes.0, lanes.1, lanes.2, lanes.3, cell: &cell)
+            var savedCell = lanes.4
+            var saved = LSTMGateActivations()
+            let savedHidden = lstmCellIFGO(lanes.0, lanes.1, lanes.2, lanes.3, cell: &savedCell, saving: &saved)
+            // Saving the activations does not change the result.
+            #expect(savedCell == cell && savedHidden == hidden)
             for lane in 0..<16 {
                 let sigmoid = { (x: Float) in 1 / (1 + Foundation.exp(-Double(x))) }
                 let c = sigmoid(lanes.1[lane]) * Double(lanes.4[lane]) + sigmoid(lanes.0[lane]) * Foundation.tanh(Double(lanes.2[lane]))
@@ -86,9 +91,16 @@ import Testing
                 #expect(cell[lane].isFinite && hidden[lane].isFinite)
                 worstCell = max(worstCell, abs(Double(cell[lane]) - c) / max(1, abs(c)))
                 worstHidden = max(worstHidden, abs(Double(hidden[lane]) - h))
+                let references = [
+                    (saved.input[lane], sigmoid(lanes.0[lane])), (saved.forget[lane], sigmoid(lanes.1[lane])),
+                    (saved.candidate[lane], Foundation.tanh(Double(lanes.2[lane]))), (saved.output[lane], sigmoid(lanes.3[lane])),
+                    (saved.tanhCell[lane], Foundation.tanh(c)),
+                ]
+                for (ours, reference) in references { worstActivation = max(worstActivation, abs(Double(ours) - reference)) }
             }
         }
         #expect(worstCell <= 1e-6, "cell error \(worstCell)")
         #expect(worstHidden <= 1e-6, "hidden error \(worstHidden)")
+        #expect(worstActivation <= 1e-6, "activation error \(worstActivation)")
     }
 }

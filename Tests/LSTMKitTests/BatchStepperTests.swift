@@ -3,61 +3,193 @@ import Testing
 
 @testable import LSTMKit
 
-/// Batched steps across streams equal single-stream steps.
+/// The batched stepper against the single-stream step (the reference path), for every
+/// unidirectional architecture the suite knows: the parity fixtures, the training fixtures and the
+/// random architectures below. Several streams with different warm-ups and timestep counts (one
+/// with none) run in one batch; labels are compared at the same (stream, timestep) pairs, then the
+/// states themselves, then one more step from each.
 @Suite struct BatchStepperTests {
-    @Test(arguments: [Architecture.Head.last, .attention])
-    func batchedStepsMatchSingleSteps(head: Architecture.Head) throws {
-        let architecture = Architecture(inputSize: 4, hiddenSize: 20, numLayers: 2, head: head, dense: [6], numClasses: 3)
-        let model = try LSTMModel(ModelFile.randomlyInitialized(
-            architecture: architecture, window: 10, hop: 2,
-            scaler: .zscore(mean: [0.1, 0, -0.2, 1], std: [1, 2, 0.5, 1]), seed: 8))
-        var generator = SplitMix64(seed: 1)
-        let streams = 7
-        let lengths = (0..<streams).map { _ in Int.random(in: 1...9, using: &generator) }
-        let inputs = lengths.map { length in (0..<(length * 4)).map { _ in generator.normal() } }
-        let single = (0..<streams).map { _ in model.makeState() }
-        let batched = (0..<streams).map { _ in model.makeState() }
-        // Warm both sets up with one identical prefix so the gather starts from non-zero state.
-        for index in 0..<streams {
-            model.step(single[index], input: [0.3, -0.1, 0.2, 0.5])
-            model.step(batched[index], input: [0.3, -0.1, 0.2, 0.5])
+    /// |batched − single| allowed on probabilities, `h` and `c`: the gate products sum in another
+    /// order (`sgemm` vs SIMD matvec), nothing else differs.
+    static let tolerance: Float = 1e-5
+
+    /// Random architectures (besides the fixtures), built with `ModelFile.randomlyInitialized`.
+    static let random: [String: Architecture] = [
+        "random_l2_h20_last_dense": Architecture(inputSize: 4, hiddenSize: 20, numLayers: 2, head: .last, dense: [6], numClasses: 3),
+        "random_l2_h20_attention_dense": Architecture(inputSize: 4, hiddenSize: 20, numLayers: 2, head: .attention, dense: [6], numClasses: 3),
+        "random_l3_h32_attention": Architecture(inputSize: 5, hiddenSize: 32, numLayers: 3, head: .attention, numClasses: 4),
+    ]
+
+    /// Every model name: parity fixtures, `training/` fixtures, random architectures.
+    static var cases: [String] {
+        let training = (try? FileManager.default.contentsOfDirectory(
+            atPath: Fixtures.directory.appendingPathComponent("training").path)) ?? []
+        let trainingCases = training.filter { $0.hasSuffix(".safetensors") && !$0.hasSuffix(".grad.safetensors") }
+            .map { "training/" + $0.dropLast(".safetensors".count) }
+        return Fixtures.cases + trainingCases.sorted() + random.keys.sorted()
+    }
+
+    static func model(_ name: String) throws -> LSTMModel {
+        if let architecture = random[name] {
+            let channels = (0..<architecture.inputSize).map(Float.init)
+            let mean: [Float] = channels.map { $0 * 0.1 - 0.2 }
+            let std: [Float] = channels.map { $0 * 0.5 + 0.5 }
+            let file = ModelFile.randomlyInitialized(
+                architecture: architecture, window: 10, hop: 2, scaler: .zscore(mean: mean, std: std), seed: 8)
+            return try LSTMModel(file)
         }
-        var expected: [[Float]] = []
-        for index in 0..<streams {
-            for t in 0..<lengths[index] {
-                model.step(single[index], input: Array(inputs[index][(t * 4)..<((t + 1) * 4)]))
-                if (t + 2) % 2 == 0 { expected.append([Float(index), Float(t)] + model.classify(single[index])) }
+        return try LSTMModel(contentsOf: Fixtures.directory.appendingPathComponent("\(name).safetensors"))
+    }
+
+    /// One batch: per stream, single steps before it (`warmUp`), then `lengths` timesteps batched.
+    struct Workload {
+        /// Timesteps in the batch per stream; distinct lengths, so rows are reordered (longest
+        /// first) and streams drop out at different timesteps. One stream has none.
+        static let lengths = [4, 1, 11, 0, 7, 9, 2]
+        /// Single steps before the batch; zero for some, so the batch makes their first step
+        /// (the attention pool's first fold happens inside the batch).
+        static let warmUps = [3, 0, 1, 5, 0, 2, 4]
+
+        var warmUp: [[Float]]
+        var batch: [[Float]]
+
+        /// Raw inputs whose scaled values are roughly N(0, 1) under the model's scaler.
+        init(model: LSTMModel, seed: UInt64) {
+            var generator = SplitMix64(seed: seed)
+            let scaler = model.file.scaler
+            let c = model.channels
+            func values(_ timesteps: Int) -> [Float] {
+                (0..<(timesteps * c)).map { scaler.offset[$0 % c] + scaler.divisor[$0 % c] * generator.normal() }
+            }
+            warmUp = Self.warmUps.map(values)
+            batch = Self.lengths.map(values)
+        }
+
+        /// Labels at different timesteps per stream, always at a stream's last one.
+        static func shouldLabel(_ index: Int, _ t: Int) -> Bool {
+            (t + index) % 3 == 0 || t == lengths[index] - 1
+        }
+    }
+
+    /// A label: stream, timestep, probabilities.
+    struct Label {
+        var stream: Int
+        var timestep: Int
+        var probabilities: [Float]
+    }
+
+    /// Fresh states with each stream's warm-up applied by single steps.
+    static func warmedStates(_ model: LSTMModel, _ workload: Workload) -> [LSTMState] {
+        workload.warmUp.map { inputs in
+            let state = model.makeState()
+            for t in 0..<(inputs.count / model.channels) {
+                model.step(state, input: Array(inputs[(t * model.channels)..<((t + 1) * model.channels)]))
+            }
+            return state
+        }
+    }
+
+    /// The reference: each stream's batch timesteps by single steps, labels where asked.
+    static func singleStep(_ model: LSTMModel, _ states: [LSTMState], _ workload: Workload) -> [Label] {
+        var labels: [Label] = []
+        for (index, state) in states.enumerated() {
+            let inputs = workload.batch[index]
+            for t in 0..<Workload.lengths[index] {
+                model.step(state, input: Array(inputs[(t * model.channels)..<((t + 1) * model.channels)]))
+                if Workload.shouldLabel(index, t) { labels.append(Label(stream: index, timestep: t, probabilities: model.classify(state))) }
             }
         }
-        var emitted: [[Float]] = []
+        return labels
+    }
+
+    /// The batched path; request `i` advances `states[i]` with stream `i`'s inputs.
+    static func batched(_ model: LSTMModel, _ states: [LSTMState], _ workload: Workload) -> [Label] {
+        var labels: [Label] = []
         let stepper = BatchStepper(model: model)
-        inputs.withUnsafeBufferPointers { pointers in
-            let requests = (0..<streams).map { BatchStepper.Request(state: batched[$0], input: pointers[$0], timesteps: lengths[$0]) }
-            stepper.run(requests, shouldLabel: { index, t in (t + 2) % 2 == 0 }) { index, t, p in
-                emitted.append([Float(index), Float(t)] + Array(UnsafeBufferPointer(start: p, count: 3)))
+        workload.batch.withUnsafeBufferPointers { pointers in
+            let requests = states.indices.map {
+                BatchStepper.Request(state: states[$0], input: pointers[$0], timesteps: Workload.lengths[$0])
+            }
+            stepper.run(requests, shouldLabel: Workload.shouldLabel) { index, t, p in
+                labels.append(Label(stream: index, timestep: t, probabilities: Array(UnsafeBufferPointer(start: p, count: model.classCount))))
             }
         }
-        // Every stream labelled at least once, so the comparison below cannot pass on empty lists.
-        #expect(Set(expected.map { Int($0[0]) }) == Set(0..<streams))
-        let sortKey = { (row: [Float]) in row[0] * 100 + row[1] }
-        expected.sort { sortKey($0) < sortKey($1) }
-        emitted.sort { sortKey($0) < sortKey($1) }
-        #expect(expected.count == emitted.count)
-        for (a, b) in zip(expected, emitted) {
-            #expect(a[0..<2] == b[0..<2])
-            #expect(maxAbsDifference(a[2...], b[2...]) <= 1e-5, "\(a) vs \(b)")
+        return labels
+    }
+
+    /// Every difference between the reference and the batched run beyond `tolerance`: label
+    /// positions, probabilities, step counts, `h` and `c` of every layer, the probabilities of the
+    /// states as left, and after one more single step from each. Empty when they agree.
+    static func differences(
+        _ model: LSTMModel, expected: [Label], emitted: [Label], single: [LSTMState], batched: [LSTMState]
+    ) -> [String] {
+        var found: [String] = []
+        let key = { (label: Label) in label.stream * 1000 + label.timestep }
+        let expected = expected.sorted { key($0) < key($1) }, emitted = emitted.sorted { key($0) < key($1) }
+        if expected.map(key) != emitted.map(key) {
+            found.append("labelled at \(emitted.map { ($0.stream, $0.timestep) }), expected \(expected.map { ($0.stream, $0.timestep) })")
         }
-        for index in 0..<streams {
-            #expect(single[index].steps == batched[index].steps)
-            for layer in 0..<2 {
-                #expect(maxAbsDifference(single[index].hidden(layer: layer, hiddenSize: 20), batched[index].hidden(layer: layer, hiddenSize: 20)) <= 1e-5)
-                #expect(maxAbsDifference(single[index].cell(layer: layer, hiddenSize: 20), batched[index].cell(layer: layer, hiddenSize: 20)) <= 1e-5)
+        for (a, b) in zip(expected, emitted) where key(a) == key(b) {
+            let difference = maxAbsDifference(a.probabilities, b.probabilities)
+            if difference > tolerance { found.append("stream \(a.stream) t \(a.timestep): probabilities differ by \(difference)") }
+        }
+        let h = model.architecture.hiddenSize
+        for index in single.indices {
+            if single[index].steps != batched[index].steps {
+                found.append("stream \(index): \(batched[index].steps) steps, expected \(single[index].steps)")
             }
-            // States continue identically after a batch.
-            model.step(single[index], input: [1, 1, 1, 1])
-            model.step(batched[index], input: [1, 1, 1, 1])
-            #expect(maxAbsDifference(model.classify(single[index]), model.classify(batched[index])) <= 1e-5)
+            for layer in 0..<model.architecture.numLayers {
+                let hidden = maxAbsDifference(single[index].hidden(layer: layer, hiddenSize: h), batched[index].hidden(layer: layer, hiddenSize: h))
+                let cell = maxAbsDifference(single[index].cell(layer: layer, hiddenSize: h), batched[index].cell(layer: layer, hiddenSize: h))
+                if max(hidden, cell) > tolerance { found.append("stream \(index) layer \(layer): h differs by \(hidden), c by \(cell)") }
+            }
+            let now = maxAbsDifference(model.classify(single[index]), model.classify(batched[index]))
+            if now > tolerance { found.append("stream \(index): probabilities after the batch differ by \(now)") }
+            // The states continue identically (the copies of h a step reads were scattered too).
+            let next = [Float](repeating: 0.5, count: model.channels)
+            model.step(single[index], input: next)
+            model.step(batched[index], input: next)
+            let after = maxAbsDifference(model.classify(single[index]), model.classify(batched[index]))
+            if after > tolerance { found.append("stream \(index): probabilities one step later differ by \(after)") }
         }
+        return found
+    }
+
+    @Test func everyFixtureArchitectureIsCovered() throws {
+        let unidirectional = try Self.cases.map { try Self.model($0).architecture }.filter { !$0.bidirectional }
+        // 5 parity fixtures, 3 training fixtures and 3 random architectures are unidirectional.
+        #expect(unidirectional.count >= 11)
+        #expect(unidirectional.contains { $0.head == .attention } && unidirectional.contains { $0.head == .last })
+        #expect(unidirectional.contains { $0.numLayers > 1 } && unidirectional.contains { !$0.dense.isEmpty })
+    }
+
+    @Test(arguments: cases)
+    func batchedStepsMatchSingleSteps(name: String) throws {
+        let model = try Self.model(name)
+        guard model.supportsStep else { return }
+        let workload = Workload(model: model, seed: 1)
+        let single = Self.warmedStates(model, workload), batched = Self.warmedStates(model, workload)
+        let expected = Self.singleStep(model, single, workload)
+        let emitted = Self.batched(model, batched, workload)
+        // Every stream with timesteps is labelled, so the comparison cannot pass on empty lists.
+        #expect(Set(expected.map(\.stream)) == Set(Workload.lengths.indices.filter { Workload.lengths[$0] > 0 }))
+        let found = Self.differences(model, expected: expected, emitted: emitted, single: single, batched: batched)
+        #expect(found.isEmpty, "\(name): \(found.joined(separator: "; "))")
+    }
+
+    /// The comparison above catches a wrong row mapping: here request `i` advances the state of
+    /// stream `i+1` (as a stepper that scattered rows to the wrong states would).
+    @Test(arguments: ["uni_l2_h20_attention_varlen", "uni_l1_h8_last"])
+    func comparisonCatchesWrongRowMapping(name: String) throws {
+        let model = try Self.model(name)
+        let workload = Workload(model: model, seed: 1)
+        let single = Self.warmedStates(model, workload), batched = Self.warmedStates(model, workload)
+        let expected = Self.singleStep(model, single, workload)
+        let rotated = Array(batched[1...] + batched[..<1])
+        let emitted = Self.batched(model, rotated, workload)
+        let found = Self.differences(model, expected: expected, emitted: emitted, single: single, batched: batched)
+        #expect(!found.isEmpty)
+        #expect(found.contains { $0.contains("probabilities differ") })
     }
 }
 

@@ -168,6 +168,79 @@ struct RecipeTests {
         }
     }
 
+    @Test("A recipe file takes the syntax lstmd.conf shares: quotes, lists, dashes, comments after white space")
+    func sharedSyntax() throws {
+        var configuration = TrainingConfiguration()
+        try configuration.apply(
+            recipe: "# c\r\nhead = \"last\"\r\ndense = 64, 32   # two layers\nlearning-rate = 1e-3\nnesterov = yes\nseed = 1_000\n",
+            path: "r.recipe")
+        #expect(configuration.head == .last)
+        #expect(configuration.dense == [64, 32])
+        #expect(configuration.optimizer.learningRate == 1e-3)
+        #expect(configuration.optimizer.nesterov)
+        #expect(configuration.seed == 1000)
+        #expect(configuration.value(of: "dense") == "64,32")
+        #expect {
+            try configuration.apply(recipe: "epochz = 3\n", path: "r.recipe")
+        } throws: { error in
+            "\(error)" == "r.recipe:1: unknown setting 'epochz' (did you mean 'epochs'?)"
+        }
+        #expect {
+            try configuration.apply(recipe: "epochs = 3\nbatch_size\n", path: "r.recipe")
+        } throws: { error in
+            "\(error)" == "r.recipe:2: expected 'key = value', got 'batch_size'"
+        }
+        #expect {
+            try configuration.apply(recipe: "head = \"last\n", path: "r.recipe")
+        } throws: { error in
+            "\(error)" == "r.recipe:1: head: unterminated quoted string"
+        }
+        #expect {
+            try configuration.apply(recipe: "head = middle\n", path: "r.recipe")
+        } throws: { error in
+            "\(error)" == "r.recipe:1: head: must be last or attention, got 'middle'"
+        }
+    }
+
+    @Test("The recipe written out (and its provenance JSON) reads back as the same recipe")
+    func recipeTextRoundTrip() throws {
+        var changed = TrainingConfiguration()
+        changed.dense = [32, 16]
+        changed.schedule = .cosine(warmup: 3, minimum: 0.0001)
+        changed.balancing = .classWeights
+        changed.optimizer.learningRate = 0.0005
+        changed.seed = 42
+        var reread = TrainingConfiguration()
+        try reread.apply(recipe: changed.recipeText, path: "rendered")
+        #expect(reread == changed)
+        guard case .object(let fields) = changed.json else { Issue.record("not an object"); return }
+        #expect(Set(fields.keys) == Set(TrainingConfiguration.keys))
+        var fromJSON = TrainingConfiguration()
+        for (key, value) in fields {
+            guard case .string(let text) = value else { Issue.record("\(key) is not a string"); continue }
+            try fromJSON.set(key, text)
+        }
+        #expect(fromJSON == changed)
+        let defaults = TrainingConfiguration()
+        #expect(defaults.value(of: "dense") == "none")
+        #expect(defaults.value(of: "schedule") == "plateau:0.5:10:1e-05")
+        #expect(defaults.value(of: "learning_rate") == "0.003")
+        #expect(defaults.value(of: "epsilon") == "1e-08")
+        #expect(defaults.value(of: "bidirectional") == "true")
+    }
+
+    @Test("Flags come from the setting table: every key has one, values may start with '-'")
+    func flags() throws {
+        let flags = try TrainingConfiguration.table.flags(["--learning-rate", "-1", "--dense=64,32", "--time_warp", "0.5"])
+        #expect(flags.map(\.key) == ["learning_rate", "dense", "time_warp"])
+        #expect(flags.map(\.values) == [["-1"], ["64,32"], ["0.5"]])
+        #expect(TrainingConfiguration.table.settings.map(\.flag).contains("--clip-norm"))
+        #expect(throws: (any Error).self) { try TrainingConfiguration.table.flags(["--learning-rat", "1"]) }
+        let help = TrainingConfiguration.table.help(defaults: TrainingConfiguration())
+        #expect(help.split(separator: "\n").count == TrainingConfiguration.keys.count)
+        #expect(help.contains("--learning-rate <x>: Base learning rate. (default: 0.003)"))
+    }
+
     @Test("Validation names the recipe key, the rule and the value given")
     func validationMessages() throws {
         for (key, value, expected) in [
@@ -176,6 +249,8 @@ struct RecipeTests {
             ("jitter", "1.5", "jitter must be in [0, 1], got 1.5"),
             ("layer_dropout", "-0.25", "layer_dropout must be in [0, 1), got -0.25"),
             ("patience", "-2", "patience must be ≥ 0 (0: off), got -2"),
+            ("dense", "64,0", "dense must be widths in 1...65536 (or none), got 64,0"),
+            ("threads", "0", "threads must be in 1...256, got 0"),
         ] {
             var configuration = TrainingConfiguration()
             try configuration.set(key, value)

@@ -108,7 +108,10 @@ import Testing
     }
 
     static let badFiles: [BadFile] = [
-        BadFile(text: "# ok\nmax_stream = 5\n", key: "max_stream", line: 2, message: "unknown key"),
+        BadFile(text: "# ok\nmax_stream = 5\n", key: "max_stream", line: 2, message: "unknown key (did you mean 'max_streams'?)"),
+        BadFile(text: "frobnicate = 5\n", key: "frobnicate", line: 1, message: "unknown key (known: model, ingest, "),
+        BadFile(text: "retrain_start = hot\n", key: "retrain_start", line: 1, message: "must be warm or scratch, got 'hot'"),
+        BadFile(text: "buffer_max_bytes = 12 parsecs\n", key: "buffer_max_bytes", line: 1, message: "must be a number of bytes"),
         BadFile(text: "hop = 1\nhop = 2\n", key: "hop", line: 2, message: "set twice (first on line 1)"),
         BadFile(text: "\n\njust words\n", key: "just words", line: 3, message: "expected 'key = value'"),
         BadFile(text: "Max-Streams = 5\n", key: "Max-Streams", line: 1, message: "lower-case letters"),
@@ -134,6 +137,22 @@ import Testing
         #expect(error?.source == "/etc/lstmd/lstmd.conf:\(bad.line)")
         #expect(error?.message.contains(bad.message) == true, "\(String(describing: error))")
         #expect(error?.description.hasPrefix("/etc/lstmd/lstmd.conf:\(bad.line): \(bad.key): ") == true)
+    }
+
+    /// What the unified syntax adds to the old lstmd.conf dialect: `-` in keys, CRLF line ends,
+    /// `\n`/`\t` escapes, byte units.
+    @Test func acceptsTheSharedSyntax() throws {
+        let file = try ConfigurationFile(
+            parsing: "max-streams = 7\r\nmodel = \"/a\\tb\"\r\nbuffer-max-bytes = 1 GiB\nmax_message_bytes = 2KiB\n", path: "x")
+        var configuration = Configuration()
+        try configuration.apply(file)
+        #expect(configuration.maxStreams == 7)
+        #expect(configuration.modelPath == "/a\tb")
+        #expect(configuration.bufferMaxBytes == 1 << 30)
+        #expect(configuration.maxMessageBytes == 2048)
+        #expect(file.entries.map(\.key) == ["max_streams", "model", "buffer_max_bytes", "max_message_bytes"])
+        let twice = #expect(throws: ConfigurationError.self) { try ConfigurationFile(parsing: "max_streams = 1\nmax-streams = 2\n", path: "x") }
+        #expect(twice?.description == "x:2: max_streams: set twice (first on line 1)")
     }
 
     @Test func rangeErrorsNameTheLineTheValueCameFrom() throws {
@@ -246,5 +265,25 @@ import Testing
         var expected = Configuration()
         expected.metricsAddress = "127.0.0.1:9464"
         #expect(configuration == expected)
+    }
+
+    /// Each commented-out `#key = value` line of the shipped file shows the default (except the
+    /// keys whose line is an example of a path or endpoint).
+    @Test func shippedFileShowsTheDefaults() throws {
+        let path = Paths.packageRoot.appendingPathComponent("deploy/config/lstmd.conf").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let examples: Set<String> = ["model", "control", "state_directory", "retrain_base_data", "retrain_recipe"]
+        var checked = 0
+        for line in text.split(separator: "\n") where line.hasPrefix("#") {
+            let uncommented = String(line.dropFirst())
+            guard let name = uncommented.split(separator: "=").first.map({ $0.trimmingCharacters(in: .whitespaces) }),
+                Configuration.key(named: name) != nil, !examples.contains(name)
+            else { continue }
+            var configuration = Configuration()
+            try configuration.apply(ConfigurationFile(parsing: uncommented, path: path))
+            #expect(configuration == Configuration(), "\(line)")
+            checked += 1
+        }
+        #expect(checked >= Configuration.keys.count - examples.count - 1)
     }
 }

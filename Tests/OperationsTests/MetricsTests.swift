@@ -47,18 +47,17 @@ import ZeroMQ
         #expect(sum >= 0.006 && sum < 1)
     }
 
-    private func status(active: Int, evicted: Int, reloads: Int, version: String) -> JSONValue {
-        .object([
-            "ok": .bool(true), "uptime_s": .number(12.5),
-            "model": .object(["version": .string(version)]),
-            "streams": .object(["active": .number(Double(active)), "evicted": .number(Double(evicted)), "rejected": .number(1)]),
-            "counters": .object(["labelled_frames": .number(4), "gaps": .number(2), "reloads": .number(Double(reloads))]),
-        ])
+    private func status(active: Int, evicted: Int, reloads: Int, version: String) -> StatusSnapshot {
+        StatusSnapshot(
+            uptimeSeconds: 12.5,
+            model: .init(path: "/m", version: version, digest: "", classes: ["a"], window: 1, hop: 1, mode: "window", channels: 1),
+            streams: .init(active: active, max: 10, evicted: evicted, rejected: 1),
+            counts: .init(labelledFrames: 4, gaps: 2, reloads: reloads), rates: .init())
     }
 
     @Test func statusFeedsGaugesSlowCountersAndTheModelVersion() throws {
         let recorder = MetricsRecorder()
-        recorder.update(status: status(active: 3, evicted: 5, reloads: 0, version: "aaa"))
+        recorder.update(status(active: 3, evicted: 5, reloads: 0, version: "aaa"))
         var text = try parse(recorder)
         #expect(text.value("lstmd_active_streams") == 3)
         #expect(text.value("lstmd_evicted_streams_total") == 5)
@@ -68,8 +67,8 @@ import ZeroMQ
         #expect(text.value("lstmd_uptime_seconds") == 12.5)
         #expect(text.value("lstmd_model_info", ["version": "aaa"]) == 1)
 
-        recorder.update(status: status(active: 1, evicted: 7, reloads: 1, version: "bbb"))
-        recorder.update(status: status(active: 1, evicted: 7, reloads: 1, version: "bbb"))
+        recorder.update(status(active: 1, evicted: 7, reloads: 1, version: "bbb"))
+        recorder.update(status(active: 1, evicted: 7, reloads: 1, version: "bbb"))
         text = try parse(recorder)
         #expect(text.value("lstmd_active_streams") == 1)
         #expect(text.value("lstmd_evicted_streams_total") == 7)

@@ -41,16 +41,15 @@ import Testing
         try #require(ready != nil, "no READY=1; daemon log:\n\(daemon.log)")
         #expect(!log.contains { $0.text.contains("WATCHDOG=1") }, "a watchdog ping before READY=1")
 
-        // Pings every half interval (WatchdogPacer), seen by a poll every eighth, while the loop runs.
-        let readyAt = log.last!.at
-        _ = receive(socket, into: &log, start: start, timeout: 1.2) { _ in false }
-        let pings = log.filter { $0.text == "WATCHDOG=1" }.map(\.at)
-        #expect(pings.count >= 3, "only \(pings.count) pings in 1.2 s after READY=1")
-        let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }.sorted()
-        if !gaps.isEmpty {
-            #expect(gaps[gaps.count / 2] <= 0.75 * Double(Self.watchdogMicroseconds) / 1e6, "median ping gap \(gaps[gaps.count / 2]) s")
+        // Pings keep coming while the loop runs. Their pacing (every half interval, only after
+        // fresh progress) is `WatchdogPacer`'s, tested on instants the test makes (SystemdTests):
+        // here only that they arrive, waiting for the third without a wall-clock bound to meet.
+        var pings = 0
+        _ = receive(socket, into: &log, start: start, timeout: 30) { text in
+            if text == "WATCHDOG=1" { pings += 1 }
+            return pings >= 3
         }
-        #expect(pings.first.map { $0 - readyAt <= 0.4 } ?? false)
+        #expect(pings >= 3, "only \(pings) watchdog pings; daemon log:\n\(daemon.log)")
 
         // SIGHUP: RELOADING=1 with MONOTONIC_USEC in one datagram, then READY=1.
         let before = monotonicMicroseconds()

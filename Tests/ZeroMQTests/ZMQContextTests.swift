@@ -41,7 +41,8 @@ struct ZMQContextTests {
         }
         thread.start()
         try #require(outcome.ready.wait(timeout: .now() + 5) == .success)
-        Thread.sleep(forTimeInterval: 0.1)  // let the thread block inside zmq_msg_recv
+        // The thread is inside or about to enter zmq_msg_recv: either way shutdown must end the
+        // call with ETERM (no sleep to make the first case likelier: nothing here may wait on time).
 
         let (finished, waited) = zmqElapsedMilliseconds {
             context.shutdown()

@@ -2,39 +2,25 @@
 // Backward functions accumulate into gradients the caller zeroed. Gate order i, f, g, o (PyTorch);
 // a gate row holds 4H values [i(H) f(H) g(H) o(H)], activated in place by the forward pass.
 
-/// `out[j] = f(x[j])` for `count` floats, 16 lanes at a time with the tail padded, so every
-/// element goes through the same vectorised function. `out` may alias `x`.
+/// Loads `count` ≤ 16 floats, the other lanes zero.
 @inline(__always)
-func mapLanes(
-    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, _ f: (Vector16) -> Vector16
-) {
-    var j = 0
-    while j + 16 <= count {
-        store16(f(load16(x + j)), out + j)
-        j += 16
-    }
-    if j < count {
-        var v = Vector16(repeating: 0)
-        for k in 0..<(count - j) { v[k] = x[j + k] }
-        v = f(v)
-        for k in 0..<(count - j) { out[j + k] = v[k] }
-    }
+func loadLanes(_ pointer: UnsafePointer<Float>, count: Int) -> Vector16 {
+    if count == 16 { return load16(pointer) }
+    var v = Vector16(repeating: 0)
+    for k in 0..<count { v[k] = pointer[k] }
+    return v
 }
 
-/// Applies the logistic function to `count` floats in place.
+/// Stores the first `count` ≤ 16 lanes of `value`.
 @inline(__always)
-func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    mapLanes(x, x, count: count) { Activations.sigmoid($0) }
+func storeLanes(_ value: Vector16, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 16 { return store16(value, pointer) }
+    for k in 0..<count { pointer[k] = value[k] }
 }
 
-/// Applies `tanh` to `count` floats from `x` into `out` (may alias).
-@inline(__always)
-func tanhInto(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    mapLanes(out, x, count: count) { Activations.tanh($0) }
-}
-
-/// One LSTM cell update for one sample, training form: activates the gate row in place and keeps
-/// what the backward pass needs.
+/// One LSTM cell update for one sample, training form: the engine's cell update `lstmCellIFGO`
+/// over a gate row [i(H) f(H) g(H) o(H)], keeping what the backward pass needs. Up to rounding of
+/// the gate products, `c'` and `h'` equal the inference engine's.
 /// - Parameters:
 ///   - hidden: output `h' = o·tanh(c')` [H].
 ///   - cell: output `c' = f·c + i·g` [H].
@@ -47,37 +33,27 @@ func lstmCellForward(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, tanhCell: UnsafeMutablePointer<Float>,
     gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, previousCell: UnsafePointer<Float>, hiddenSize h: Int
 ) {
-    var k = 0
-    while k + 16 <= 4 * h {
-        store16(load16(gates + k) + load16(bias + k), gates + k)
-        k += 16
-    }
-    while k < 4 * h {
-        gates[k] += bias[k]
-        k += 1
-    }
-    sigmoidInPlace(gates, count: 2 * h)
-    tanhInto(gates + 2 * h, gates + 2 * h, count: h)
-    sigmoidInPlace(gates + 3 * h, count: h)
     let gi = gates, gf = gates + h, gg = gates + 2 * h, go = gates + 3 * h
+    let bi = bias, bf = bias + h, bg = bias + 2 * h, bo = bias + 3 * h
     var j = 0
-    while j + 16 <= h {
-        store16((load16(gf + j) * load16(previousCell + j)).addingProduct(load16(gi + j), load16(gg + j)), cell + j)
-        j += 16
-    }
     while j < h {
-        cell[j] = gf[j] * previousCell[j] + gi[j] * gg[j]
-        j += 1
-    }
-    tanhInto(tanhCell, cell, count: h)
-    j = 0
-    while j + 16 <= h {
-        store16(load16(go + j) * load16(tanhCell + j), hidden + j)
+        let n = min(16, h - j)
+        var c = loadLanes(previousCell + j, count: n)
+        var saved = LSTMGateActivations()
+        let next = lstmCellIFGO(
+            loadLanes(gi + j, count: n) + loadLanes(bi + j, count: n),
+            loadLanes(gf + j, count: n) + loadLanes(bf + j, count: n),
+            loadLanes(gg + j, count: n) + loadLanes(bg + j, count: n),
+            loadLanes(go + j, count: n) + loadLanes(bo + j, count: n),
+            cell: &c, saving: &saved)
+        storeLanes(saved.input, gi + j, count: n)
+        storeLanes(saved.forget, gf + j, count: n)
+        storeLanes(saved.candidate, gg + j, count: n)
+        storeLanes(saved.output, go + j, count: n)
+        storeLanes(c, cell + j, count: n)
+        storeLanes(saved.tanhCell, tanhCell + j, count: n)
+        storeLanes(next, hidden + j, count: n)
         j += 16
-    }
-    while j < h {
-        hidden[j] = go[j] * tanhCell[j]
-        j += 1
     }
 }
 

@@ -124,31 +124,23 @@ extension TrainingWorkspace {
                 }
             }
         case .attention:
+            // The engine's pooling (`AttentionPooling`), then the softmax weights a_t the backward
+            // pass needs, from the same running maximum and sum.
             let (weightOffset, biasOffset) = layout.attention!
-            let w = p + weightOffset, bias = p[biasOffset]
+            let pooling = AttentionPooling(weights: p + weightOffset, bias: p[biasOffset], width: dh)
             for sample in 0..<b {
                 let length = lengths[sample]
-                var maximum = -Float.infinity
-                for time in 0..<length {
-                    let y = top.output + (time * b + sample) * dh
-                    var score = bias
-                    for j in 0..<dh { score += w[j] * y[j] }
-                    attention[time * b + sample] = score
-                    maximum = max(maximum, score)
-                }
-                var sum: Float = 0
-                for time in 0..<t {
-                    let weight = time < length ? Foundation.exp(attention[time * b + sample] - maximum) : 0
-                    attention[time * b + sample] = weight
-                    sum += weight
-                }
                 let pooled = features + sample * dh
-                pooled.update(repeating: 0, count: dh)
+                var largest: Float = 0, total: Float = 0
                 for time in 0..<length {
-                    let a = attention[time * b + sample] / sum
-                    attention[time * b + sample] = a
-                    let y = top.output + (time * b + sample) * dh
-                    for j in 0..<dh { pooled[j] += a * y[j] }
+                    attention[time * b + sample] = pooling.fold(
+                        sum: pooled, largest: &largest, total: &total, top.output + (time * b + sample) * dh,
+                        first: time == 0)
+                }
+                pooling.finish(pooled, sum: pooled, total: total)
+                for time in 0..<t {
+                    attention[time * b + sample] =
+                        time < length ? pooling.weight(score: attention[time * b + sample], largest: largest, total: total) : 0
                 }
             }
         }

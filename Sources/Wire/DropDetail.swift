@@ -1,6 +1,6 @@
 /// What was wrong with a dropped frame, beyond its `DropReason`: plain values, so the serving
 /// loop builds one without allocating; text is made only when the drop is logged.
-enum DropDetail: Sendable, Equatable {
+public enum DropDetail: Sendable, Equatable {
     case none
     /// The message had this many parts (a frame has 3).
     case parts(Int)
@@ -20,7 +20,7 @@ enum DropDetail: Sendable, Equatable {
     case streams(Int)
 
     /// A sentence for the log, e.g. `got 3 channels, model has 6`; nil for `.none`.
-    var text: String? {
+    public var text: String? {
         switch self {
         case .none: nil
         case .parts(let count): "got \(count) message part\(count == 1 ? "" : "s")\(count >= 4 ? " or more" : ""), a frame has 3 (id, header, payload)"
@@ -38,7 +38,7 @@ enum DropDetail: Sendable, Equatable {
     }
 
     /// The stream id for a log line: UTF-8 as is, other bytes as `\xNN`, cut at 64 bytes.
-    static func printableStreamID(_ bytes: UnsafeRawBufferPointer) -> String {
+    public static func printableStreamID(_ bytes: UnsafeRawBufferPointer) -> String {
         let prefix = UnsafeRawBufferPointer(rebasing: bytes.prefix(64))
         var text: String
         if let valid = String(validating: prefix, as: UTF8.self) {

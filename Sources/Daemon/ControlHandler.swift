@@ -1,0 +1,156 @@
+import LSTMKit
+
+/// One stream as the control `streams` reply lists it.
+struct StreamListing: Equatable {
+    var id: String
+    var frames: Int
+    var timesteps: Int
+    var labels: Int
+    var gaps: Int
+    var lastSequence: UInt64
+    /// The most recent label's class name, or nil.
+    var lastLabel: String?
+    var idleSeconds: Double
+}
+
+/// What control requests act on (the serving loop; a fake in tests).
+protocol ControlTarget: AnyObject {
+    func statusSnapshot() -> StatusSnapshot
+    /// Every stream, or only `id`'s (none when unknown).
+    func streamListings(only id: String?) -> [StreamListing]
+    /// Forgets what the stream has seen. - Returns: false for an unknown stream.
+    func resetStream(_ id: String) -> Bool
+    /// Forgets the stream. - Returns: false for an unknown stream.
+    func closeStream(_ id: String) -> Bool
+    /// Loads `path` (nil: the file serving now) and swaps it in.
+    func reload(model path: String?) -> JSONValue
+    /// What SIGHUP does: re-reads the configuration and reloads with it.
+    func reloadConfiguration() -> JSONValue
+    /// Whether the configuration can be re-read (a daemon built in-process may have no loader).
+    var canReloadConfiguration: Bool { get }
+}
+
+/// The control protocol: one JSON object per request on the REP socket, one JSON object per
+/// reply. Checks every request's shape here, so targets see only valid requests.
+///
+/// | command | fields | reply |
+/// |---|---|---|
+/// | `status` | | `StatusSnapshot.json` |
+/// | `streams` | `limit` (1000), `stream` | `count`, `streams` (sorted by id) |
+/// | `reset`, `close` | `stream` | `stream` |
+/// | `reload` | `model` or `configuration: true` | `model_version`, `model` |
+struct ControlHandler {
+    /// The commands, as listed in the error for an unknown one.
+    static let commands = ["status", "streams", "reset", "close", "reload"]
+
+    static func failure(_ message: String) -> JSONValue {
+        .object(["ok": .bool(false), "error": .string(message)])
+    }
+
+    /// Answers one request.
+    func handle(_ text: String, target: some ControlTarget) -> JSONValue {
+        guard let request = try? JSONValue.parse(text), case .object = request else {
+            return Self.failure("request is not a JSON object")
+        }
+        guard let command = request["command"]?.stringValue else {
+            return Self.failure("request has no \"command\" string")
+        }
+        switch command {
+        case "status":
+            return target.statusSnapshot().json
+        case "streams":
+            let requested = request["limit"]?.numberValue ?? 1000
+            guard requested.isFinite, requested >= 0 else { return Self.failure("limit must be a non-negative number") }
+            let limit = Int(min(requested, 1e9))
+            var only: String?
+            if let filter = request["stream"] {
+                guard let id = filter.stringValue else { return Self.failure("streams \"stream\" must be a string") }
+                only = id
+            }
+            let listings = target.streamListings(only: only)
+            let list = listings.sorted { $0.id < $1.id }.prefix(limit).map { stream -> JSONValue in
+                .object([
+                    "id": .string(stream.id),
+                    "frames": .number(Double(stream.frames)),
+                    "timesteps": .number(Double(stream.timesteps)),
+                    "labels": .number(Double(stream.labels)),
+                    "gaps": .number(Double(stream.gaps)),
+                    "last_sequence": .number(Double(stream.lastSequence)),
+                    "last_label": stream.lastLabel.map { .string($0) } ?? .null,
+                    "idle_s": .number(stream.idleSeconds),
+                ])
+            }
+            return .object(["ok": .bool(true), "count": .number(Double(listings.count)), "streams": .array(Array(list))])
+        case "reset", "close":
+            guard let id = request["stream"]?.stringValue else {
+                return Self.failure("\(command) needs a \"stream\" string")
+            }
+            let known = command == "reset" ? target.resetStream(id) : target.closeStream(id)
+            guard known else { return Self.failure("unknown stream '\(id)'") }
+            return .object(["ok": .bool(true), "stream": .string(id)])
+        case "reload":
+            if let model = request["model"], model.stringValue == nil {
+                return Self.failure("reload \"model\" must be a string path")
+            }
+            if let flag = request["configuration"], flag != .bool(false) {
+                guard flag == .bool(true) else { return Self.failure("reload \"configuration\" must be true or false") }
+                guard request["model"] == nil else { return Self.failure("reload takes \"model\" or \"configuration\", not both") }
+                guard target.canReloadConfiguration else {
+                    return Self.failure("this daemon has no configuration to re-read (started in-process)")
+                }
+                return target.reloadConfiguration()
+            }
+            return target.reload(model: request["model"]?.stringValue)
+        default:
+            return Self.failure("unknown command '\(command)' (\(Self.commands.joined(separator: ", ")))")
+        }
+    }
+}
+
+extension ServingLoop: ControlTarget {
+    /// Answers one request waiting on the control socket.
+    func serveControl() {
+        guard let control = sockets.control else { return }
+        guard let request = try? control.receiveMultipart(maxParts: 1, dontWait: true) else { return }
+        let reply: JSONValue
+        if request.isTruncated || request.parts.isEmpty {
+            reply = ControlHandler.failure("a request is one message part holding a JSON object")
+        } else {
+            reply = ControlHandler().handle(String(decoding: request.parts[0], as: UTF8.self), target: self)
+        }
+        _ = try? control.send(Array(reply.jsonText.utf8))
+    }
+
+    func statusSnapshot() -> StatusSnapshot { snapshot() }
+
+    func streamListings(only id: String?) -> [StreamListing] {
+        let slots = id.map { table.slot(of: $0).map { [$0] } ?? [] } ?? table.occupiedSlots
+        let now = clock.monotonicNanoseconds()
+        let classes = classifier.model.classes
+        return slots.map { slot in
+            let record = table[slot]
+            return StreamListing(
+                id: record.id, frames: record.frames, timesteps: classifier.timesteps(slot: slot), labels: record.labels,
+                gaps: record.gaps, lastSequence: record.lastSequence,
+                lastLabel: record.lastLabel >= 0 && record.lastLabel < classes.count ? classes[record.lastLabel] : nil,
+                idleSeconds: Double(now - min(now, record.lastSeen)) / 1e9)
+        }
+    }
+
+    func resetStream(_ id: String) -> Bool {
+        guard let slot = table.slot(of: id) else { return false }
+        classifier.reset(slot: slot)
+        logger.debug("stream reset (control)", metadata: ["stream": "\(id)"])
+        return true
+    }
+
+    func closeStream(_ id: String) -> Bool {
+        guard let slot = table.slot(of: id) else { return false }
+        table.remove(slot: slot)
+        classifier.remove(slot: slot)
+        logger.debug("stream closed (control)", metadata: ["stream": "\(id)"])
+        return true
+    }
+
+    var canReloadConfiguration: Bool { state.configurationLoader != nil }
+}

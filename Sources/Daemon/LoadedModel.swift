@@ -1,0 +1,63 @@
+import Foundation
+import LSTMKit
+import Logging
+
+/// A model loaded from a path (or the bundled default), validated and built.
+struct LoadedModel: Sendable {
+    let path: String
+    let model: LSTMModel
+
+    /// The bundled default model's path, when the bundle is found.
+    static var defaultPath: String? { DefaultModel.url?.path }
+
+    init(path: String?) throws {
+        guard let resolved = path ?? Self.defaultPath else {
+            throw DaemonError("no model path given and the bundled default model was not found", key: "model")
+        }
+        self.path = resolved
+        do {
+            model = try LSTMModel(contentsOf: URL(fileURLWithPath: resolved))
+        } catch let error as ModelError {
+            throw DaemonError("model \(resolved): \(error.message)", key: "model")
+        }
+    }
+
+    func classifier(configuration: Configuration) throws -> StreamClassifier {
+        do {
+            return try StreamClassifier(
+                model: model, mode: configuration.mode ?? model.file.mode,
+                hop: configuration.hop ?? model.file.hop)
+        } catch let error as ModelError {
+            // The streaming settings that do not fit the model are the ones to change.
+            let key =
+                error.message.contains("continuous") ? "mode" : error.message.contains("hop") ? "hop" : "model"
+            throw DaemonError("model \(path): \(error.message)", key: key)
+        }
+    }
+
+    /// The model to serve at start (`ModelChoice`): an operator's recorded control-socket choice
+    /// while the configured model is unchanged, else the configured model. A recorded choice that
+    /// no longer loads is logged and the configured model serves.
+    static func initial(configuration: Configuration, logger: Logger) throws -> LoadedModel {
+        let resolved = ModelChoice.resolve(configuration, logger: logger)
+        if resolved.chosen, let path = resolved.path {
+            do {
+                let model = try LoadedModel(path: path)
+                _ = try model.classifier(configuration: configuration)
+                logger.notice(
+                    "serving the model loaded earlier with `lstmctl reload --model` (recorded in the state directory)",
+                    metadata: ["model": "\(path)", "configured": "\(configuration.modelPath ?? "bundled default")"])
+                return model
+            } catch {
+                // Dropped, or every later reload would try it again and be refused.
+                logger.error(
+                    "the model loaded earlier with `lstmctl reload --model` is refused; serving the configured model and forgetting that choice",
+                    metadata: ["model": "\(path)", "error": "\(error)"])
+                ModelChoice.remove(stateDirectory: configuration.stateDirectory)
+            }
+        }
+        let model = try LoadedModel(path: configuration.modelPath)
+        _ = try model.classifier(configuration: configuration)
+        return model
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import LSTMKit
+import Logging
+import Systemd
+import ZeroMQ
+
+/// The serving loop: wires the stages of one frame — `FrameReceiver` (bytes → frame or drop
+/// reason), `StreamTable` (whose frame, in order?), `StreamClassifier` (model state → class
+/// probabilities), `LabelEncoder` and `LabelPublisher` — and answers control requests
+/// (`ControlHandler`) between batches of frames.
+///
+/// Runs on one thread the daemon owns (never the Swift concurrency pool). Not `Sendable`:
+/// everything here belongs to that thread; other threads reach it through the wake pipe
+/// (`Waker`) and the control socket, and read `DaemonState`.
+final class ServingLoop {
+    var configuration: Configuration
+    let logger: Logger
+    let state: DaemonState
+    let clock: any ServingClock
+    let sockets: ServingSockets
+    private let receiver: FrameReceiver
+    private let publisher: LabelPublisher
+    private let poller = ZMQPoller()
+    private var controlIndex = -1
+    private var wakeIndex = -1
+    var table: StreamTable
+    var classifier: StreamClassifier
+    var encoder: LabelEncoder
+    /// The model serving and the file it came from.
+    var served: LoadedModel
+    private var batch = FrameBatch()
+    var counts = StatusSnapshot.Counts()
+    var evicted = 0
+    var rejectedStreams = 0
+    private var rates = RateMeter()
+    private var dropLog = RateLimiter<DropReason>(limit: 5, per: .seconds(10))
+    private let started: UInt64
+    private var lastHousekeeping: UInt64 = 0
+    private var wakeMessage = ZMQMessage()
+    /// Frames of one drain pass; bounded in count and time so that control requests,
+    /// housekeeping and stop stay responsive.
+    private static let drainLimit = FrameBatch.maximum
+
+    init(
+        configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
+        clock: any ServingClock, logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.state = state
+        self.clock = clock
+        self.sockets = sockets
+        served = model
+        classifier = try model.classifier(configuration: configuration)
+        encoder = LabelEncoder(
+            classes: model.model.classes, modelVersion: model.model.file.version, mode: classifier.mode)
+        table = StreamTable(maxStreams: configuration.maxStreams, idleTimeout: Self.nanoseconds(configuration.idleTimeout))
+        receiver = FrameReceiver(socket: sockets.ingest)
+        publisher = LabelPublisher(socket: sockets.publisher)
+        started = clock.monotonicNanoseconds()
+        _ = poller.register(sockets.ingest)
+        wakeIndex = poller.register(sockets.wake)
+        if let control = sockets.control { controlIndex = poller.register(control) }
+    }
+
+    static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(min(max(0, seconds), 1e9) * 1e9) }
+
+    // MARK: Loop
+
+    /// Serves until the wake pipe says stop; then classifies the frames already queued (for at
+    /// most `stop_drain_timeout`: a producer faster than the daemon must not keep it alive).
+    func run() {
+        state.progress(clock.monotonicNanoseconds())
+        state.publish(snapshot())
+        while true {
+            let tick = max(1, Int(configuration.housekeepingInterval * 1000))
+            do {
+                _ = try poller.poll(timeout: tick)
+            } catch {
+                if !error.isTerminated { logger.error("poll failed", metadata: ["error": "\(error)"]) }
+                break
+            }
+            if poller.isReadable(wakeIndex), !takeWakeMessages() { break }
+            if poller.isReadable(0) {
+                drainIngest(limit: Self.drainLimit, deadline: clock.monotonicNanoseconds() + 100_000_000)
+            }
+            if controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
+            housekeeping()
+        }
+        let deadline = clock.monotonicNanoseconds() + Self.nanoseconds(configuration.stopDrainTimeout)
+        drainIngest(limit: Int.max, deadline: deadline)
+        state.progress(clock.monotonicNanoseconds())
+        state.publish(snapshot())
+        logger.info("serving loop stopped", metadata: ["frames": "\(counts.frames)", "labels": "\(counts.labels)"])
+    }
+
+    /// Acts on every message waiting in the wake pipe.
+    /// - Returns: false when the loop is to stop.
+    private func takeWakeMessages() -> Bool {
+        while (try? sockets.wake.receive(into: &wakeMessage, dontWait: true)) == true {
+            switch wakeMessage.withUnsafeBytes({ $0.first }).flatMap(Waker.Command.init(rawValue:)) {
+            case .stop: return false
+            case .reload: _ = reloadFromConfiguration()
+            case .stall:
+                // Debug: hang here (no progress stamps, so the watchdog stops pinging) until stop.
+                logger.warning("debug: the serving loop stalls until stopped")
+                while (try? sockets.wake.receive(into: &wakeMessage, dontWait: false)) == true {
+                    if wakeMessage.withUnsafeBytes({ $0.first }) == Waker.Command.stop.rawValue { return false }
+                }
+                return false
+            case nil: break
+            }
+        }
+        return true
+    }
+
+    private func housekeeping() {
+        let now = clock.monotonicNanoseconds()
+        state.progress(now)
+        guard now >= lastHousekeeping &+ 250_000_000 else { return }
+        lastHousekeeping = now
+        rates.update(now: now, counts: counts)
+        let expired = table.evict(now: now)
+        for (slot, id) in expired {
+            classifier.remove(slot: slot)
+            logger.debug("stream evicted (idle)", metadata: ["stream": "\(id)"])
+        }
+        evicted += expired.count
+        for (reason, suppressed) in dropLog.drainExpired() {
+            logger.warning("suppressed \(suppressed) similar messages", metadata: ["reason": "\(reason.rawValue)"])
+        }
+        state.publish(snapshot())
+    }
+
+    /// The typed status the control reply, STATUS= and the metrics are made from.
+    func snapshot() -> StatusSnapshot {
+        let model = served.model
+        return StatusSnapshot(
+            uptimeSeconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
+            model: .init(
+                path: served.path, version: model.file.version, digest: model.file.digest, classes: model.classes,
+                window: classifier.window, hop: classifier.hop, mode: classifier.mode.rawValue, channels: model.channels),
+            streams: .init(
+                active: table.count, max: configuration.maxStreams, evicted: evicted, rejected: rejectedStreams,
+                bytes: classifier.byteCount + table.count * 160),
+            counts: counts, rates: rates.rates)
+    }
+
+    // MARK: Frames
+
+    private var limits: FrameLimits {
+        FrameLimits(
+            channels: classifier.model.channels, classCount: classifier.model.classCount,
+            maxTimesteps: configuration.maxTimestepsPerFrame, maxPayloadBytes: configuration.maxMessageBytes)
+    }
+
+    private func drainIngest(limit: Int, deadline: UInt64) {
+        defer { flushBatch() }
+        let limits = self.limits
+        var handled = 0
+        while handled < limit {
+            if handled > 0, clock.monotonicNanoseconds() > deadline { return }
+            let outcome: FrameReceiver.Outcome
+            do {
+                outcome = try receiver.receive(limits: limits)
+            } catch {
+                return
+            }
+            switch outcome {
+            case .empty: return
+            case .dropped(let rejection): drop(rejection)
+            case .frame(let header):
+                if let rejection = accept(header, receivedAt: clock.monotonicNanoseconds()) { drop(rejection) }
+            }
+            handled += 1
+            if batch.count >= FrameBatch.maximum { flushBatch() }
+        }
+    }
+
+    /// Takes a decoded frame (values in `receiver.values`) to its stream.
+    /// - Returns: why it is dropped, or nil when it was accepted.
+    private func accept(_ header: FrameHeader, receivedAt now: UInt64) -> FrameRejection? {
+        let admission = receiver.withStreamID { table.accept(id: $0, sequence: header.sequence, now: now) }
+        let slot: Int
+        switch admission {
+        case .duplicate(let last): return FrameRejection(.duplicate, .sequence(got: header.sequence, last: last))
+        case .outOfOrder(let last): return FrameRejection(.outOfOrder, .sequence(got: header.sequence, last: last))
+        case .invalidID: return FrameRejection(.badStreamID, .notUTF8)
+        case .rejected:
+            rejectedStreams += 1
+            return FrameRejection(.streamLimit, .streams(configuration.maxStreams))
+        case .new(let new):
+            slot = new
+            classifier.remove(slot: slot)  // a reused slot starts from zero
+            logger.debug("stream created", metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)"])
+        case .next(let next):
+            slot = next
+            // One frame per stream per batch: a second one waits for the first to be classified.
+            if batch.contains(slot: slot) { flushBatch() }
+        case .gap(let gap, let last):
+            slot = gap
+            if batch.contains(slot: slot) { flushBatch() }
+            logger.debug(
+                "sequence gap: stream state reset",
+                metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)", "last": "\(last)"])
+            classifier.reset(slot: slot)
+            counts.gaps += 1
+        }
+        let count = header.timesteps * header.channels
+        counts.frames += 1
+        counts.timesteps += header.timesteps
+        if header.label != nil {
+            counts.labelledFrames += 1
+            state.labelledSink?(table[slot].id, header, Array(receiver.values[0..<count]))
+        }
+        if classifier.batches {
+            batch.append(slot: slot, header: header, values: receiver.values[0..<count], received: now)
+        } else {
+            receiver.values.withUnsafeBufferPointer { buffer in
+                classifier.process(slot: slot, values: buffer.baseAddress!, timesteps: header.timesteps) { timesteps, probabilities in
+                    publish(slot: slot, probabilities: probabilities, header: header, timesteps: timesteps)
+                }
+            }
+            state.metrics?.frame(timesteps: header.timesteps, receivedAt: now)
+        }
+        return nil
+    }
+
+    /// Classifies the frames waiting in the batch (one per stream), all streams together.
+    func flushBatch() {
+        guard !batch.isEmpty else { return }
+        let slots = batch.slots, headers = batch.headers
+        batch.values.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            classifier.processBatch(
+                slots, values: batch.offsets.map { base + $0 }, timesteps: headers.map(\.timesteps)
+            ) { index, timesteps, probabilities in
+                publish(slot: slots[index], probabilities: probabilities, header: headers[index], timesteps: timesteps)
+            }
+        }
+        if let metrics = state.metrics {
+            for (header, received) in zip(headers, batch.received) { metrics.frame(timesteps: header.timesteps, receivedAt: received) }
+        }
+        batch.removeAll()
+    }
+
+    private func publish(slot: Int, probabilities: UnsafePointer<Float>, header: FrameHeader, timesteps: Int) {
+        let best = encoder.best(probabilities)
+        let emitted = clock.realtimeNanoseconds()
+        let json = encoder.encode(
+            quotedStream: table[slot].quotedID, probabilities: probabilities, best: best, header: header,
+            timesteps: timesteps, emitted: emitted)
+        table[slot].labels += 1
+        table[slot].lastLabel = best
+        counts.labels += 1
+        do {
+            try publisher.publish(topic: table[slot].id, message: json)
+        } catch {
+            logger.error("cannot publish label", metadata: ["error": "\(error)", "stream": "\(table[slot].id)"])
+        }
+        state.metrics?.label(frameTimestamp: header.timestamp, emitted: emitted)
+    }
+
+    /// Counts a dropped frame and logs it (rate-limited per reason) with the stream id, when the
+    /// message carried one, and what was wrong.
+    private func drop(_ rejection: FrameRejection) {
+        let reason = rejection.reason
+        counts.drop(reason)
+        state.metrics?.drop(reason)
+        let decision = dropLog.record(reason)
+        guard decision.allowed else { return }
+        var metadata: Logger.Metadata = ["reason": "\(reason.rawValue)"]
+        if reason != .wrongParts || receiver.streamIDCount > 0 {
+            metadata["stream"] = "\(receiver.withStreamID { DropDetail.printableStreamID($0) })"
+        }
+        if let text = rejection.detail.text { metadata["detail"] = "\(text)" }
+        if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
+        logger.warning("dropped frame", metadata: metadata)
+    }
+}

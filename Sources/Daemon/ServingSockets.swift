@@ -1,0 +1,132 @@
+import Foundation
+import Synchronization
+import ZeroMQ
+
+/// The serving loop's sockets, bound at build time so that a start failure (an address in use, a
+/// bad endpoint) is reported before anything runs: ingest (PULL), labels (PUB), control (REP)
+/// and the wake pipe (an inproc PAIR that `Waker` writes to).
+final class ServingSockets {
+    let ingest: ZMQSocket
+    let publisher: ZMQSocket
+    let control: ZMQSocket?
+    let wake: ZMQSocket
+    /// The socket files of the ipc:// endpoints bound, with their (device, inode), removed at
+    /// close only while they are still ours.
+    private var ipcFiles: [(path: String, device: UInt64, inode: UInt64)] = []
+
+    /// Binds every endpoint of `configuration`.
+    /// - Throws: `DaemonError`; its `key` names the setting at fault, or is nil when a retry
+    ///   may succeed (an address in use, or not yet configured on an interface at boot).
+    init(configuration: Configuration, context: ZMQContext, wakeEndpoint: String) throws {
+        func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String) throws {
+            for endpoint in endpoints {
+                do {
+                    try socket.bind(endpoint)
+                } catch {
+                    throw DaemonError(
+                        "cannot bind \(key) endpoint \(endpoint): \(error.message)",
+                        key: [EADDRINUSE, EADDRNOTAVAIL, ENODEV].contains(error.code) ? nil : key)
+                }
+            }
+        }
+        do {
+            ingest = try ZMQSocket(.pull, context: context)
+            try ingest.set(.receiveHighWaterMark, to: configuration.receiveHighWaterMark)
+            try ingest.set(.maxMessageSize, to: configuration.maxMessageBytes * 4 + 4096)
+            try ingest.set(.linger, to: 0)
+            try bind(ingest, configuration.ingestEndpoints, key: "ingest")
+            publisher = try ZMQSocket(.pub, context: context)
+            try publisher.set(.sendHighWaterMark, to: configuration.sendHighWaterMark)
+            try publisher.set(.linger, to: 500)
+            try bind(publisher, configuration.publishEndpoints, key: "publish")
+            if configuration.controlEndpoints.isEmpty {
+                control = nil
+            } else {
+                let socket = try ZMQSocket(.rep, context: context)
+                try socket.set(.linger, to: 0)
+                try socket.set(.maxMessageSize, to: 1 << 20)
+                try bind(socket, configuration.controlEndpoints, key: "control")
+                control = socket
+            }
+            wake = try ZMQSocket(.pair, context: context)
+            try wake.set(.linger, to: 0)
+            try wake.bind(wakeEndpoint)
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("cannot set up sockets: \(error)")
+        }
+        let endpoints = configuration.ingestEndpoints + configuration.publishEndpoints + configuration.controlEndpoints
+        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
+            let path = String(endpoint.dropFirst("ipc://".count))
+            // "@name" is Linux's abstract namespace (no file); "*" lets libzmq pick a name.
+            guard !path.isEmpty, !path.hasPrefix("@"), path != "*" else { continue }
+            var info = stat()
+            if stat(path, &info) == 0 { ipcFiles.append((path, UInt64(info.st_dev), UInt64(info.st_ino))) }
+        }
+    }
+
+    /// Endpoints actually bound (ephemeral tcp ports resolved), by role.
+    var boundEndpoints: [String: String] {
+        var endpoints: [String: String] = [:]
+        endpoints["ingest"] = (try? ingest.lastEndpoint) ?? nil
+        endpoints["publish"] = (try? publisher.lastEndpoint) ?? nil
+        if let control { endpoints["control"] = (try? control.lastEndpoint) ?? nil }
+        return endpoints
+    }
+
+    /// Closes every socket (the label socket keeps its linger for the context's termination) and
+    /// removes the socket files of the ipc:// endpoints bound (libzmq leaves them behind).
+    func close() {
+        ingest.close()
+        control?.close()
+        wake.close()
+        publisher.close()
+        for file in ipcFiles {
+            // Another process may have bound the same path since (libzmq replaces the file).
+            var info = stat()
+            if stat(file.path, &info) == 0, UInt64(info.st_dev) == file.device, UInt64(info.st_ino) == file.inode {
+                unlink(file.path)
+            }
+        }
+    }
+}
+
+/// The write end of the serving loop's wake pipe (czmq's actor pattern): other threads tell the
+/// loop to stop, reload or stall with a one-part message on an inproc PAIR socket the loop polls
+/// with its others, so each takes effect at once.
+final class Waker: Sendable {
+    /// What a wake message asks.
+    enum Command: UInt8 {
+        case stop = 1
+        case reload = 2
+        /// Debug: block the loop (no progress, so the watchdog stops pinging) until `stop`.
+        case stall = 3
+    }
+
+    /// A PAIR socket is not thread-safe: every send holds the lock.
+    private let socket: Mutex<ZMQSocket?>
+
+    /// Connects to the loop's end, bound at `endpoint` in `context`.
+    init(context: ZMQContext, endpoint: String) throws {
+        let socket = try ZMQSocket(.pair, context: context)
+        try socket.set(.linger, to: 0)
+        try socket.connect(endpoint)
+        self.socket = Mutex(socket)
+    }
+
+    /// Sends `command`; after `close()` it is a no-op.
+    func send(_ command: Command) {
+        socket.withLock { socket in
+            _ = try? socket?.send(CollectionOfOne(command.rawValue), dontWait: true)
+        }
+    }
+
+    /// Closes the socket (before the context terminates).
+    func close() {
+        socket.withLock { socket in
+            socket?.close()
+            socket = nil
+        }
+    }
+}

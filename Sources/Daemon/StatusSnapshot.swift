@@ -1,0 +1,152 @@
+import Foundation
+import LSTMKit
+
+/// What the daemon is doing, as one typed value: the control `status` reply, systemd's STATUS=
+/// line and the Prometheus series are all rendered from it where they leave the process.
+public struct StatusSnapshot: Sendable, Equatable {
+    /// The model serving.
+    public struct Model: Sendable, Equatable {
+        public var path: String
+        public var version: String
+        public var digest: String
+        public var classes: [String]
+        public var window: Int
+        public var hop: Int
+        public var mode: String
+        public var channels: Int
+
+        public init(
+            path: String, version: String, digest: String, classes: [String], window: Int, hop: Int, mode: String,
+            channels: Int
+        ) {
+            (self.path, self.version, self.digest, self.classes) = (path, version, digest, classes)
+            (self.window, self.hop, self.mode, self.channels) = (window, hop, mode, channels)
+        }
+    }
+
+    /// The stream table.
+    public struct Streams: Sendable, Equatable {
+        public var active = 0
+        public var max = 0
+        public var evicted = 0
+        public var rejected = 0
+        /// Bytes held by the streams' model state.
+        public var bytes = 0
+
+        public init(active: Int = 0, max: Int = 0, evicted: Int = 0, rejected: Int = 0, bytes: Int = 0) {
+            (self.active, self.max, self.evicted, self.rejected, self.bytes) = (active, max, evicted, rejected, bytes)
+        }
+    }
+
+    /// Monotonic counts since start.
+    public struct Counts: Sendable, Equatable {
+        public var frames = 0
+        public var timesteps = 0
+        public var labels = 0
+        public var labelledFrames = 0
+        public var gaps = 0
+        public var reloads = 0
+        /// Frames dropped, by reason (`DropReason.allCases` order).
+        public var drops = [Int](repeating: 0, count: DropReason.allCases.count)
+
+        public init(
+            frames: Int = 0, timesteps: Int = 0, labels: Int = 0, labelledFrames: Int = 0, gaps: Int = 0, reloads: Int = 0
+        ) {
+            (self.frames, self.timesteps, self.labels, self.labelledFrames) = (frames, timesteps, labels, labelledFrames)
+            (self.gaps, self.reloads) = (gaps, reloads)
+        }
+
+        public var dropped: Int { drops.reduce(0, +) }
+
+        public func drops(_ reason: DropReason) -> Int { drops[DropReason.allCases.firstIndex(of: reason)!] }
+
+        mutating func drop(_ reason: DropReason) { drops[DropReason.allCases.firstIndex(of: reason)!] += 1 }
+    }
+
+    /// Per-second rates over the last half second or more.
+    public struct Rates: Sendable, Equatable {
+        public var framesPerSecond = 0.0
+        public var timestepsPerSecond = 0.0
+        public var labelsPerSecond = 0.0
+
+        public init(framesPerSecond: Double = 0, timestepsPerSecond: Double = 0, labelsPerSecond: Double = 0) {
+            (self.framesPerSecond, self.timestepsPerSecond, self.labelsPerSecond) = (framesPerSecond, timestepsPerSecond, labelsPerSecond)
+        }
+    }
+
+    public var uptimeSeconds: Double
+    public var model: Model
+    public var streams: Streams
+    public var counts: Counts
+    public var rates: Rates
+
+    public init(uptimeSeconds: Double, model: Model, streams: Streams, counts: Counts, rates: Rates) {
+        (self.uptimeSeconds, self.model, self.streams, self.counts, self.rates) = (uptimeSeconds, model, streams, counts, rates)
+    }
+
+    /// The control `status` reply (the keys are a contract: README, `lstmctl status`).
+    public var json: JSONValue {
+        var drops: [String: JSONValue] = [:]
+        for (index, reason) in DropReason.allCases.enumerated() { drops[reason.rawValue] = .number(Double(counts.drops[index])) }
+        return .object([
+            "ok": .bool(true),
+            "uptime_s": .number(uptimeSeconds),
+            "model": .object([
+                "path": .string(model.path),
+                "version": .string(model.version),
+                "digest": .string(model.digest),
+                "classes": .array(model.classes.map { .string($0) }),
+                "window": .number(Double(model.window)),
+                "hop": .number(Double(model.hop)),
+                "mode": .string(model.mode),
+                "channels": .number(Double(model.channels)),
+            ]),
+            "streams": .object([
+                "active": .number(Double(streams.active)),
+                "max": .number(Double(streams.max)),
+                "evicted": .number(Double(streams.evicted)),
+                "rejected": .number(Double(streams.rejected)),
+                "bytes": .number(Double(streams.bytes)),
+            ]),
+            "counters": .object([
+                "frames": .number(Double(counts.frames)),
+                "timesteps": .number(Double(counts.timesteps)),
+                "labels": .number(Double(counts.labels)),
+                "labelled_frames": .number(Double(counts.labelledFrames)),
+                "gaps": .number(Double(counts.gaps)),
+                "reloads": .number(Double(counts.reloads)),
+                "dropped": .number(Double(counts.dropped)),
+            ]),
+            "drops": .object(drops),
+            "rates": .object([
+                "frames_per_s": .number(rates.framesPerSecond),
+                "timesteps_per_s": .number(rates.timestepsPerSecond),
+                "labels_per_s": .number(rates.labelsPerSecond),
+            ]),
+        ])
+    }
+
+    /// systemd's STATUS= line, e.g. `model 3f2a…, 12 streams, 840 frames/s`.
+    public var statusLine: String {
+        "model \(model.version), \(streams.active) streams, \(String(format: "%.0f", rates.framesPerSecond)) frames/s"
+    }
+}
+
+/// Keeps `StatusSnapshot.Rates` current from the counts, refreshed by housekeeping.
+struct RateMeter {
+    private(set) var rates = StatusSnapshot.Rates()
+    private var last: (time: UInt64, frames: Int, timesteps: Int, labels: Int)?
+
+    /// Takes a reading at `now` (ns); rates move once at least half a second has passed.
+    mutating func update(now: UInt64, counts: StatusSnapshot.Counts) {
+        if let last, now > last.time + 500_000_000 {
+            let seconds = Double(now - last.time) / 1e9
+            rates.framesPerSecond = Double(counts.frames - last.frames) / seconds
+            rates.timestepsPerSecond = Double(counts.timesteps - last.timesteps) / seconds
+            rates.labelsPerSecond = Double(counts.labels - last.labels) / seconds
+        } else if last != nil {
+            return
+        }
+        last = (now, counts.frames, counts.timesteps, counts.labels)
+    }
+}

@@ -1,0 +1,123 @@
+/// The single-stream step: one timestep of one `LSTMState`, and the class probabilities of a state.
+extension LSTMModel {
+    /// A zeroed state for one stream.
+    ///
+    /// Requires a unidirectional model (`supportsStep`): a backward direction needs the whole
+    /// window and is run by `forward` instead.
+    public func makeState() -> LSTMState {
+        precondition(supportsStep, "step-wise states need a unidirectional model")
+        return LSTMState(model: self)
+    }
+
+    /// Scales one timestep of `C` raw values as at training (`Scaler.apply`).
+    @inline(__always)
+    func scale(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let plan = stepPlan
+        Scaler.apply(input, into: output, offset: plan.scaleOffset, divisor: plan.scaleDivisor, channels: channels)
+    }
+
+    /// Advances `state` by one timestep of `C` raw values; the scaler is applied exactly as at
+    /// training. O(1): no allocation, no work proportional to any window.
+    public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
+        scale(input, into: state.layerInput(0))
+        advance(state, projected: nil)
+    }
+
+    /// Advances `state` by one timestep of `C` raw values given as an array.
+    public func step(_ state: LSTMState, input: [Float]) {
+        precondition(input.count == channels, "step needs \(channels) values, got \(input.count)")
+        input.withUnsafeBufferPointer { step(state, input: $0.baseAddress!) }
+    }
+
+    /// The first layer's gate preactivations `W_ih·scale(x) + b` for one timestep of raw values,
+    /// into `projection` [4·Hp]. Several states that consume the same timestep (the staggered
+    /// windows of one stream) share it through `step(_:projectedInput:)`.
+    /// - Parameter scratch: at least `C` floats.
+    public func projectInput(
+        _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        scale(input, into: scratch)
+        let first = stepPlan.layers[0]
+        lstmProject(
+            projection, weights: first.fused, blockStride: first.blockStride,
+            input: scratch, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
+    }
+
+    /// Advances `state` by one timestep whose first-layer projection was computed by
+    /// `projectInput(_:into:scratch:)`; only the recurrent part is computed here.
+    public func step(_ state: LSTMState, projectedInput: UnsafePointer<Float>) {
+        advance(state, projected: projectedInput)
+    }
+
+    /// One timestep of every layer with the fused gate product (`lstmCellStep`), the layer input
+    /// `x_0` already in place; `projected`, when given, replaces layer 0's `W_ih·x + b`.
+    func advance(_ state: LSTMState, projected: UnsafePointer<Float>?) {
+        let plan = stepPlan
+        let hp = paddedHidden
+        let blocks = hp / 16
+        for layer in 0..<state.layers {
+            let packed = plan.layers[layer]
+            let z = state.layerInput(layer)
+            let out = state.layerOutput(layer)
+            if layer == 0, let projected {
+                lstmCellStep(
+                    hidden: out, cell: state.cellVector(layer),
+                    weights: packed.fused + packed.inputWidth * 64, blockStride: packed.blockStride,
+                    input: z + packed.inputWidth, count: hp, preactivation: projected, blocks: blocks)
+            } else {
+                lstmCellStep(
+                    hidden: out, cell: state.cellVector(layer),
+                    weights: packed.fused, blockStride: packed.blockStride,
+                    input: z, count: packed.inputWidth + hp, preactivation: packed.bias, blocks: blocks)
+            }
+            (z + packed.inputWidth).update(from: out, count: hp)
+        }
+        completeStep(state, top: state.topOutput)
+    }
+
+    /// The end of one timestep of `state`, whichever path computed its layers (`advance`, or
+    /// `BatchStepper` on gathered rows): folds the top layer's new output `top` [Hp] into the
+    /// attention pool (nothing for the `last` head) and counts the step.
+    @inline(__always)
+    func completeStep(_ state: LSTMState, top: UnsafePointer<Float>) {
+        if let attention = stepPlan.attention {
+            let pool = state.attentionPool
+            attention.fold(
+                sum: pool, largest: &pool[attention.width], total: &pool[attention.width + 1], top,
+                first: state.steps == 0)
+        }
+        state.steps += 1
+    }
+
+    /// The class probabilities [K] for `state`: the head applied to the top layer's last output
+    /// (`last`) or to the attention pool over every step since the last reset (`attention`).
+    /// No allocation.
+    public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
+        classify(state, top: state.topOutput, probabilities: probabilities)
+    }
+
+    /// As `classify(_:probabilities:)` with the top layer's output read from `top` [Hp] (a row
+    /// of `BatchStepper`, before it is scattered back).
+    func classify(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
+        let scratch = state.headScratch
+        var features = top
+        if let attention = stepPlan.attention {
+            // Pooled vector into the second scratch half: the first dense layer reads it before
+            // the second one overwrites it.
+            let pool = state.attentionPool
+            let target = scratch + head.widest
+            attention.finish(target, sum: pool, total: pool[attention.width + 1])
+            features = UnsafePointer(target)
+        }
+        applyHead(features: features, logits: nil, probabilities: probabilities, scratch: scratch)
+    }
+
+    /// The class probabilities for `state` as an array (allocates; for tools and tests).
+    public func classify(_ state: LSTMState) -> [Float] {
+        [Float](unsafeUninitializedCapacity: classCount) { buffer, count in
+            classify(state, probabilities: buffer.baseAddress!)
+            count = classCount
+        }
+    }
+}

@@ -1,0 +1,106 @@
+@testable import Daemon
+import LSTMKit
+import Testing
+
+/// The control protocol's request checks and replies, against a fake target (no sockets).
+@Suite struct ControlHandlerTests {
+    final class FakeTarget: ControlTarget {
+        var streams = ["b": 2, "a": 1]
+        var resets: [String] = []
+        var reloads: [String?] = []
+        var configurationReloads = 0
+        var canReloadConfiguration = true
+
+        func statusSnapshot() -> StatusSnapshot {
+            StatusSnapshot(
+                uptimeSeconds: 3,
+                model: .init(path: "/m", version: "v1", digest: "d", classes: ["x", "y"], window: 10, hop: 5, mode: "window", channels: 2),
+                streams: .init(active: streams.count), counts: .init(frames: 9), rates: .init())
+        }
+
+        func streamListings(only id: String?) -> [StreamListing] {
+            streams.filter { id == nil || $0.key == id }.map {
+                StreamListing(id: $0.key, frames: $0.value, timesteps: 0, labels: 0, gaps: 0, lastSequence: 4, lastLabel: "x", idleSeconds: 0.5)
+            }
+        }
+
+        func resetStream(_ id: String) -> Bool {
+            resets.append(id)
+            return streams[id] != nil
+        }
+
+        func closeStream(_ id: String) -> Bool { streams.removeValue(forKey: id) != nil }
+
+        func reload(model path: String?) -> JSONValue {
+            reloads.append(path)
+            return .object(["ok": .bool(true)])
+        }
+
+        func reloadConfiguration() -> JSONValue {
+            configurationReloads += 1
+            return .object(["ok": .bool(true)])
+        }
+    }
+
+    static func first(_ list: JSONValue?) -> JSONValue? {
+        if case .array(let elements) = list { return elements.first }
+        return nil
+    }
+
+    static func error(_ reply: JSONValue) -> String? { reply["ok"] == .bool(false) ? reply["error"]?.stringValue : nil }
+
+    @Test func statusIsTheSnapshotRendered() {
+        let reply = ControlHandler().handle(#"{"command":"status"}"#, target: FakeTarget())
+        #expect(reply["ok"] == .bool(true))
+        #expect(reply["model"]?["version"]?.stringValue == "v1")
+        #expect(reply["counters"]?["frames"]?.numberValue == 9)
+        #expect(reply["streams"]?["active"]?.numberValue == 2)
+        #expect(reply["drops"]?["duplicate"]?.numberValue == 0)
+    }
+
+    @Test func streamsAreSortedLimitedAndFiltered() {
+        let target = FakeTarget()
+        let all = ControlHandler().handle(#"{"command":"streams"}"#, target: target)
+        #expect(all["count"]?.numberValue == 2)
+        #expect(Self.first(all["streams"])?["id"]?.stringValue == "a")
+        let limited = ControlHandler().handle(#"{"command":"streams","limit":1}"#, target: target)
+        #expect(limited["count"]?.numberValue == 2)
+        if case .array(let list) = limited["streams"] { #expect(list.count == 1) } else { Issue.record("no list") }
+        let one = ControlHandler().handle(#"{"command":"streams","stream":"b"}"#, target: target)
+        #expect(one["count"]?.numberValue == 1 && Self.first(one["streams"])?["frames"]?.numberValue == 2)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"streams","limit":-1}"#, target: target)) != nil)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"streams","stream":3}"#, target: target)) != nil)
+    }
+
+    @Test func resetAndCloseNeedAKnownStream() {
+        let target = FakeTarget()
+        #expect(ControlHandler().handle(#"{"command":"reset","stream":"a"}"#, target: target)["ok"] == .bool(true))
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reset","stream":"zz"}"#, target: target)) == "unknown stream 'zz'")
+        #expect(Self.error(ControlHandler().handle(#"{"command":"close"}"#, target: target)) == #"close needs a "stream" string"#)
+        #expect(ControlHandler().handle(#"{"command":"close","stream":"a"}"#, target: target)["ok"] == .bool(true))
+        #expect(target.streams["a"] == nil)
+    }
+
+    @Test func reloadRequestsAreChecked() {
+        let target = FakeTarget()
+        _ = ControlHandler().handle(#"{"command":"reload"}"#, target: target)
+        _ = ControlHandler().handle(#"{"command":"reload","model":"/x"}"#, target: target)
+        #expect(target.reloads == [nil, "/x"])
+        _ = ControlHandler().handle(#"{"command":"reload","configuration":true}"#, target: target)
+        #expect(target.configurationReloads == 1)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","model":1}"#, target: target)) != nil)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":"yes"}"#, target: target)) != nil)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":true,"model":"/x"}"#, target: target)) != nil)
+        target.canReloadConfiguration = false
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":true}"#, target: target)) != nil)
+        #expect(target.configurationReloads == 1 && target.reloads.count == 2)
+    }
+
+    @Test func malformedRequestsAreRefused() {
+        let target = FakeTarget()
+        #expect(Self.error(ControlHandler().handle("nope", target: target)) == "request is not a JSON object")
+        #expect(Self.error(ControlHandler().handle("[1]", target: target)) == "request is not a JSON object")
+        #expect(Self.error(ControlHandler().handle(#"{"cmd":"status"}"#, target: target)) == #"request has no "command" string"#)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"fly"}"#, target: target))?.hasPrefix("unknown command 'fly'") == true)
+    }
+}

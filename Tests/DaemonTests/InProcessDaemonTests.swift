@@ -1,0 +1,189 @@
+@testable import Daemon
+import Dispatch
+import Foundation
+import LSTMKit
+import Logging
+import Testing
+import ZeroMQ
+
+/// The daemon built in-process by `buildDaemon` and reached over `inproc://` through a shared
+/// ZeroMQ context: frames in, labels out, control, reload and a graceful stop that drains.
+@Suite(.serialized) struct InProcessDaemonTests {
+    /// A running daemon with a PUSH, a SUB and a REQ socket connected to it.
+    final class Harness {
+        let context: ZMQContext
+        let daemon: Daemon
+        let push: ZMQSocket
+        let sub: ZMQSocket
+        let req: ZMQSocket
+        let model: LSTMModel
+        /// Signalled when `runUntilStopped()` returns.
+        let finished = DispatchSemaphore(value: 0)
+        var sequence: [String: UInt64] = [:]
+
+        init(mode: StreamingMode = .continuous, hop: Int = 1) throws {
+            context = try ZMQContext()
+            let name = UUID().uuidString
+            var configuration = Configuration()
+            configuration.ingestEndpoints = ["inproc://ingest-\(name)"]
+            configuration.publishEndpoints = ["inproc://publish-\(name)"]
+            configuration.controlEndpoints = ["inproc://control-\(name)"]
+            configuration.mode = mode
+            configuration.hop = hop
+            configuration.stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-\(name)").path
+            var options = DaemonBuildOptions()
+            options.context = context
+            var logger = Logger(label: "test")
+            logger.logLevel = .error
+            daemon = try buildDaemon(configuration: configuration, logger: logger, options: options)
+            model = try LSTMModel(contentsOf: try #require(DefaultModel.url))
+            push = try ZMQSocket(.push, context: context)
+            try push.connect(configuration.ingestEndpoints[0])
+            sub = try ZMQSocket(.sub, context: context)
+            try sub.set(.receiveTimeout, to: 5000)
+            try sub.subscribe([UInt8]())
+            try sub.connect(configuration.publishEndpoints[0])
+            req = try ZMQSocket(.req, context: context)
+            try req.set(.receiveTimeout, to: 5000)
+            try req.connect(configuration.controlEndpoints[0])
+            // On a thread of its own: the test's tasks may hold every thread of the global pool.
+            let daemon = daemon, finished = finished
+            Thread {
+                do { try daemon.runUntilStopped() } catch { Issue.record("run failed: \(error)") }
+                finished.signal()
+            }.start()
+        }
+
+        func send(_ stream: String, _ values: [Float], timesteps: Int) throws {
+            let next = sequence[stream, default: 0]
+            sequence[stream] = next + 1
+            let header = FrameHeader(channels: model.channels, timesteps: timesteps, sequence: next, timestamp: 1)
+            let payload = values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+            try push.send(parts: [Array(stream.utf8), header.encoded, payload])
+        }
+
+        /// The next label message of `stream` (topic, JSON), skipping other streams' labels,
+        /// waiting at most the socket's timeout for each.
+        func label(_ stream: String) throws -> (String, JSONValue) {
+            while true {
+                let message = try #require(try sub.receiveMultipart(maxParts: 2))
+                let topic = String(decoding: message.parts[0], as: UTF8.self)
+                if topic == stream { return (topic, try JSONValue.parse(String(decoding: message.parts[1], as: UTF8.self))) }
+            }
+        }
+
+        func control(_ request: String) throws -> JSONValue {
+            try req.send(Array(request.utf8))
+            let reply = try #require(try req.receiveMultipart(maxParts: 1))
+            return try JSONValue.parse(String(decoding: reply.parts[0], as: UTF8.self))
+        }
+
+        /// Sends one-timestep frames on a warm-up stream until a label comes back: the SUB
+        /// socket's subscription has reached the publisher (ZeroMQ's slow joiner).
+        func waitForSubscription() throws {
+            let zeros = [Float](repeating: 0, count: model.channels)
+            for _ in 0..<200 {
+                try send("warm-up", zeros, timesteps: 1)
+                try sub.set(.receiveTimeout, to: 50)
+                if let message = try sub.receiveMultipart(maxParts: 2), !message.parts.isEmpty {
+                    try sub.set(.receiveTimeout, to: 5000)
+                    while try sub.receiveMultipart(maxParts: 2, dontWait: true) != nil {}
+                    return
+                }
+            }
+            Issue.record("no label came back from the warm-up stream")
+        }
+
+        /// Stops the daemon and waits (bounded) until `run` returned.
+        func stopDaemon() {
+            daemon.triggerGracefulShutdown()
+            #expect(finished.wait(timeout: .now() + 30) == .success, "the daemon did not stop")
+        }
+
+        func stop() {
+            stopDaemon()
+            push.close()
+            sub.close()
+            req.close()
+            context.terminate()
+        }
+    }
+
+    @Test func continuousLabelsEqualTheOfflineForward() throws {
+        let harness = try Harness()
+        try harness.waitForSubscription()
+        let c = harness.model.channels
+        var generator = SplitMix64(seed: 5)
+        let values = (0..<(12 * c)).map { _ in generator.uniform(-2, 2) }
+        // Three frames of 5, 4 and 3 timesteps: a label per timestep (hop 1).
+        var offset = 0
+        for count in [5, 4, 3] {
+            try harness.send("s1", Array(values[(offset * c)..<((offset + count) * c)]), timesteps: count)
+            offset += count
+        }
+        for t in 1...12 {
+            let (topic, label) = try harness.label("s1")
+            #expect(topic == "s1")
+            #expect(label["timesteps"]?.numberValue == Double(t))
+            let expected = try harness.model.forward(Array(values[0..<(t * c)]), batchSize: 1, timesteps: t, threads: 1).probabilities
+            for (index, name) in harness.model.classes.enumerated() {
+                let got = try #require(label["probabilities"]?[name]?.numberValue)
+                #expect(abs(Float(got) - expected[index]) <= 1e-5, "timestep \(t) class \(name)")
+            }
+        }
+        let streams = try harness.control(#"{"command":"streams","stream":"s1"}"#)
+        #expect(Self.first(streams["streams"])?["frames"]?.numberValue == 3)
+        #expect(Self.first(streams["streams"])?["timesteps"]?.numberValue == 12)
+        harness.stop()
+    }
+
+    @Test func aReloadKeepsEveryStreamRecord() throws {
+        let harness = try Harness()
+        try harness.waitForSubscription()
+        let zeros = [Float](repeating: 0.1, count: harness.model.channels)
+        for _ in 0..<3 { try harness.send("kept", zeros, timesteps: 1) }
+        for _ in 0..<3 { _ = try harness.label("kept") }
+        let reloaded = try harness.control(#"{"command":"reload"}"#)
+        #expect(reloaded["ok"] == .bool(true), "\(reloaded)")
+        // Sequence tracking survives the swap: the next frame (sequence 3) is accepted, a repeat is not.
+        try harness.send("kept", zeros, timesteps: 1)
+        let (_, label) = try harness.label("kept")
+        #expect(label["seq"]?.numberValue == 3)
+        #expect(label["timesteps"]?.numberValue == 1, "the new model starts the stream from zero")
+        harness.sequence["kept"] = 3
+        try harness.send("kept", zeros, timesteps: 1)
+        let status = try harness.control(#"{"command":"status"}"#)
+        #expect(status["drops"]?["duplicate"]?.numberValue == 1)
+        #expect(status["counters"]?["reloads"]?.numberValue == 1)
+        let streams = try harness.control(#"{"command":"streams","stream":"kept"}"#)
+        #expect(Self.first(streams["streams"])?["frames"]?.numberValue == 4)
+        harness.stop()
+    }
+
+    /// A graceful stop classifies every frame already received before the loop returns.
+    @Test func gracefulShutdownDrainsQueuedFrames() throws {
+        let harness = try Harness()
+        try harness.waitForSubscription()
+        let frames = 300
+        let zeros = [Float](repeating: 0.2, count: harness.model.channels)
+        for _ in 0..<frames { try harness.send("drain", zeros, timesteps: 1) }
+        // inproc delivers at send time: all of them are queued in the daemon's PULL socket now.
+        harness.stopDaemon()
+        var labels = 0
+        try harness.sub.set(.receiveTimeout, to: 1000)
+        while let message = try harness.sub.receiveMultipart(maxParts: 2), !message.parts.isEmpty {
+            if String(decoding: message.parts[0], as: UTF8.self) == "drain" { labels += 1 }
+            if labels == frames { break }
+        }
+        #expect(labels == frames)
+        harness.push.close()
+        harness.sub.close()
+        harness.req.close()
+        harness.context.terminate()
+    }
+
+    static func first(_ list: JSONValue?) -> JSONValue? {
+        if case .array(let elements) = list { return elements.first }
+        return nil
+    }
+}
