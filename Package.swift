@@ -58,6 +58,12 @@ let package = Package(
         .target(name: "KeyValue"),
         // Datasets, scaling, rebalancing, augmentation, training, metrics.
         .target(name: "LSTMTraining", dependencies: ["LSTMKit", "KeyValue"], swiftSettings: kernelSettings),
+        // Retraining: the durable labelled buffer, the validation split, the model store, the
+        // promotion gate and the job that trains a candidate.
+        .target(
+            name: "Retraining",
+            dependencies: ["LSTMKit", "LSTMTraining", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: kernelSettings),
         // The wire protocol (frame header, drop reasons): no dependencies, so producers such as
         // lstmctl use it without the daemon's NIO and Prometheus.
         .target(name: "Wire"),
@@ -69,7 +75,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "LSTMKit", "Wire", "ZeroMQ", "Systemd", "KeyValue",
+                "LSTMKit", "Wire", "ZeroMQ", "Systemd", "KeyValue", "Retraining",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,7 +88,7 @@ let package = Package(
             swiftSettings: kernelSettings),
         .executableTarget(
             name: "lstmd",
-            dependencies: ["Daemon", "LSTMKit", "Systemd", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Daemon", "LSTMKit", "Retraining", "Systemd", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "lstmctl",
             dependencies: [
@@ -95,6 +101,7 @@ let package = Package(
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "KeyValueTests", dependencies: ["KeyValue"]),
+        .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "LSTMKit", "LSTMTraining"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LSTMKit", "ZeroMQ"]),

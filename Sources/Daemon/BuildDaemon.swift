@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Retraining
 import ServiceLifecycle
 import Systemd
 import ZeroMQ
@@ -23,6 +24,9 @@ public struct DaemonBuildOptions: Sendable {
     public var labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)?
     /// Told when a reload begins and ends (besides the notifier).
     public var reloadHook: (@Sendable (ReloadEvent) -> Void)?
+    /// The program run as `PROGRAM retrain-worker DIR` for each retraining job; default this
+    /// process's own executable (lstmd).
+    public var workerExecutable: String?
 
     public init() {}
 }
@@ -32,7 +36,8 @@ public struct DaemonBuildOptions: Sendable {
 /// - Throws: `ConfigurationError` or `DaemonError` naming the problem; nothing is left bound.
 public func buildDaemon(configuration: Configuration, logger: Logger, options: DaemonBuildOptions = DaemonBuildOptions()) throws -> Daemon {
     try configuration.validate()
-    let model = try LoadedModel.initial(configuration: configuration, logger: logger)
+    let retraining = try openRetraining(configuration: configuration, logger: logger)
+    let model = try LoadedModel.initial(configuration: configuration, store: retraining?.store, logger: logger)
     let context: ZMQContext
     do {
         context = try options.context ?? ZMQContext(ioThreads: 1)
@@ -79,12 +84,21 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
     let sockets: ServingSockets
     let loop: ServingLoop
     let waker: Waker
+    let retrainer: Retrainer?
     do {
         sockets = try ServingSockets(configuration: configuration, context: context, wakeEndpoint: wakeEndpoint)
-        loop = try ServingLoop(
-            configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, logger: logger)
         waker = try Waker(context: context, endpoint: wakeEndpoint)
+        let tap = LabelTap(buffer: retraining?.buffer, model: model.model, stride: configuration.labelStride)
+        retrainer = retraining.map {
+            Retrainer(
+                configuration: configuration, buffer: $0.buffer, store: $0.store, jobsDirectory: $0.jobs,
+                workerExecutable: options.workerExecutable ?? ownExecutable(), counters: tap.counters, waker: waker, logger: logger)
+        }
+        loop = try ServingLoop(
+            configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, tap: tap,
+            retrainer: retrainer, logger: logger)
     } catch {
+        retraining?.buffer.close()
         metricsServer?.shutdown(stoppingThreads: false)
         if ownsContext { context.terminate() }
         throw error
@@ -100,6 +114,7 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
     if let notifier, let interval = notifier.watchdogInterval {
         services.append(WatchdogService(notifier: notifier, interval: interval, state: state, clock: options.clock, logger: logger))
     }
+    if let retrainer { services.append(RetrainService(retrainer: retrainer)) }
     services.append(ServingService(loop: HandedOver(value: loop), waker: waker))
     if let notifier {
         services.append(NotifyService(notifier: notifier, state: state) { metricsServer?.isReady = false })
@@ -110,4 +125,42 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         configuration: configuration, modelVersion: model.model.file.version, boundEndpoints: bound,
         metricsPort: metricsServer?.boundPort, state: state, services: services, waker: waker, context: context,
         ownsContext: ownsContext, logger: logger)
+}
+
+/// The retraining buffer, model store and job directories under the state directory; nil
+/// (retraining off) without one.
+private func openRetraining(configuration: Configuration, logger: Logger) throws -> (buffer: LabelledBuffer, store: ModelStore, jobs: URL)? {
+    guard let state = configuration.stateDirectory else { return nil }
+    let root = URL(fileURLWithPath: state)
+    guard configuration.bufferMaxBytes >= 128 << 10 else {
+        throw DaemonError("buffer_max_bytes must be at least 128KiB (two segments), got \(configuration.bufferMaxBytes)", key: "buffer_max_bytes")
+    }
+    do {
+        let fsync: LabelledBuffer.FsyncPolicy =
+            switch configuration.bufferFsync {
+            case .always: .always
+            case .interval(let seconds): .interval(seconds: seconds)
+            }
+        let buffer = try LabelledBuffer(
+            directory: root.appendingPathComponent("buffer"),
+            configuration: .init(maxBytes: configuration.bufferMaxBytes, fsync: fsync), logger: logger)
+        let report = buffer.recovery
+        if report.truncatedSegments > 0 || !report.renamedSegments.isEmpty {
+            logger.warning(
+                "labelled buffer recovered after an unclean stop: torn tails truncated",
+                metadata: [
+                    "segments_truncated": "\(report.truncatedSegments)", "bytes_truncated": "\(report.truncatedBytes)",
+                    "renamed_aside": "\(report.renamedSegments.map(\.renamedTo))", "records": "\(report.records)",
+                ])
+        }
+        let store = try ModelStore(directory: root.appendingPathComponent("models"), keep: configuration.modelsKeep, logger: logger)
+        return (buffer, store, root.appendingPathComponent("jobs"))
+    } catch {
+        throw DaemonError("cannot open the retraining state in \(state): \(error)", key: "state_directory")
+    }
+}
+
+/// This process's executable (`/proc/self/exe` resolved).
+private func ownExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }

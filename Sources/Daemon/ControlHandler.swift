@@ -28,6 +28,16 @@ protocol ControlTarget: AnyObject {
     func reloadConfiguration() -> JSONValue
     /// Whether the configuration can be re-read (a daemon built in-process may have no loader).
     var canReloadConfiguration: Bool { get }
+    /// An operator's correction: the stream's last `W` timesteps are of `className`.
+    func label(stream id: String, className: String) -> JSONValue
+    /// Starts (or joins) a retraining job.
+    func retrain() -> JSONValue
+    /// A retraining job's state and result.
+    func job(_ id: String) -> JSONValue
+    /// The model store's versions.
+    func models() -> JSONValue
+    /// Serves a stored version.
+    func rollback(to version: String) -> JSONValue
 }
 
 /// The control protocol: one JSON object per request on the REP socket, one JSON object per
@@ -39,9 +49,14 @@ protocol ControlTarget: AnyObject {
 /// | `streams` | `limit` (1000), `stream` | `count`, `streams` (sorted by id) |
 /// | `reset`, `close` | `stream` | `stream` |
 /// | `reload` | `model` or `configuration: true` | `model_version`, `model` |
+/// | `label` | `stream`, `class` | `stored`, `durable`, `records`, `durable_records` |
+/// | `retrain` | | `job`, `state` |
+/// | `job` | `job` | `state`, `result` |
+/// | `models` | | `current`, `models` |
+/// | `rollback` | `version` | `model_version`, `model` |
 struct ControlHandler {
     /// The commands, as listed in the error for an unknown one.
-    static let commands = ["status", "streams", "reset", "close", "reload"]
+    static let commands = ["status", "streams", "reset", "close", "reload", "label", "retrain", "job", "models", "rollback"]
 
     static func failure(_ message: String) -> JSONValue {
         .object(["ok": .bool(false), "error": .string(message)])
@@ -101,6 +116,21 @@ struct ControlHandler {
                 return target.reloadConfiguration()
             }
             return target.reload(model: request["model"]?.stringValue)
+        case "label":
+            guard let id = request["stream"]?.stringValue, let className = request["class"]?.stringValue else {
+                return Self.failure("label needs \"stream\" and \"class\" strings")
+            }
+            return target.label(stream: id, className: className)
+        case "retrain":
+            return target.retrain()
+        case "job":
+            guard let id = request["job"]?.stringValue else { return Self.failure("job needs a \"job\" string") }
+            return target.job(id)
+        case "models":
+            return target.models()
+        case "rollback":
+            guard let version = request["version"]?.stringValue else { return Self.failure("rollback needs a \"version\" string") }
+            return target.rollback(to: version)
         default:
             return Self.failure("unknown command '\(command)' (\(Self.commands.joined(separator: ", ")))")
         }

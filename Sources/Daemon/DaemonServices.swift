@@ -29,6 +29,21 @@ struct ServingService: Service {
     }
 }
 
+/// Retraining jobs on a thread of their own ("lstmd-retrain"); each job runs in a child process.
+/// Graceful shutdown kills a running job's process (its candidate is simply not made).
+struct RetrainService: Service {
+    let retrainer: Retrainer
+
+    func run() async {
+        await withGracefulShutdownHandler {
+            await runOnThread(named: "lstmd-retrain") { [retrainer] in retrainer.serve() }
+        } onGracefulShutdown: { [retrainer] in
+            retrainer.stop()
+        }
+        retrainer.buffer.close()
+    }
+}
+
 /// Pings the systemd watchdog while the serving loop makes progress.
 ///
 /// The policy is `WatchdogPacer`'s (a ping every half `WATCHDOG_USEC`, only when the serving loop

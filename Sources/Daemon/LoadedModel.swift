@@ -1,6 +1,7 @@
 import Foundation
 import LSTMKit
 import Logging
+import Retraining
 
 /// A model loaded from a path (or the bundled default), validated and built.
 struct LoadedModel: Sendable {
@@ -38,7 +39,7 @@ struct LoadedModel: Sendable {
     /// The model to serve at start (`ModelChoice`): an operator's recorded control-socket choice
     /// while the configured model is unchanged, else the configured model. A recorded choice that
     /// no longer loads is logged and the configured model serves.
-    static func initial(configuration: Configuration, logger: Logger) throws -> LoadedModel {
+    static func initial(configuration: Configuration, store: ModelStore?, logger: Logger) throws -> LoadedModel {
         let resolved = ModelChoice.resolve(configuration, logger: logger)
         if resolved.chosen, let path = resolved.path {
             do {
@@ -58,6 +59,16 @@ struct LoadedModel: Sendable {
         }
         let model = try LoadedModel(path: configuration.modelPath)
         _ = try model.classifier(configuration: configuration)
+        guard let store else { return model }
+        if let current = storeCurrent(configured: model, store: store, configuration: configuration, logger: logger) {
+            if current.path != model.path {
+                logger.notice(
+                    "serving the model store's current version (the configured model is unchanged)",
+                    metadata: ["version": "\(current.model.file.version)", "model": "\(current.path)"])
+            }
+            return current
+        }
+        install(model, in: store, logger: logger)
         return model
     }
 }

@@ -26,7 +26,11 @@ import Synchronization
 /// | `sequence_gaps_total` | counter | sequence gaps (each reset a stream) |
 /// | `model_reloads_total` | counter | successful model reloads |
 /// | `model_info{version}` | gauge | 1 for the model version serving |
-/// | `retrain_runs_total`, `retrain_failures_total` | counter | retraining (not yet implemented: 0) |
+/// | `retrain_runs_total`, `retrain_failures_total` | counter | retraining jobs started, and failed (crash, kill, timeout) |
+/// | `retrain_promotions_total`, `retrain_rejections_total` | counter | jobs whose candidate the gate promoted, rejected |
+/// | `buffer_records{class}` | gauge | records in the retraining buffer, by class |
+/// | `buffer_bytes` | gauge | bytes of the retraining buffer's segment files |
+/// | `buffer_evicted_total` | counter | records evicted from the full buffer |
 /// | `uptime_seconds` | gauge | seconds since the serving loop started |
 public final class MetricsRecorder: ServingMetrics {
     /// Buckets of `lstmd_frame_processing_seconds`: 1 µs to 1 s.
@@ -49,6 +53,9 @@ public final class MetricsRecorder: ServingMetrics {
     private let activeStreams: CoreMetrics.Gauge
     private let uptime: CoreMetrics.Gauge
     private let fromStatus: [(value: @Sendable (StatusSnapshot) -> Int, counter: CoreMetrics.Counter)]
+    private let bufferBytes: CoreMetrics.Gauge
+    /// `lstmd_buffer_records{class}`, by class, made as classes appear.
+    private let bufferRecords = Mutex<[String: CoreMetrics.Gauge]>([:])
     /// What `update(_:)` saw last: counter values and the model-version gauge.
     private let last = Mutex<(values: [Double], version: String?, model: CoreMetrics.Gauge?)>(([], nil, nil))
 
@@ -69,16 +76,22 @@ public final class MetricsRecorder: ServingMetrics {
         frameToLabel = CoreMetrics.Timer(label: "lstmd_frame_to_label_seconds", factory: factory)
         activeStreams = CoreMetrics.Gauge(label: "lstmd_active_streams", factory: factory)
         uptime = CoreMetrics.Gauge(label: "lstmd_uptime_seconds", factory: factory)
-        fromStatus = [
+        var fromStatus: [(value: @Sendable (StatusSnapshot) -> Int, counter: CoreMetrics.Counter)] = [
             ({ @Sendable in $0.streams.evicted }, CoreMetrics.Counter(label: "lstmd_evicted_streams_total", factory: factory)),
             ({ @Sendable in $0.streams.rejected }, CoreMetrics.Counter(label: "lstmd_rejected_streams_total", factory: factory)),
             ({ @Sendable in $0.counts.labelledFrames }, CoreMetrics.Counter(label: "lstmd_labelled_frames_total", factory: factory)),
             ({ @Sendable in $0.counts.gaps }, CoreMetrics.Counter(label: "lstmd_sequence_gaps_total", factory: factory)),
             ({ @Sendable in $0.counts.reloads }, CoreMetrics.Counter(label: "lstmd_model_reloads_total", factory: factory)),
         ]
-        // Retraining is not implemented yet; the series exist so dashboards can be built now.
-        _ = CoreMetrics.Counter(label: "lstmd_retrain_runs_total", factory: factory)
-        _ = CoreMetrics.Counter(label: "lstmd_retrain_failures_total", factory: factory)
+        fromStatus += [
+            ({ @Sendable in $0.retraining?.jobs ?? 0 }, CoreMetrics.Counter(label: "lstmd_retrain_runs_total", factory: factory)),
+            ({ @Sendable in $0.retraining?.failed ?? 0 }, CoreMetrics.Counter(label: "lstmd_retrain_failures_total", factory: factory)),
+            ({ @Sendable in $0.retraining?.promoted ?? 0 }, CoreMetrics.Counter(label: "lstmd_retrain_promotions_total", factory: factory)),
+            ({ @Sendable in $0.retraining?.rejected ?? 0 }, CoreMetrics.Counter(label: "lstmd_retrain_rejections_total", factory: factory)),
+            ({ @Sendable in $0.retraining?.evicted ?? 0 }, CoreMetrics.Counter(label: "lstmd_buffer_evicted_total", factory: factory)),
+        ]
+        self.fromStatus = fromStatus
+        bufferBytes = CoreMetrics.Gauge(label: "lstmd_buffer_bytes", factory: factory)
     }
 
     // MARK: ServingMetrics (called by the serving thread)
@@ -115,6 +128,16 @@ public final class MetricsRecorder: ServingMetrics {
         activeStreams.record(status.streams.active)
         uptime.record(status.uptimeSeconds)
         let values = fromStatus.map { Double($0.value(status)) }
+        if let retraining = status.retraining {
+            bufferBytes.record(retraining.bytes)
+            bufferRecords.withLock { gauges in
+                for (name, count) in retraining.classes {
+                    let gauge = gauges[name] ?? CoreMetrics.Gauge(label: "lstmd_buffer_records", dimensions: [("class", name)], factory: factory)
+                    gauges[name] = gauge
+                    gauge.record(count)
+                }
+            }
+        }
         let version = status.model.version
         last.withLock { last in
             for (index, entry) in fromStatus.enumerated() {

@@ -1,5 +1,7 @@
+import Foundation
 import LSTMKit
 import Logging
+import Retraining
 
 /// Model swaps: `lstmctl reload [--model PATH]`, SIGHUP and `systemctl reload`.
 extension ServingLoop {
@@ -32,7 +34,16 @@ extension ServingLoop {
     /// Which file loads follows `ModelChoice`: `path` (a control-socket choice) is recorded in the
     /// state directory; a new configuration loads the recorded choice while its configured model
     /// is unchanged, else the configured model; neither reloads the file serving now.
-    private func reload(path: String?, configuration replacement: Configuration? = nil) -> JSONValue {
+    /// A promoted or rolled-back model from the store: swapped in like a reload, announced with
+    /// `reason`.
+    func swap(to path: String, reason: String, job: JSONValue?) -> JSONValue {
+        reload(path: path, reason: reason, job: job, recordsChoice: false)
+    }
+
+    private func reload(
+        path: String?, configuration replacement: Configuration? = nil, reason: String = "reload", job: JSONValue? = nil,
+        recordsChoice: Bool = true
+    ) -> JSONValue {
         let settings = replacement ?? configuration
         var target = path ?? served.path
         var keepsChoice = false
@@ -40,6 +51,12 @@ extension ServingLoop {
             let resolved = ModelChoice.resolve(replacement, logger: logger)
             target = resolved.path ?? LoadedModel.defaultPath ?? ""
             keepsChoice = resolved.chosen
+            // An unchanged configured model keeps the store's current version (a promotion).
+            if !keepsChoice, let store = retrainer?.store, let configured = try? LoadedModel(path: replacement.modelPath),
+                let current = LoadedModel.storeCurrent(configured: configured, store: store, configuration: replacement, logger: logger)
+            {
+                target = current.path
+            }
             if keepsChoice {
                 logger.notice(
                     "keeping the model loaded with `lstmctl reload --model`; change `model` in the configuration to replace it",
@@ -78,7 +95,12 @@ extension ServingLoop {
                 loaded = try LoadedModel(path: settings.modelPath)
                 next = try loaded.classifier(configuration: settings)
             }
-            recordChoice(path: path, loaded: loaded, settings: settings, reconfigured: replacement != nil, keepsChoice: keepsChoice)
+            if recordsChoice {
+                recordChoice(path: path, loaded: loaded, settings: settings, reconfigured: replacement != nil, keepsChoice: keepsChoice)
+            }
+            if replacement != nil, !keepsChoice, let store = retrainer?.store, !loaded.path.hasPrefix(store.directory.path) {
+                LoadedModel.install(loaded, in: store, logger: logger)
+            }
             if var replacement {
                 // Sockets stay as bound; everything else takes the new values.
                 replacement.ingestEndpoints = configuration.ingestEndpoints
@@ -89,13 +111,24 @@ extension ServingLoop {
                 table.maxStreams = replacement.maxStreams
                 table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
             }
-            // The stream table keeps every record; the new classifier starts each stream from zero.
+            // The stream table keeps every record; each stream's state is rebuilt from its history
+            // at its next frame (`swap_continuity = replay`), or starts from zero (`reset`).
             flushBatch()
+            let previous = classifier
+            let oldVersion = served.model.file.version
             classifier = next
             served = loaded
             encoder = LabelEncoder(classes: loaded.model.classes, modelVersion: loaded.model.file.version, mode: next.mode)
+            let sameShape = loaded.model.file.window == tap.window && loaded.model.channels == tap.channels
+            tap.modelChanged(loaded.model, stride: configuration.labelStride)
+            retrainer?.serving(loaded.path)
+            pendingReplay.removeAll()
+            if configuration.swapContinuity == .replay, sameShape {
+                for slot in table.occupiedSlots { pendingReplay[slot] = previous.timesteps(slot: slot) }
+            }
             counts.reloads += 1
             let version = loaded.model.file.version
+            publishModelEvent(old: oldVersion, new: version, reason: reason, job: job)
             logger.notice("model reloaded", metadata: ["model": "\(loaded.path)", "version": "\(version)"])
             state.reloadHook?(.succeeded(version))
             state.publish(snapshot())
@@ -104,6 +137,22 @@ extension ServingLoop {
             logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
             state.reloadHook?(.failed("\(error)"))
             return ControlHandler.failure("reload refused: \(error)")
+        }
+    }
+
+    /// Announces a swap on the label socket under the empty topic, which no stream id can be
+    /// (ids are 1–255 bytes): `{"event":"model","reason":…,"old_version":…,"new_version":…,
+    /// "job":{…}|null,"emitted_ns":…}`. Subscribers to one stream's prefix never see it.
+    private func publishModelEvent(old: String, new: String, reason: String, job: JSONValue?) {
+        let event = JSONValue.object([
+            "event": .string("model"), "reason": .string(reason), "old_version": .string(old), "new_version": .string(new),
+            "job": job ?? .null, "emitted_ns": .number(Double(clock.realtimeNanoseconds())),
+        ])
+        do {
+            try sockets.publisher.send([UInt8](), more: true, dontWait: true)
+            try sockets.publisher.send(event.jsonText.utf8, dontWait: true)
+        } catch {
+            logger.error("cannot publish the model event", metadata: ["error": "\(error)"])
         }
     }
 
@@ -129,6 +178,7 @@ extension ServingLoop {
     /// Whether the file serving now is not the configured model (an operator's control-socket
     /// choice).
     private var servesChosenModel: Bool {
-        !ModelChoice.sameFile(served.path, configuration.modelPath ?? LoadedModel.defaultPath)
+        if let store = retrainer?.store, served.path.hasPrefix(store.directory.path) { return false }
+        return !ModelChoice.sameFile(served.path, configuration.modelPath ?? LoadedModel.defaultPath)
     }
 }

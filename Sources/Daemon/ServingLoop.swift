@@ -1,6 +1,7 @@
 import Foundation
 import LSTMKit
 import Logging
+import Retraining
 import Systemd
 import ZeroMQ
 
@@ -28,13 +29,21 @@ final class ServingLoop {
     var encoder: LabelEncoder
     /// The model serving and the file it came from.
     var served: LoadedModel
+    /// Each stream's recent timesteps and labelled windows (`LabelTap`).
+    let tap: LabelTap
+    /// Retraining, when a state directory holds its buffer and store.
+    let retrainer: Retrainer?
+    /// Streams whose state a new model rebuilds from their history at their next frame (slot →
+    /// timesteps since reset under the old model): `swap_continuity = replay`.
+    var pendingReplay: [Int: Int] = [:]
     private var batch = FrameBatch()
     var counts = StatusSnapshot.Counts()
     var evicted = 0
     var rejectedStreams = 0
-    private var rates = RateMeter()
+    var rates = RateMeter()
     private var dropLog = RateLimiter<DropReason>(limit: 5, per: .seconds(10))
-    private let started: UInt64
+    private var sampleLog = RateLimiter<Int>(limit: 5, per: .seconds(10))
+    let started: UInt64
     private var lastHousekeeping: UInt64 = 0
     private var wakeMessage = ZMQMessage()
     /// Frames of one drain pass; bounded in count and time so that control requests,
@@ -43,8 +52,11 @@ final class ServingLoop {
 
     init(
         configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
-        clock: any ServingClock, logger: Logger
+        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, logger: Logger
     ) throws {
+        self.tap = tap
+        self.retrainer = retrainer
+        retrainer?.serving(model.path)
         self.configuration = configuration
         self.logger = logger
         self.state = state
@@ -101,6 +113,8 @@ final class ServingLoop {
             switch wakeMessage.withUnsafeBytes({ $0.first }).flatMap(Waker.Command.init(rawValue:)) {
             case .stop: return false
             case .reload: _ = reloadFromConfiguration()
+            case .swap:
+                for request in retrainer?.takeSwaps() ?? [] { _ = swap(to: request.path, reason: request.reason, job: request.job) }
             case .stall:
                 // Debug: hang here (no progress stamps, so the watchdog stops pinging) until stop.
                 logger.warning("debug: the serving loop stalls until stopped")
@@ -123,6 +137,8 @@ final class ServingLoop {
         let expired = table.evict(now: now)
         for (slot, id) in expired {
             classifier.remove(slot: slot)
+            tap.remove(slot: slot)
+            pendingReplay[slot] = nil
             logger.debug("stream evicted (idle)", metadata: ["stream": "\(id)"])
         }
         evicted += expired.count
@@ -130,20 +146,6 @@ final class ServingLoop {
             logger.warning("suppressed \(suppressed) similar messages", metadata: ["reason": "\(reason.rawValue)"])
         }
         state.publish(snapshot())
-    }
-
-    /// The typed status the control reply, STATUS= and the metrics are made from.
-    func snapshot() -> StatusSnapshot {
-        let model = served.model
-        return StatusSnapshot(
-            uptimeSeconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
-            model: .init(
-                path: served.path, version: model.file.version, digest: model.file.digest, classes: model.classes,
-                window: classifier.window, hop: classifier.hop, mode: classifier.mode.rawValue, channels: model.channels),
-            streams: .init(
-                active: table.count, max: configuration.maxStreams, evicted: evicted, rejected: rejectedStreams,
-                bytes: classifier.byteCount + table.count * 160),
-            counts: counts, rates: rates.rates)
     }
 
     // MARK: Frames
@@ -180,6 +182,25 @@ final class ServingLoop {
     /// Takes a decoded frame (values in `receiver.values`) to its stream.
     /// - Returns: why it is dropped, or nil when it was accepted.
     private func accept(_ header: FrameHeader, receivedAt now: UInt64) -> FrameRejection? {
+        let count = header.timesteps * header.channels
+        if header.isTrainingSample, let label = header.label {
+            // For the retraining buffer only: no stream state, no label.
+            let id = receiver.withStreamID { String(decoding: $0, as: UTF8.self) }
+            if let refusal = tap.sample(
+                streamID: id, values: receiver.values[0..<count], timesteps: header.timesteps, timestamp: header.timestamp, label: label)
+            {
+                counts.trainingSamplesRefused += 1
+                let decision = sampleLog.record(0)
+                if decision.allowed {
+                    var metadata: Logger.Metadata = ["stream": "\(id)", "reason": "\(refusal)"]
+                    if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
+                    logger.warning("training sample refused", metadata: metadata)
+                }
+            } else {
+                counts.trainingSamples += 1
+            }
+            return nil
+        }
         let admission = receiver.withStreamID { table.accept(id: $0, sequence: header.sequence, now: now) }
         let slot: Int
         switch admission {
@@ -192,6 +213,8 @@ final class ServingLoop {
         case .new(let new):
             slot = new
             classifier.remove(slot: slot)  // a reused slot starts from zero
+            tap.remove(slot: slot)
+            pendingReplay[slot] = nil
             logger.debug("stream created", metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)"])
         case .next(let next):
             slot = next
@@ -204,9 +227,15 @@ final class ServingLoop {
                 "sequence gap: stream state reset",
                 metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)", "last": "\(last)"])
             classifier.reset(slot: slot)
+            tap.gap(slot: slot)
+            pendingReplay[slot] = nil
             counts.gaps += 1
         }
-        let count = header.timesteps * header.channels
+        if let total = pendingReplay.removeValue(forKey: slot) {
+            let history = tap.history(slot: slot)
+            classifier.prime(slot: slot, values: history.values, count: history.count, total: total)
+        }
+        tap.feed(slot: slot, id: table[slot].id, values: receiver.values[0..<count], timestamp: header.timestamp, label: header.label)
         counts.frames += 1
         counts.timesteps += header.timesteps
         if header.label != nil {

@@ -102,6 +102,8 @@ final class Waker: Sendable {
         case reload = 2
         /// Debug: block the loop (no progress, so the watchdog stops pinging) until `stop`.
         case stall = 3
+        /// A promoted model waits in `Retrainer.takeSwaps()`.
+        case swap = 4
     }
 
     /// A PAIR socket is not thread-safe: every send holds the lock.

@@ -46,6 +46,9 @@ public struct StatusSnapshot: Sendable, Equatable {
         public var labelledFrames = 0
         public var gaps = 0
         public var reloads = 0
+        /// Training-sample frames stored in the retraining buffer, and refused.
+        public var trainingSamples = 0
+        public var trainingSamplesRefused = 0
         /// Frames dropped, by reason (`DropReason.allCases` order).
         public var drops = [Int](repeating: 0, count: DropReason.allCases.count)
 
@@ -74,14 +77,36 @@ public struct StatusSnapshot: Sendable, Equatable {
         }
     }
 
+    /// The retraining buffer and jobs (nil: retraining is off, no state directory).
+    public struct Retraining: Sendable, Equatable {
+        public var records = 0
+        public var durableRecords = 0
+        public var bytes = 0
+        public var classes: [String: Int] = [:]
+        public var evicted = 0
+        public var refused = 0
+        public var windows = 0
+        public var corrections = 0
+        public var newSinceLastJob = 0
+        public var jobs = 0
+        public var promoted = 0
+        public var rejected = 0
+        public var failed = 0
+        public var running: String?
+
+        public init() {}
+    }
+
     public var uptimeSeconds: Double
     public var model: Model
+    public var retraining: Retraining?
     public var streams: Streams
     public var counts: Counts
     public var rates: Rates
 
-    public init(uptimeSeconds: Double, model: Model, streams: Streams, counts: Counts, rates: Rates) {
+    public init(uptimeSeconds: Double, model: Model, streams: Streams, counts: Counts, rates: Rates, retraining: Retraining? = nil) {
         (self.uptimeSeconds, self.model, self.streams, self.counts, self.rates) = (uptimeSeconds, model, streams, counts, rates)
+        self.retraining = retraining
     }
 
     /// The control `status` reply (the keys are a contract: README, `lstmctl status`).
@@ -116,7 +141,24 @@ public struct StatusSnapshot: Sendable, Equatable {
                 "gaps": .number(Double(counts.gaps)),
                 "reloads": .number(Double(counts.reloads)),
                 "dropped": .number(Double(counts.dropped)),
+                "training_samples": .number(Double(counts.trainingSamples)),
+                "training_samples_refused": .number(Double(counts.trainingSamplesRefused)),
             ]),
+            "buffer": retraining.map { r in
+                .object([
+                    "records": .number(Double(r.records)), "durable_records": .number(Double(r.durableRecords)),
+                    "bytes": .number(Double(r.bytes)), "classes": .object(r.classes.mapValues { .number(Double($0)) }),
+                    "evicted": .number(Double(r.evicted)), "refused": .number(Double(r.refused)),
+                    "windows": .number(Double(r.windows)), "corrections": .number(Double(r.corrections)),
+                ])
+            } ?? .object(["enabled": .bool(false)]),
+            "retrain": retraining.map { r in
+                .object([
+                    "jobs": .number(Double(r.jobs)), "promoted": .number(Double(r.promoted)),
+                    "rejected": .number(Double(r.rejected)), "failed": .number(Double(r.failed)),
+                    "running": r.running.map { .string($0) } ?? .null, "new_since_last_job": .number(Double(r.newSinceLastJob)),
+                ])
+            } ?? .object(["enabled": .bool(false)]),
             "drops": .object(drops),
             "rates": .object([
                 "frames_per_s": .number(rates.framesPerSecond),

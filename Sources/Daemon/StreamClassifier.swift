@@ -161,6 +161,23 @@ final class StreamClassifier {
         }
     }
 
+    /// Takes over a stream after a model swap (`swap_continuity = replay`): the stream's state is
+    /// rebuilt by replaying its last `count` raw timesteps (`values`, `[count, C]`, at most `W`) as
+    /// if they were its timesteps `total - count ..< total`, without emitting labels. In window
+    /// mode every window still due ends after `total - W`, so it lies in the replayed stretch and
+    /// the next label is exactly the new model's forward of its window; in continuous mode the
+    /// state is the forward over those `count` timesteps only (an approximation of "everything
+    /// since the last reset").
+    func prime(slot: Int, values: [Float], count: Int, total: Int) {
+        if slot < engines.count { engines[slot] = nil }
+        let engine = engine(slot: slot)
+        engine.timesteps = max(0, total - count)
+        guard count > 0 else { return }
+        values.withUnsafeBufferPointer { buffer in
+            process(engine, values: buffer.baseAddress!, timesteps: count) { _, _ in }
+        }
+    }
+
     /// Consumes one frame of the stream in `slot`; see `process(_:values:timesteps:emit:)`.
     func process(
         slot: Int, values: UnsafePointer<Float>, timesteps: Int, emit: (Int, UnsafePointer<Float>) -> Void

@@ -75,10 +75,13 @@ public struct Trainer: Sendable {
     ///   - validation: a separate validation set; when nil, `validationFraction` of `dataset` is held out.
     ///   - provenance: extra provenance fields (for example `dataset_digest`, `trainer`).
     ///   - progress: called on the calling thread with every event.
+    ///   - warmStart: a model to start from (fine-tuning): its weights replace the seeded
+    ///     initialisation and its scaler replaces fitting one. Its architecture and classes must
+    ///     be what this configuration and `dataset` make.
     /// - Throws: `TrainingError` when the data cannot be trained on.
     public func train(
         _ dataset: Dataset, validation: Dataset? = nil, provenance: [String: JSONValue] = [:],
-        progress: (TrainingEvent) -> Void = { _ in }
+        warmStart: ModelFile? = nil, progress: (TrainingEvent) -> Void = { _ in }
     ) throws -> TrainingResult {
         let started = Date()
         let config = configuration
@@ -107,7 +110,7 @@ public struct Trainer: Sendable {
             (trainIndices, validationIndices) = Splitting.stratifiedHoldout(
                 labels: labels, classCount: k, validationFraction: config.validationFraction, seed: config.seed)
         }
-        let scaler = Scaler.fit(config.scaler, on: dataset, indices: trainIndices)
+        let scaler = warmStart?.scaler ?? Scaler.fit(config.scaler, on: dataset, indices: trainIndices)
         let trainSplit = dataset.subset(trainIndices).scaled(by: scaler)
         let validationSet = (validation ?? (validationIndices.isEmpty ? nil : dataset.subset(validationIndices)))?.scaled(by: scaler)
         let balanced = Rebalancer.rebalance(
@@ -123,7 +126,18 @@ public struct Trainer: Sendable {
         defer { weightBuffer.deallocate() }
         if let classWeights { _ = weightBuffer.initialize(from: classWeights) }
         let weightPointer = classWeights == nil ? nil : UnsafePointer(weightBuffer.baseAddress!)
-        var parameters = layout.initialParameters(seed: config.seed)
+        if let warmStart {
+            var shape = warmStart.architecture
+            shape.dropout = architecture.dropout  // dropout is the recipe's; the shape must match
+            guard shape == architecture else {
+                throw TrainingError(
+                    "the warm-start model's architecture (\(warmStart.architecture)) is not the recipe's (\(architecture))")
+            }
+            guard warmStart.classes == dataset.classNames else {
+                throw TrainingError("the warm-start model's classes \(warmStart.classes) are not the data's \(dataset.classNames)")
+            }
+        }
+        var parameters = warmStart.map { layout.parameters(from: $0) } ?? layout.initialParameters(seed: config.seed)
         var optimizer = try Self.optimizer(config.optimizer, layout: layout)
         var rates = LearningRateController(schedule: config.schedule, base: config.optimizer.learningRate, epochs: config.epochs)
         var gradient = [Float](repeating: 0, count: layout.count)

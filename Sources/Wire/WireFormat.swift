@@ -9,7 +9,7 @@
 /// | offset | type | field |
 /// |---|---|---|
 /// | 0 | u8 | protocol version (1) |
-/// | 1 | u8 | flags: bit 0 = labelled (the `label` field holds a class index) |
+/// | 1 | u8 | flags: bit 0 = labelled (the `label` field holds a class index); bit 1 = training sample (with bit 0: one complete labelled sample for the retraining buffer, not classified) |
 /// | 2 | u16 | channels `C` |
 /// | 4 | u32 | timesteps `T` |
 /// | 8 | u64 | sequence number (per stream, +1 per frame) |
@@ -23,6 +23,10 @@ public struct FrameHeader: Sendable, Equatable {
     public static let size = 32
     /// Flag bit: the frame carries a class label.
     public static let labelledFlag: UInt8 = 1
+    /// Flag bit: the frame is one complete labelled training sample of any length, for the
+    /// retraining buffer only: it is not classified and touches no stream state. Needs
+    /// `labelledFlag` too. Old senders never set it, so the protocol version stays 1.
+    public static let trainingSampleFlag: UInt8 = 2
 
     public var version: UInt8 = FrameHeader.version
     public var flags: UInt8 = 0
@@ -34,14 +38,21 @@ public struct FrameHeader: Sendable, Equatable {
     public var label: Int?
 
     /// Creates a header.
-    public init(channels: Int, timesteps: Int, sequence: UInt64, timestamp: Int64, label: Int? = nil) {
+    /// - Parameter trainingSample: marks a labelled frame as a whole training sample
+    ///   (`trainingSampleFlag`); ignored without a label.
+    public init(
+        channels: Int, timesteps: Int, sequence: UInt64, timestamp: Int64, label: Int? = nil, trainingSample: Bool = false
+    ) {
         self.channels = channels
         self.timesteps = timesteps
         self.sequence = sequence
         self.timestamp = timestamp
         self.label = label
-        self.flags = label == nil ? 0 : Self.labelledFlag
+        self.flags = label == nil ? 0 : Self.labelledFlag | (trainingSample ? Self.trainingSampleFlag : 0)
     }
+
+    /// Whether this frame is a whole training sample for the retraining buffer.
+    public var isTrainingSample: Bool { flags & Self.trainingSampleFlag != 0 }
 
     /// Payload bytes this header announces.
     public var payloadSize: Int { channels * timesteps * 4 }
@@ -69,9 +80,11 @@ public struct FrameHeader: Sendable, Equatable {
         guard version == Self.version else { return .failure(.unknownVersion) }
         let flags = bytes.load(fromByteOffset: 1, as: UInt8.self)
         let reserved = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 28, as: UInt32.self))
-        guard flags & ~labelledFlag == 0, reserved == 0 else { return .failure(.malformedHeader) }
+        guard flags & ~(labelledFlag | trainingSampleFlag) == 0, reserved == 0 else { return .failure(.malformedHeader) }
         let rawLabel = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: Int32.self))
         let labelled = flags & labelledFlag != 0
+        // A training sample is labelled by definition.
+        guard labelled || flags & trainingSampleFlag == 0 else { return .failure(.badLabel) }
         guard labelled ? rawLabel >= 0 : rawLabel == -1 else { return .failure(.badLabel) }
         var header = FrameHeader(
             channels: Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self))),

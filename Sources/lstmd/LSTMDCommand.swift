@@ -29,6 +29,15 @@ struct LSTMDCommand: ParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
+    /// `lstmd retrain-worker DIR` is the retraining job's process (`RetrainWorker`); everything
+    /// else is the daemon.
+    static func main() {
+        let arguments = CommandLine.arguments
+        if arguments.count == 3, arguments[1] == "retrain-worker" {
+            Glibc.exit(RetrainWorker.run(directory: arguments[2]))
+        }
+        main(nil)
+    }
 
     func run() throws {
         // Until the handlers are installed (after the model loads and the sockets bind), a

@@ -40,6 +40,20 @@ import Testing
             configurationReloads += 1
             return .object(["ok": .bool(true)])
         }
+
+        var labelled: [(String, String)] = []
+        func label(stream id: String, className: String) -> JSONValue {
+            labelled.append((id, className))
+            return .object(["ok": .bool(true)])
+        }
+        func retrain() -> JSONValue { .object(["ok": .bool(true), "job": .string("j1")]) }
+        func job(_ id: String) -> JSONValue { .object(["ok": .bool(true), "job": .string(id)]) }
+        func models() -> JSONValue { .object(["ok": .bool(true)]) }
+        var rollbacks: [String] = []
+        func rollback(to version: String) -> JSONValue {
+            rollbacks.append(version)
+            return .object(["ok": .bool(true)])
+        }
     }
 
     static func first(_ list: JSONValue?) -> JSONValue? {
@@ -94,6 +108,18 @@ import Testing
         target.canReloadConfiguration = false
         #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":true}"#, target: target)) != nil)
         #expect(target.configurationReloads == 1 && target.reloads.count == 2)
+    }
+
+    @Test func retrainingRequestsAreChecked() {
+        let target = FakeTarget()
+        #expect(ControlHandler().handle(#"{"command":"label","stream":"s","class":"Walking"}"#, target: target)["ok"] == .bool(true))
+        #expect(target.labelled.count == 1 && target.labelled[0] == ("s", "Walking"))
+        #expect(Self.error(ControlHandler().handle(#"{"command":"label","stream":"s"}"#, target: target)) != nil)
+        #expect(Self.error(ControlHandler().handle(#"{"command":"job"}"#, target: target)) != nil)
+        #expect(ControlHandler().handle(#"{"command":"job","job":"x"}"#, target: target)["job"]?.stringValue == "x")
+        #expect(Self.error(ControlHandler().handle(#"{"command":"rollback","version":3}"#, target: target)) != nil)
+        #expect(ControlHandler().handle(#"{"command":"rollback","version":"v2"}"#, target: target)["ok"] == .bool(true))
+        #expect(target.rollbacks == ["v2"] && target.labelled.count == 1)
     }
 
     @Test func malformedRequestsAreRefused() {

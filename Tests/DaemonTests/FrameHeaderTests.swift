@@ -64,12 +64,24 @@ import Testing
         #expect(parse(bytes) == .failure(.unknownVersion))
     }
 
-    @Test(arguments: [UInt8(0b10), 0b100, 0x80, 0b11, 0xFF])
+    @Test(arguments: [UInt8(0b100), 0x80, 0b111, 0xFF])
     func unknownFlagBitsAreMalformed(flags: UInt8) {
         var bytes = valid
         bytes[1] = flags
         if flags & 1 != 0 { bytes.replaceSubrange(24..<28, with: [0, 0, 0, 0]) }  // a valid label
         #expect(parse(bytes) == .failure(.malformedHeader))
+    }
+
+    /// Bit 1 marks a whole training sample; it needs the label (bit 0).
+    @Test func trainingSampleFlag() throws {
+        let sample = FrameHeader(channels: 3, timesteps: 40, sequence: 0, timestamp: 1, label: 2, trainingSample: true)
+        #expect(sample.flags == 0b11 && sample.isTrainingSample)
+        let parsed = try sample.encoded.withUnsafeBytes { FrameHeader.parse($0) }.get()
+        #expect(parsed.isTrainingSample && parsed.label == 2)
+        var unlabelled = valid
+        unlabelled[1] = 0b10
+        #expect(parse(unlabelled) == .failure(.badLabel))
+        #expect(!FrameHeader(channels: 3, timesteps: 1, sequence: 0, timestamp: 0, trainingSample: true).isTrainingSample)
     }
 
     @Test(arguments: [28, 29, 30, 31])

@@ -149,7 +149,7 @@ import ZeroMQ
         try harness.send("kept", zeros, timesteps: 1)
         let (_, label) = try harness.label("kept")
         #expect(label["seq"]?.numberValue == 3)
-        #expect(label["timesteps"]?.numberValue == 1, "the new model starts the stream from zero")
+        #expect(label["timesteps"]?.numberValue == 4, "the new model takes the stream over where it was (replay)")
         harness.sequence["kept"] = 3
         try harness.send("kept", zeros, timesteps: 1)
         let status = try harness.control(#"{"command":"status"}"#)
@@ -180,6 +180,40 @@ import ZeroMQ
         harness.sub.close()
         harness.req.close()
         harness.context.terminate()
+    }
+
+    /// After a swap, each stream's state is rebuilt from its last W timesteps
+    /// (`swap_continuity = replay`): the next label is exactly the new model's offline forward of
+    /// its window, with no W-timestep gap in the labels.
+    @Test func aSwapReplaysEachStreamsWindowIntoTheNewModel() throws {
+        let harness = try Harness(mode: .window, hop: 10)
+        try harness.waitForSubscription()
+        let old = harness.model
+        let c = old.channels, window = old.file.window
+        var file = ModelFile.randomlyInitialized(
+            architecture: old.file.architecture, window: window, hop: old.file.hop, scaler: old.file.scaler, seed: 77)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-swap-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: path) }
+        try file.write(to: path)
+        let new = try LSTMModel(contentsOf: path)
+        var generator = SplitMix64(seed: 9)
+        let values = (0..<((window + 60) * c)).map { _ in generator.uniform(-2, 2) }
+        // W + 50 timesteps under the old model: labels at W, W+10, …, W+50.
+        try harness.send("r", Array(values[0..<((window + 50) * c)]), timesteps: window + 50)
+        for _ in 0..<6 { _ = try harness.label("r") }
+        let reloaded = try harness.control(#"{"command":"reload","model":"\#(path.path)"}"#)
+        try #require(reloaded["ok"] == .bool(true), "\(reloaded)")
+        // 10 more timesteps: the label at W+60 is the new model's forward of timesteps 60..<W+60.
+        try harness.send("r", Array(values[((window + 50) * c)...]), timesteps: 10)
+        let (_, label) = try harness.label("r")
+        #expect(label["model_version"]?.stringValue == new.file.version)
+        #expect(label["timesteps"]?.numberValue == Double(window + 60))
+        let expected = try new.forward(Array(values[(60 * c)...]), batchSize: 1, timesteps: window, threads: 1).probabilities
+        for (index, name) in new.classes.enumerated() {
+            let got = try #require(label["probabilities"]?[name]?.numberValue)
+            #expect(abs(Float(got) - expected[index]) <= 1e-5, "class \(name)")
+        }
+        harness.stop()
     }
 
     static func first(_ list: JSONValue?) -> JSONValue? {

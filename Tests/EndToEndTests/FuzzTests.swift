@@ -70,8 +70,14 @@ extension EndToEnd {
                 let status = try daemon.status()
                 let frames = (status["counters"]?["frames"]?.numberValue ?? -1) - frames0
                 let dropped = (status["counters"]?["dropped"]?.numberValue ?? -1) - dropped0
-                // Every message is either accepted or dropped for exactly one reason.
-                #expect(Int(frames + dropped) == sent + 4, "accepted \(frames) + dropped \(dropped) of \(sent) + 4 messages")
+                // Valid training-sample frames (flag bits 0 and 1) go to the retraining buffer, or
+                // are refused without one: they are neither stream frames nor drops.
+                let samples = (status["counters"]?["training_samples"]?.numberValue ?? 0)
+                    + (status["counters"]?["training_samples_refused"]?.numberValue ?? 0)
+                // Every message is accepted as a frame or a sample, or dropped for exactly one reason.
+                #expect(
+                    Int(frames + dropped + samples) == sent + 4,
+                    "accepted \(frames) + samples \(samples) + dropped \(dropped) of \(sent) + 4 messages")
                 #expect(dropped > Double(sent) / 2)
                 #expect(frames > 4, "the fuzzer should also produce some acceptable frames")
                 #expect(daemon.subscriber.malformed.isEmpty)

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMKit
 import ZeroMQ
 
 /// A SUB socket on the daemon's label endpoint that keeps every label received, by stream.
@@ -9,6 +10,8 @@ final class LabelSubscriber {
     private var byStream: [[UInt8]: [Label]] = [:]
     /// Messages that were not labels as documented.
     private(set) var malformed: [String] = []
+    /// Model events (`{"event":"model",…}`, published under the empty topic), in arrival order.
+    private(set) var events: [JSONValue] = []
 
     init(context: ZMQContext) throws {
         socket = try ZMQSocket(.sub, context: context)
@@ -35,6 +38,15 @@ final class LabelSubscriber {
     private func store(_ message: ZMQMultipartMessage) {
         guard message.partCount == 2 else {
             malformed.append("\(message.partCount) parts")
+            return
+        }
+        // The empty topic carries model events (no stream id is empty).
+        if message.parts[0].isEmpty {
+            if let event = try? JSONValue.parse(String(decoding: message.parts[1], as: UTF8.self)), event["event"] != nil {
+                events.append(event)
+            } else {
+                malformed.append("an empty topic without a model event")
+            }
             return
         }
         do {

@@ -318,6 +318,19 @@ serving="$(ct lstmctl status --endpoint "$control" --json | python3 -c 'import j
 [ "$serving" = "$new_version" ] || fail "systemctl reload undid the operator's choice ($serving)"
 pass
 
+# --- retraining -----------------------------------------------------------------------------------
+step "retraining under the hardened unit: label, retrain --wait, a verdict, worker at SCHED_IDLE"
+ct lstmctl label --data /src/Tests/LSTMTrainingTests/Fixtures/BasicMotions_TRAIN.ts --endpoint tcp://127.0.0.1:5555 \
+    --control "$control" > "$work/label.log" 2>&1 || fail "lstmctl label failed: $(tail -3 "$work/label.log")"
+grep -q "stored 40 of 40" "$work/label.log" || fail "lstmctl label: $(cat "$work/label.log")"
+ct lstmctl retrain --wait --json --endpoint "$control" --timeout 300 > "$work/retrain.json" 2> "$work/retrain.err" \
+    || fail "lstmctl retrain failed: $(tail -5 "$work/retrain.err") $(cat "$work/retrain.json")"
+verdict="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["train_windows"] > 0, r; print(("promoted" if r["promoted"] else "rejected") + ": " + r["reason"] + ", %.1f s" % r["duration_s"])' "$work/retrain.json")" \
+    || fail "unexpected retrain result: $(cat "$work/retrain.json")"
+ct sh -c 'cat /var/lib/private/lstmd/jobs/*/worker.log' > "$work/worker.log" 2>&1 || true
+grep -q "priority SCHED_IDLE, nice 19" "$work/worker.log" || fail "the worker did not lower its priority: $(head -3 "$work/worker.log")"
+pass "$verdict"
+
 # --- stop ---------------------------------------------------------------------------------------
 step "systemctl stop exits 0 within the drain bound"
 t_stop=$(date +%s.%N)

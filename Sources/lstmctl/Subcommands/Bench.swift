@@ -7,7 +7,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure inference and training speed.",
         discussion: "Build with `swift build -c release` first; debug builds are 10-50× slower.",
-        subcommands: [BenchStep.self, BenchWindow.self, BenchE2E.self, BenchTrain.self])
+        subcommands: [BenchStep.self, BenchWindow.self, BenchE2E.self, BenchTrain.self, BenchRetrain.self])
 }
 
 /// Options shared by the benchmarks.

@@ -109,3 +109,29 @@ func formatSeconds(_ seconds: Double) -> String {
     if text.hasSuffix(".") { text.removeLast() }
     return text
 }
+
+extension ControlOptions {
+    /// Options for requests to `endpoint` made by a command whose own flags differ from the
+    /// shared ones (`label`, `retrain`): each reply is awaited up to `timeout` seconds, clamped
+    /// to the range `--timeout` accepts.
+    /// - Parameters:
+    ///   - endpoint: The daemon's control endpoint.
+    ///   - timeout: Seconds to wait for each reply.
+    ///   - json: Print each reply as one line of JSON, as `--json` does.
+    static func requests(to endpoint: String, timeout: Double, json: Bool = false) throws -> ControlOptions {
+        let seconds = min(max(timeout, 0.001), 3600)
+        return try ControlOptions.parse(["--endpoint=\(endpoint)", "--timeout=\(seconds)"] + (json ? ["--json"] : []))
+    }
+}
+
+/// Rows as aligned text columns separated by two spaces; the last column is not padded. The
+/// first row is usually the header.
+func renderTable(_ rows: [[String]]) -> String {
+    guard let columns = rows.map(\.count).max() else { return "" }
+    let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Retraining
+
+/// `lstmd retrain-worker DIR`: the retraining job's process. The daemon starts it (re-executing
+/// its own binary) for each job with `DIR/spec.json`; it lowers its own CPU priority (SCHED_IDLE,
+/// nice 19), trains, and writes `DIR/candidate.safetensors` and `DIR/result.json`. Exit status 0
+/// with a result, 1 with `DIR/error.txt` saying why. Not meant to be run by hand.
+enum RetrainWorker {
+    static func run(directory: String) -> Int32 {
+        // Only ever lowers the priority, which needs no privilege (the unit allows the calls).
+        var parameters = sched_param()
+        let idle = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameters) == 0
+        let nice = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) == 0
+        print("retrain-worker: priority \(idle ? "SCHED_IDLE" : "normal (SCHED_IDLE refused: errno \(errno))"), \(nice ? "nice 19" : "nice unchanged")")
+        let url = URL(fileURLWithPath: directory)
+        do {
+            let spec = try JSONDecoder().decode(RetrainJobSpec.self, from: Data(contentsOf: url.appendingPathComponent("spec.json")))
+            let result = try RetrainJob.run(spec, directory: url) { print("retrain-worker: \($0)") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let temporary = url.appendingPathComponent("result.json.tmp")
+            try encoder.encode(result).write(to: temporary)
+            _ = rename(temporary.path, url.appendingPathComponent("result.json").path)
+            print("retrain-worker: done in \(String(format: "%.1f", result.durationS)) s, \(result.promoted ? "promote" : "reject"): \(result.reason)")
+            return 0
+        } catch {
+            try? Data("\(error)\n".utf8).write(to: url.appendingPathComponent("error.txt"))
+            print("retrain-worker: failed: \(error)")
+            return 1
+        }
+    }
+}

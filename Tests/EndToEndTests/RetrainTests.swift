@@ -1,0 +1,263 @@
+import Foundation
+import LSTMKit
+import Testing
+
+/// Retraining as an operator runs it: the real daemon with a state directory, `lstmctl label`,
+/// `lstmctl retrain --wait --json`, `lstmctl models`, `lstmctl rollback`, a worker process that
+/// is killed, and a daemon killed with SIGKILL while it appends.
+@Suite(.serialized) struct RetrainTests {
+    let tools = ClientToolTests()
+    static let fixtures = "Tests/LSTMTrainingTests/Fixtures"
+    static let train = "\(fixtures)/BasicMotions_TRAIN.ts"
+
+    /// A small unidirectional recipe (fast in a debug build).
+    static func recipe(epochs: Int, learningRate: Double, seed: Int) -> String {
+        """
+        hidden_size = 8
+        layers = 1
+        bidirectional = false
+        head = last
+        epochs = \(epochs)
+        learning_rate = \(learningRate)
+        threads = 1
+        seed = \(seed)
+        """
+    }
+
+    /// A model trained for one epoch at a low rate: it labels BasicMotions near chance.
+    func weakModel(in directory: TemporaryDirectory) throws -> String {
+        let recipe = directory.url.appendingPathComponent("weak.recipe")
+        try Self.recipe(epochs: 1, learningRate: 0.001, seed: 3).write(to: recipe, atomically: true, encoding: .utf8)
+        let path = directory.url.appendingPathComponent("weak.safetensors").path
+        let trained = try tools.run(tools.lstmctl, ["train", "--train", Self.train, "--recipe", recipe.path, "--out", path])
+        try #require(trained.status == 0, "\(trained.err)")
+        return path
+    }
+
+    /// Streams each BasicMotions test recording (one window) on its own stream and counts the
+    /// labels that name its class.
+    func accuracy(_ daemon: DaemonProcess, prefix: String) throws -> Double {
+        let recordings = try BasicMotions.recordings()
+        for (index, recording) in recordings.enumerated() {
+            var stream = TestStream(id: "\(prefix)\(index)", channels: 6)
+            try daemon.send(stream.frame(values: recording.values))
+        }
+        var correct = 0
+        for (index, recording) in recordings.enumerated() {
+            let id = "\(prefix)\(index)"
+            try #require(try daemon.subscriber.waitFor(stream: id, count: 1), "no label for \(id)")
+            if daemon.subscriber.labels(of: id).last?.label == recording.label { correct += 1 }
+        }
+        return Double(correct) / Double(recordings.count)
+    }
+
+    func lstmctl(_ daemon: DaemonProcess, _ arguments: [String], timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
+        try tools.run(tools.lstmctl, arguments, timeout: timeout)
+    }
+
+    @Test func labelRetrainPromoteThenLabelsImprove() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let weak = try weakModel(in: directory)
+        let recipe = directory.url.appendingPathComponent("retrain.recipe")
+        try Self.recipe(epochs: 25, learningRate: 0.01, seed: 5).write(to: recipe, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(arguments: [
+            "--model", weak, "--state-directory", directory.url.appendingPathComponent("state").path,
+            "--retrain-recipe", recipe.path, "--retrain-min-validation-per-class", "0", "--retrain-promote-margin", "0",
+            "--retrain-max-recall-drop", "1", "--buffer-fsync", "always",
+        ])
+        defer { daemon.stop() }
+        try daemon.awaitSubscription()
+        let before = try accuracy(daemon, prefix: "before-")
+        let weakVersion = try #require(daemon.initialStatus["model"]?["version"]?.stringValue)
+
+        let labelled = try lstmctl(daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
+        #expect(labelled.status == 0, "\(labelled.err)")
+        #expect(labelled.out.contains("stored 40 of 40") || labelled.err.contains("stored 40 of 40"), "\(labelled.out)\(labelled.err)")
+        let status = try daemon.status()
+        #expect(status["buffer"]?["records"]?.numberValue == 40)
+        #expect(status["buffer"]?["durable_records"]?.numberValue == 40)
+        #expect(status["counters"]?["training_samples"]?.numberValue == 40)
+
+        let retrained = try lstmctl(daemon, ["retrain", "--wait", "--json", "--endpoint", daemon.controlEndpoint])
+        try #require(retrained.status == 0, "\(retrained.err)\n\(daemon.log.suffix(3000))")
+        let result = try JSONValue.parse(retrained.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(result["promoted"] == .bool(true), "\(result)")
+        #expect(result["current"]?["version"]?.stringValue == weakVersion)
+        let candidate = try #require(result["candidate"]?["version"]?.stringValue)
+        #expect((result["train_windows"]?.numberValue ?? 0) + (result["validation_windows"]?.numberValue ?? 0) == 40)
+        for key in ["job", "reason", "class_counts", "duration_s"] { #expect(result[key] != nil, "no \(key) in \(result)") }
+
+        // The swap is announced on the empty topic and the labels carry the new version.
+        try daemon.subscriber.poll(timeout: 1)
+        let event = try #require(daemon.subscriber.events.last, "no model event")
+        #expect(event["reason"]?.stringValue == "retrain" && event["new_version"]?.stringValue == candidate)
+        let after = try accuracy(daemon, prefix: "after-")
+        #expect(daemon.subscriber.labels(of: "after-0").last?.modelVersion == candidate)
+        #expect(after >= before + 0.3, "test accuracy \(before) before retraining, \(after) after")
+
+        // The store lists both; a rollback serves the weak model again.
+        let models = try lstmctl(daemon, ["models", "--json", "--endpoint", daemon.controlEndpoint])
+        #expect(models.status == 0 && models.out.contains(candidate) && models.out.contains(weakVersion), "\(models.out)")
+        let rolledBack = try lstmctl(daemon, ["rollback", weakVersion, "--endpoint", daemon.controlEndpoint])
+        #expect(rolledBack.status == 0, "\(rolledBack.err)")
+        #expect(try daemon.status()["model"]?["version"]?.stringValue == weakVersion)
+    }
+
+    /// A job whose candidate does not clear the gate is rejected with its reason, and one whose
+    /// process dies is counted as failed; the model serving never changes and labels go on.
+    @Test func rejectedAndKilledJobsLeaveTheModelServing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let weak = try weakModel(in: directory)
+        let recipe = directory.url.appendingPathComponent("retrain.recipe")
+        try Self.recipe(epochs: 2000, learningRate: 0.01, seed: 5).write(to: recipe, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(arguments: [
+            "--model", weak, "--state-directory", directory.url.appendingPathComponent("state").path,
+            "--retrain-recipe", recipe.path, "--retrain-promote-margin", "2",
+        ])
+        defer { daemon.stop() }
+        try daemon.awaitSubscription()
+        let version = try daemon.status()["model"]?["version"]?.stringValue
+        let labelled = try lstmctl(daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
+        #expect(labelled.status == 0, "\(labelled.err)")
+
+        // A job that would train for long: kill its process.
+        let started = try daemon.request(["command": .string("retrain")])
+        let job = try #require(started["job"]?.stringValue)
+        let worker = try #require(try Self.waitForWorker(), "no retrain-worker process")
+        kill(worker, SIGKILL)
+        let failed = try Self.waitForJob(daemon, job)
+        #expect(failed["state"]?.stringValue == "failed", "\(failed)")
+        #expect(failed["result"]?["error"]?.stringValue?.contains("signal 9") == true, "\(failed)")
+        #expect(try daemon.status()["retrain"]?["failed"]?.numberValue == 1)
+        #expect(try daemon.status()["model"]?["version"]?.stringValue == version)
+        #expect(try accuracy(daemon, prefix: "alive-") >= 0, "labels stopped after the job died")
+        #expect(daemon.log.contains("retraining job failed"))
+    }
+
+    /// kill -9 while appending: every record reported durable before the kill is there after a
+    /// restart on the same state directory.
+    @Test func durableRecordsSurviveKill9() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let state = directory.url.appendingPathComponent("state").path
+        var durable = 0.0
+        do {
+            let daemon = try DaemonProcess(arguments: ["--state-directory", state, "--buffer-fsync", "0.05"])
+            try daemon.awaitSubscription()
+            let labelled = try lstmctl(
+                daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
+            #expect(labelled.status == 0, "\(labelled.err)")
+            // Keep appending while the daemon is killed.
+            let recordings = try BasicMotions.recordings()
+            var stream = TestStream(id: "k", channels: 6)
+            for recording in recordings.prefix(20) { try daemon.send(stream.frame(values: recording.values, label: 0)) }
+            durable = try daemon.status()["buffer"]?["durable_records"]?.numberValue ?? 0
+            kill(daemon.process.processIdentifier, SIGKILL)
+            daemon.process.waitUntilExit()
+        }
+        #expect(durable >= 40)
+        let restarted = try DaemonProcess(arguments: ["--state-directory", state])
+        defer { restarted.stop() }
+        let records = try restarted.status()["buffer"]?["records"]?.numberValue ?? -1
+        #expect(records >= durable, "\(records) records after the restart, \(durable) were durable before the kill")
+    }
+
+    /// Labelled frames become labelled windows (W = 100, stride = the hop, 10); corrections and
+    /// bad labels are refused with their reason and counted, and nothing else changes.
+    @Test func labelledFramesCutWindowsAndBadLabelsAreRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let daemon = try DaemonProcess(arguments: [
+            "--state-directory", directory.url.appendingPathComponent("state").path, "--buffer-fsync", "always",
+        ])
+        defer { daemon.stop() }
+        try daemon.awaitSubscription()
+        let recordings = try BasicMotions.recordings()
+        var stream = TestStream(id: "walker", channels: 6)
+        // 150 labelled timesteps of class 2, then 50 of class 3: windows end at 100, 110, …, 150
+        // in the first run (6); the second run is shorter than W (none).
+        let values = recordings[0].values + Array(recordings[1].values.prefix(50 * 6))
+        try daemon.send(stream.frame(values: Array(values.prefix(150 * 6)), label: 2))
+        try daemon.send(stream.frame(values: Array(values.suffix(50 * 6)), label: 3))
+        #expect(try daemon.subscriber.waitFor(stream: "walker", count: 1))
+        var windows = 0.0
+        for _ in 0..<100 where windows < 6 {
+            windows = try daemon.status()["buffer"]?["windows"]?.numberValue ?? 0
+        }
+        #expect(windows == 6)
+        #expect(try daemon.status()["buffer"]?["classes"]?["Walking"]?.numberValue == 6)
+
+        let corrected = try lstmctl(daemon, ["label", "--stream", "walker", "--class", "Badminton", "--control", daemon.controlEndpoint])
+        #expect(corrected.status == 0, "\(corrected.err)")
+        let unknownClass = try daemon.request(["command": .string("label"), "stream": .string("walker"), "class": .string("Swimming")])
+        #expect(unknownClass["error"]?.stringValue?.contains("unknown class 'Swimming'") == true, "\(unknownClass)")
+        let unknownStream = try daemon.request(["command": .string("label"), "stream": .string("nobody"), "class": .string("Walking")])
+        #expect(unknownStream["error"]?.stringValue?.contains("unknown stream") == true, "\(unknownStream)")
+        let status = try daemon.status()
+        #expect(status["buffer"]?["records"]?.numberValue == 7)
+        #expect(status["buffer"]?["corrections"]?.numberValue == 1)
+        #expect(status["buffer"]?["refused"]?.numberValue == 1)
+    }
+
+    /// A corrupt current model file in the store: after a restart the previous version serves.
+    @Test func aCorruptCurrentModelFallsBackToThePreviousVersion() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let state = directory.url.appendingPathComponent("state")
+        let weak = try weakModel(in: directory)
+        let defaultVersion: String
+        do {
+            let daemon = try DaemonProcess(arguments: ["--state-directory", state.path])
+            defaultVersion = try #require(daemon.initialStatus["model"]?["version"]?.stringValue)
+            daemon.stop()
+        }
+        // The weak model becomes current (configured), the default one previous.
+        let weakVersion: String
+        do {
+            let daemon = try DaemonProcess(arguments: ["--state-directory", state.path, "--model", weak])
+            weakVersion = try #require(daemon.initialStatus["model"]?["version"]?.stringValue)
+            let models = try daemon.request(["command": .string("models")])
+            #expect(models["current"]?.stringValue == weakVersion, "\(models)")
+            // Back to the default as configured model: the store's current (weak) no longer applies…
+            daemon.stop()
+        }
+        // …so instead roll the store back and forth by hand: serve weak from the store, corrupt it.
+        let stored = state.appendingPathComponent("models/\(weakVersion).safetensors")
+        try Data("not a model".utf8).write(to: stored)
+        let daemon = try DaemonProcess(arguments: ["--state-directory", state.path, "--model", weak])
+        defer { daemon.stop() }
+        // The configured file is unchanged, so the store's current would serve; it is corrupt, and
+        // the previous good version serves instead, with the reason in the log.
+        let serving = daemon.initialStatus["model"]?["version"]?.stringValue
+        #expect(serving == defaultVersion, "serving \(String(describing: serving)); log:\n\(daemon.log.suffix(2000))")
+        #expect(daemon.log.contains("unusable"), "\(daemon.log.suffix(2000))")
+    }
+
+    /// The pid of a running `lstmd retrain-worker` process (bounded wait).
+    static func waitForWorker() throws -> pid_t? {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = pid_t(entry),
+                    let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+                else { continue }
+                if command.contains("retrain-worker") { return pid }
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    /// The `job` reply once the job ended (bounded wait).
+    static func waitForJob(_ daemon: DaemonProcess, _ job: String) throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let reply = try daemon.request(["command": .string("job"), "job": .string(job)])
+            if let state = reply["state"]?.stringValue, state == "done" || state == "failed" { return reply }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw HarnessError("job \(job) did not end")
+    }
+}
