@@ -50,19 +50,19 @@ final class LabelTap {
         }
     }
 
-    private func cutter(slot: Int, id: String) -> WindowCutter {
+    /// Makes the stream's cutter if it has none yet.
+    private func ensureCutter(slot: Int, id: String) {
         if slot >= cutters.count { cutters.append(contentsOf: repeatElement(nil, count: slot + 1 - cutters.count)) }
-        if let existing = cutters[slot] { return existing }
-        return WindowCutter(streamID: id, window: window, stride: stride, channels: channels)
+        if cutters[slot] == nil { cutters[slot] = WindowCutter(streamID: id, window: window, stride: stride, channels: channels) }
     }
 
     /// A frame of the stream in `slot` (values `[T, C]`), labelled with class index `label` or not.
     func feed(slot: Int, id: String, values: ArraySlice<Float>, timestamp: Int64, label: Int?) {
-        var cutter = cutter(slot: slot, id: id)
+        ensureCutter(slot: slot, id: id)
         let className = label.flatMap { $0 < classes.count ? classes[$0] : nil }
-        let windows = cutter.feed(values, timestamp: timestamp, className: className)
-        cutters[slot] = cutter
-        guard buffer != nil else { return }
+        // In place: a copy of the cutter would copy its ring (copy-on-write) at every frame.
+        let windows = cutters[slot]!.feed(values, timestamp: timestamp, className: className)
+        guard buffer != nil, !windows.isEmpty else { return }
         for record in windows where store(record) { counters.windows.add(1, ordering: .relaxed) }
     }
 

@@ -91,7 +91,12 @@ public struct RetrainJobResult: Sendable, Codable, Equatable {
 public enum RetrainJob {
     /// Runs `spec`, writing `candidate.safetensors` into `directory`.
     /// - Throws: `RetrainingError` or `TrainingError` when the job cannot produce a candidate.
-    public static func run(_ spec: RetrainJobSpec, directory: URL, progress: (String) -> Void = { _ in }) throws -> RetrainJobResult {
+    /// - Parameters:
+    ///   - progress: told what the job is doing (a line each).
+    ///   - heartbeat: called at every training step (the worker checks that its daemon lives).
+    public static func run(
+        _ spec: RetrainJobSpec, directory: URL, progress: (String) -> Void = { _ in }, heartbeat: () -> Void = {}
+    ) throws -> RetrainJobResult {
         let started = Date()
         let current = try ModelFile(contentsOf: URL(fileURLWithPath: spec.modelPath))
         let classes = current.classes
@@ -130,7 +135,13 @@ public enum RetrainJob {
         let result = try trainer.train(
             Dataset(samples: training, channels: channels, classNames: classes, source: "retraining buffer"),
             provenance: ["trainer": .string("lstmd retraining job \(spec.job)"), "trigger": .string(spec.trigger)],
-            warmStart: spec.warmStart ? current : nil)
+            warmStart: spec.warmStart ? current : nil
+        ) { event in
+            heartbeat()
+            if case .epoch(let record, _) = event {
+                progress("epoch \(record.epoch): loss \(String(format: "%.4f", record.trainLoss))")
+            }
+        }
         let trainSeconds = Date().timeIntervalSince(trainStarted)
         var candidate = result.model
         try candidate.write(to: directory.appendingPathComponent("candidate.safetensors"))

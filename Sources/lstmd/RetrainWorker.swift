@@ -15,7 +15,14 @@ enum RetrainWorker {
         let url = URL(fileURLWithPath: directory)
         do {
             let spec = try JSONDecoder().decode(RetrainJobSpec.self, from: Data(contentsOf: url.appendingPathComponent("spec.json")))
-            let result = try RetrainJob.run(spec, directory: url) { print("retrain-worker: \($0)") }
+            // A daemon killed with SIGKILL cannot kill its job: the job notices it was orphaned.
+            let daemon = getppid()
+            let result = try RetrainJob.run(spec, directory: url, progress: { print("retrain-worker: \($0)") }) {
+                if getppid() != daemon {
+                    print("retrain-worker: the daemon is gone; stopping")
+                    Glibc.exit(3)
+                }
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let temporary = url.appendingPathComponent("result.json.tmp")

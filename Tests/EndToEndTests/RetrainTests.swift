@@ -136,6 +136,39 @@ import Testing
         #expect(daemon.log.contains("retraining job failed"))
     }
 
+    /// kill -9 of the daemon during a job: the orphaned worker stops by itself, and after a
+    /// restart on the same state directory a valid model serves and the store is consistent.
+    @Test func killingTheDaemonDuringAJobLeavesAConsistentStore() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let weak = try weakModel(in: directory)
+        let recipe = directory.url.appendingPathComponent("retrain.recipe")
+        try Self.recipe(epochs: 2000, learningRate: 0.01, seed: 5).write(to: recipe, atomically: true, encoding: .utf8)
+        let state = directory.url.appendingPathComponent("state").path
+        let version: String
+        do {
+            let daemon = try DaemonProcess(arguments: ["--model", weak, "--state-directory", state, "--retrain-recipe", recipe.path])
+            version = try #require(daemon.initialStatus["model"]?["version"]?.stringValue)
+            let labelled = try lstmctl(
+                daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
+            #expect(labelled.status == 0, "\(labelled.err)")
+            _ = try daemon.request(["command": .string("retrain")])
+            let worker = try #require(try Self.waitForWorker(), "no retrain-worker process")
+            kill(daemon.process.processIdentifier, SIGKILL)
+            daemon.process.waitUntilExit()
+            // The worker notices at its next training step (bounded wait).
+            let deadline = Date().addingTimeInterval(60)
+            while Self.isRunning(worker), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(!Self.isRunning(worker), "the orphaned worker \(worker) still runs")
+        }
+        let restarted = try DaemonProcess(arguments: ["--model", weak, "--state-directory", state])
+        defer { restarted.stop() }
+        #expect(restarted.initialStatus["model"]?["version"]?.stringValue == version)
+        let models = try restarted.request(["command": .string("models")])
+        #expect(models["current"]?.stringValue == version, "\(models)")
+        #expect(try restarted.status()["buffer"]?["records"]?.numberValue == 40)
+    }
+
     /// kill -9 while appending: every record reported durable before the kill is there after a
     /// restart on the same state directory.
     @Test func durableRecordsSurviveKill9() throws {
@@ -233,6 +266,15 @@ import Testing
         let serving = daemon.initialStatus["model"]?["version"]?.stringValue
         #expect(serving == defaultVersion, "serving \(String(describing: serving)); log:\n\(daemon.log.suffix(2000))")
         #expect(daemon.log.contains("unusable"), "\(daemon.log.suffix(2000))")
+    }
+
+    /// Whether `pid` runs (a zombie waiting for its reaper does not).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
     }
 
     /// The pid of a running `lstmd retrain-worker` process (bounded wait).

@@ -127,6 +127,7 @@ struct BenchRetrain: ParsableCommand {
         load.labelled.store(true, ordering: .relaxed)
         let labelledPhase = phase(seconds: seconds)
         load.labelled.store(false, ordering: .relaxed)
+        usleep(1_000_000)  // the phase's last frames reach the buffer; no window is cut after it
         let bufferAfter = try status()["buffer"]
         let windowsCut = number(bufferAfter?["windows"]) - number(bufferBefore?["windows"])
 
@@ -185,13 +186,15 @@ struct BenchRetrain: ParsableCommand {
         let idleStats = Self.latency(labels, idle)
         for (name, span) in [("idle", idle), ("labelled frames", labelledPhase), ("training-sample flood", flood), ("retrain job", during)] {
             let stats = Self.latency(labels, span)
-            print(String(format: "%-21@ %7.1f %7d %7.1f %9.1f %9.1f %9.2f", name as NSString, Double(span.1 - span.0) / 1e9,
-                         stats.count, stats.p50, stats.p99, stats.p999, stats.p99 / idleStats.p99))
+            print(name.padding(toLength: 21, withPad: " ", startingAt: 0) + String(
+                format: " %7.1f %7d %7.1f %9.1f %9.1f %9.2f", Double(span.1 - span.0) / 1e9,
+                stats.count, stats.p50, stats.p99, stats.p999, stats.p99 / idleStats.p99))
         }
         let dropped = number(end["counters"]?["dropped"]) - number(start["counters"]?["dropped"])
         print(String(format: "frames dropped by lstmd during the phases: %.0f", dropped))
-        print(String(format: "labelled frames: %.0f labelled timesteps/s streamed, %.0f windows/s cut into the buffer",
-                     rate * Double(frame), windowsCut / ((Double(labelledPhase.1 - labelledPhase.0)) / 1e9)))
+        let labelledSeconds = Double(labelledPhase.1 - labelledPhase.0) / 1e9
+        print(String(format: "labelled frames: %.0f labelled timesteps/s streamed and classified; %.0f windows/s cut into the buffer (%.0f timesteps/s)",
+                     rate * Double(frame), windowsCut / labelledSeconds, windowsCut * Double(window) / labelledSeconds))
         print(String(format: "appends: %d training samples × %d timesteps in %.3f s to durable (sent in %.3f s): %.0f labelled timesteps/s, %.0f records/s (target ≥ 100000 timesteps/s)",
                      samples, window, fillSeconds, sendSeconds, Double(samples * window) / fillSeconds, Double(samples) / fillSeconds))
         let jobRate = number(result["windows_per_second"])
