@@ -11,10 +11,11 @@ extension LoadedModel {
     /// The file in the store that remembers the configured model's digest at its last install.
     static func configuredMarker(_ store: ModelStore) -> URL { store.directory.appendingPathComponent("configured.digest") }
 
-    /// The store's current model when the configured model is the one last installed, else nil.
-    static func storeCurrent(configured: LoadedModel, store: ModelStore, configuration: Configuration, logger: Logger) -> LoadedModel? {
+    /// The store's current model when the configured model (its file's digest) is the one last
+    /// installed, else nil.
+    static func storeCurrent(configuredDigest: String, store: ModelStore, configuration: Configuration, logger: Logger) -> LoadedModel? {
         let marker = (try? String(contentsOf: configuredMarker(store), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard marker == configured.model.file.digest else { return nil }
+        guard marker == configuredDigest else { return nil }
         do {
             guard let resolution = try store.resolve(load: { url -> LoadedModel in
                 let model = try LoadedModel(path: url.path)

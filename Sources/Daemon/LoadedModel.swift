@@ -60,7 +60,7 @@ struct LoadedModel: Sendable {
         let model = try LoadedModel(path: configuration.modelPath)
         _ = try model.classifier(configuration: configuration)
         guard let store else { return model }
-        if let current = storeCurrent(configured: model, store: store, configuration: configuration, logger: logger) {
+        if let current = storeCurrent(configuredDigest: model.model.file.digest, store: store, configuration: configuration, logger: logger) {
             if current.path != model.path {
                 logger.notice(
                     "serving the model store's current version (the configured model is unchanged)",

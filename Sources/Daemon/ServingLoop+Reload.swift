@@ -51,9 +51,11 @@ extension ServingLoop {
             let resolved = ModelChoice.resolve(replacement, logger: logger)
             target = resolved.path ?? LoadedModel.defaultPath ?? ""
             keepsChoice = resolved.chosen
-            // An unchanged configured model keeps the store's current version (a promotion).
-            if !keepsChoice, let store = retrainer?.store, let configured = try? LoadedModel(path: replacement.modelPath),
-                let current = LoadedModel.storeCurrent(configured: configured, store: store, configuration: replacement, logger: logger)
+            // An unchanged configured model keeps the store's current version (a promotion); the
+            // file's digest says whether it changed, without loading it.
+            if !keepsChoice, let store = retrainer?.store, let configured = replacement.modelPath ?? LoadedModel.defaultPath,
+                let digest = try? ModelFile.digest(of: URL(fileURLWithPath: configured)),
+                let current = LoadedModel.storeCurrent(configuredDigest: digest, store: store, configuration: replacement, logger: logger)
             {
                 target = current.path
             }

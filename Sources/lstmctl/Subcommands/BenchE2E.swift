@@ -387,9 +387,10 @@ func benchRealtimeNanoseconds() -> Int64 {
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
-/// Subscribes to all labels on a thread and records receive time − frame timestamp, in µs.
+/// Subscribes to all labels on a thread and records each label's frame timestamp (`timestamp_ns`)
+/// and its receive time − frame timestamp, in µs.
 final class LabelLatencyCollector: Sendable {
-    private let latencies = Mutex<[Double]>([])
+    private let labels = Mutex<[(stamp: Int64, micros: Double)]>([])
     private let stopFlag = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
@@ -401,7 +402,7 @@ final class LabelLatencyCollector: Sendable {
             try! socket.set(.receiveTimeout, to: 100)
             try! socket.subscribe([UInt8]())
             try! socket.connect(endpoint)
-            var local: [Double] = []
+            var local: [(stamp: Int64, micros: Double)] = []
             var message = ZMQMessage()
             let key = Array("\"timestamp_ns\":".utf8)
             while !stopFlag.load(ordering: .acquiring) {
@@ -424,18 +425,22 @@ final class LabelLatencyCollector: Sendable {
                     }
                     return nil
                 }
-                if let stamp { local.append(Double(now - stamp) / 1000) }
+                if let stamp { local.append((stamp, Double(now - stamp) / 1000)) }
             }
-            latencies.withLock { $0 = local }
+            labels.withLock { $0 = local }
             socket.close()
             done.signal()
         }
         thread.start()
     }
 
-    func stop() -> [Double] {
+    /// Stops collecting; returns every label's latency, µs.
+    func stop() -> [Double] { stopWithStamps().map(\.micros) }
+
+    /// Stops collecting; returns every label seen (frame timestamp, latency µs).
+    func stopWithStamps() -> [(stamp: Int64, micros: Double)] {
         stopFlag.store(true, ordering: .releasing)
         done.wait()
-        return latencies.withLock { $0 }
+        return labels.withLock { $0 }
     }
 }

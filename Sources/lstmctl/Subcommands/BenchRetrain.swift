@@ -112,7 +112,7 @@ struct BenchRetrain: ParsableCommand {
         }
 
         // 3. The load, for the rest of the run; latency phases are cut by frame timestamp.
-        let collector = LabelTimestampCollector(endpoint: endpoints[1])
+        let collector = LabelLatencyCollector(endpoint: endpoints[1])
         usleep(300_000)  // SUB join
         let load = PacedLabelledLoad(
             endpoint: endpoints[0], streams: streams, timesteps: frame, rate: rate, signals: data, window: window)
@@ -169,7 +169,7 @@ struct BenchRetrain: ParsableCommand {
         let end = try status()
         load.stop()
         usleep(300_000)
-        let labels = collector.stop()
+        let labels = collector.stopWithStamps()
         guard outcome["state"]?.stringValue == "done", let result = outcome["result"] else {
             throw CommandFailure("retrain job \(formatNumber(job)) failed: \(outcome["result"]?["error"]?.stringValue ?? outcome.jsonText)")
         }
@@ -384,59 +384,5 @@ final class PacedLabelledLoad: Sendable {
     func stop() {
         guard !stopFlag.exchange(true, ordering: .relaxed) else { return }
         done.wait()
-    }
-}
-
-/// Subscribes to all labels on a thread and records each label's frame timestamp and its
-/// receive time − frame timestamp, in µs.
-final class LabelTimestampCollector: Sendable {
-    private let labels = Mutex<[(stamp: Int64, micros: Double)]>([])
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(endpoint: String) {
-        let thread = Thread { [self] in
-            let context = try! ZMQContext()
-            let socket = try! ZMQSocket(.sub, context: context)
-            try! socket.set(.receiveHighWaterMark, to: 1_000_000)
-            try! socket.set(.receiveTimeout, to: 100)
-            try! socket.subscribe([UInt8]())
-            try! socket.connect(endpoint)
-            var local: [(stamp: Int64, micros: Double)] = []
-            var message = ZMQMessage()
-            let key = Array("\"timestamp_ns\":".utf8)
-            while !stopFlag.load(ordering: .acquiring) {
-                guard (try? socket.receive(into: &message)) == true else { continue }
-                guard message.hasMore, (try? socket.receive(into: &message)) == true else { continue }
-                let now = benchRealtimeNanoseconds()
-                let stamp: Int64? = message.withUnsafeBytes { raw in
-                    let bytes = raw.bindMemory(to: UInt8.self)
-                    guard bytes.count > key.count else { return nil }
-                    for start in 0..<(bytes.count - key.count) where bytes[start] == key[0] {
-                        guard zip(key.indices, key).allSatisfy({ bytes[start + $0] == $1 }) else { continue }
-                        var value: Int64 = 0
-                        var index = start + key.count
-                        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                            value = value * 10 + Int64(bytes[index] - 48)
-                            index += 1
-                        }
-                        return value
-                    }
-                    return nil
-                }
-                if let stamp { local.append((stamp, Double(now - stamp) / 1000)) }
-            }
-            labels.withLock { $0 = local }
-            socket.close()
-            done.signal()
-        }
-        thread.start()
-    }
-
-    /// Stops collecting; returns every label seen.
-    func stop() -> [(stamp: Int64, micros: Double)] {
-        stopFlag.store(true, ordering: .releasing)
-        done.wait()
-        return labels.withLock { $0 }
     }
 }
