@@ -195,7 +195,29 @@ final class Retrainer: Sendable {
                 "result": .object(["job": .string(job.id), "error": .string("\(error)")]),
             ])
         }
-        results.withLock { $0[job.id] = outcome }
+        results.withLock {
+            $0[job.id] = outcome
+            if $0.count > Self.jobsKept, let oldest = $0.keys.min(by: Self.isOlder) { $0[oldest] = nil }
+        }
+        pruneJobDirectories()
+    }
+
+    /// How many jobs' directories (spec, worker log, result) and replies are kept for a post-mortem.
+    static let jobsKept = 20
+
+    /// Job ids are "<start seconds>-<number>": numeric order on both parts is start order.
+    static func isOlder(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.split(separator: "-").compactMap { Int($0) }, b.split(separator: "-").compactMap { Int($0) })
+        return x.lexicographicallyPrecedes(y)
+    }
+
+    /// Removes all but the newest `jobsKept` job directories; the candidates' reports live on in
+    /// the model store.
+    private func pruneJobDirectories() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: jobsDirectory.path)) ?? []
+        for name in names.sorted(by: Self.isOlder).dropLast(Self.jobsKept) {
+            try? FileManager.default.removeItem(at: jobsDirectory.appendingPathComponent(name))
+        }
     }
 
     /// Reads the worker's result, files the candidate in the store and, when the gate promoted

@@ -35,3 +35,11 @@ import Testing
         #expect(schedule.next(now: 6, newSinceLastJob: 0) == nil)
     }
 }
+
+@Suite struct JobOrderTests {
+    /// Job ids order by their numbers, not as text ("9-1" before "10-1"), so pruning keeps the newest.
+    @Test func jobIDsOrderNumerically() {
+        let ids = ["10-1", "9-2", "9-10", "100-3", "9-9"]
+        #expect(ids.sorted(by: Retrainer.isOlder) == ["9-2", "9-9", "9-10", "10-1", "100-3"])
+    }
+}

@@ -234,6 +234,57 @@ import Testing
         #expect(status["buffer"]?["refused"]?.numberValue == 1)
     }
 
+    /// A job on shuffled labels makes a worse model: the gate rejects it with its reason and the
+    /// current (well-trained) model keeps serving. The shuffled file is `retrain_base_data`, which
+    /// goes to the training side only (the buffer holds the correct labels and provides the
+    /// validation units): the job trains on the buffer's training units plus every base sample.
+    @Test func shuffledLabelsAreRejectedAndBaseDataTrainsOnly() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let recipe = directory.url.appendingPathComponent("good.recipe")
+        try Self.recipe(epochs: 25, learningRate: 0.01, seed: 5).write(to: recipe, atomically: true, encoding: .utf8)
+        let good = directory.url.appendingPathComponent("good.safetensors").path
+        let trained = try tools.run(tools.lstmctl, ["train", "--train", Self.train, "--recipe", recipe.path, "--out", good])
+        try #require(trained.status == 0, "\(trained.err)")
+        // The training file with its labels permuted (i → 7i + 3 mod 40): about 3 in 4 are wrong.
+        let text = try String(contentsOfFile: Self.train, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let first = try #require(lines.firstIndex { $0.lowercased().hasPrefix("@data") }) + 1
+        let rows = Array(first..<lines.count).filter { !lines[$0].isEmpty }
+        let labels = rows.map { lines[$0].split(separator: ":").last.map(String.init) ?? "" }
+        for (i, row) in rows.enumerated() {
+            let body = lines[row][..<lines[row].lastIndex(of: ":")!]
+            lines[row] = body + ":" + labels[(7 * i + 3) % rows.count]
+        }
+        let shuffled = directory.url.appendingPathComponent("shuffled.ts")
+        try lines.joined(separator: "\n").write(to: shuffled, atomically: true, encoding: .utf8)
+
+        let daemon = try DaemonProcess(arguments: [
+            "--model", good, "--state-directory", directory.url.appendingPathComponent("state").path,
+            "--retrain-recipe", recipe.path, "--retrain-min-validation-per-class", "0", "--retrain-base-data", shuffled.path,
+        ])
+        defer { daemon.stop() }
+        try daemon.awaitSubscription()
+        let version = try #require(daemon.initialStatus["model"]?["version"]?.stringValue)
+        let before = try accuracy(daemon, prefix: "before-")
+        let labelled = try lstmctl(daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
+        #expect(labelled.status == 0, "\(labelled.err)")
+
+        let retrained = try lstmctl(daemon, ["retrain", "--wait", "--json", "--endpoint", daemon.controlEndpoint])
+        let result = try JSONValue.parse(retrained.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(retrained.status == 0, "a job that ran exits 0 whatever its verdict: \(retrained.err)")
+        #expect(result["promoted"] == .bool(false), "\(result)")
+        let (candidate, current) = (result["candidate"]?["macro_f1"]?.numberValue ?? 1, result["current"]?["macro_f1"]?.numberValue ?? 0)
+        #expect(candidate < current, "candidate macro-F1 \(candidate), current \(current)")
+        #expect(result["reason"]?.stringValue?.isEmpty == false, "\(result)")
+        // Base data trains only: 40 buffer records split between the sides, plus 40 base samples.
+        let (train, validation) = (result["train_windows"]?.numberValue ?? 0, result["validation_windows"]?.numberValue ?? 0)
+        #expect(train + validation == 80 && validation >= 1 && validation < 40, "\(train) train, \(validation) validation")
+        #expect(try daemon.status()["model"]?["version"]?.stringValue == version)
+        #expect(try accuracy(daemon, prefix: "after-") == before)
+        print("shuffled labels: current macro-F1 \(current), candidate \(candidate); test accuracy \(before)")
+    }
+
     /// A corrupt current model file in the store: after a restart the previous version serves.
     @Test func aCorruptCurrentModelFallsBackToThePreviousVersion() throws {
         let directory = try TemporaryDirectory()
