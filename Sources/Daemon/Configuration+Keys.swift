@@ -44,6 +44,10 @@ extension Configuration {
             "idle_timeout", \.idleTimeout, .seconds, summary: "Seconds without a frame before a stream is evicted.",
             validate: Rule.check("in (0, 1000000] seconds") { $0 > 0 && $0 <= 1e6 }),
         Key(
+            "reorder_window", \.reorderWindow, .integer, valueName: "frames",
+            summary: "A frame at most this far behind its stream's last sequence is dropped (out_of_order); further back, or sequence 0, restarts the stream.",
+            validate: Rule.check("in 0...1000000000") { (0...1_000_000_000).contains($0) }),
+        Key(
             "stop_drain_timeout", \.stopDrainTimeout, .seconds,
             summary: "At stop, seconds spent classifying frames already queued.",
             validate: Rule.check("in [0, 600] seconds") { $0 >= 0 && $0 <= 600 }),

@@ -19,6 +19,9 @@ public struct Configuration: Sendable, Equatable {
     public var maxStreams = 10_000
     /// Streams idle this long are evicted, seconds.
     public var idleTimeout: Double = 60
+    /// A frame this many sequence numbers or fewer behind its stream's last is reordered
+    /// (dropped as `out_of_order`); further back, or sequence 0, is a producer restart.
+    public var reorderWindow = 1000
     /// Most timesteps one frame may carry.
     public var maxTimestepsPerFrame = 4096
     /// Largest frame payload accepted, bytes; larger ones are dropped (`oversize`). ZeroMQ's

@@ -62,11 +62,23 @@ struct ControlHandler {
         .object(["ok": .bool(false), "error": .string(message)])
     }
 
-    /// Answers one request.
+    /// The largest request accepted, in bytes: every request lstmctl sends is under 1 KiB.
+    static let maxRequestBytes = 64 * 1024
+    /// The deepest nesting accepted: requests are flat objects.
+    static let maxRequestDepth = 32
+
+    /// Answers one request. Parsing is linear in the request's size, and both are bounded.
     func handle(_ text: String, target: some ControlTarget) -> JSONValue {
-        guard let request = try? JSONValue.parse(text), case .object = request else {
-            return Self.failure("request is not a JSON object")
+        guard text.utf8.count <= Self.maxRequestBytes else {
+            return Self.failure("request is larger than \(Self.maxRequestBytes) bytes")
         }
+        let request: JSONValue
+        do {
+            request = try JSONValue.parse(text, maxDepth: Self.maxRequestDepth)
+        } catch {
+            return Self.failure("request is not JSON (\(error))")
+        }
+        guard case .object = request else { return Self.failure("request is not a JSON object") }
         guard let command = request["command"]?.stringValue else {
             return Self.failure("request has no \"command\" string")
         }
@@ -137,6 +149,27 @@ struct ControlHandler {
     }
 }
 
+extension ControlHandler {
+    /// Commands that change what lstmd serves or holds: each leaves an audit line.
+    static let audited: Set<String> = ["reload", "rollback", "reset", "close", "retrain", "label"]
+
+    /// The audit record of a request that changed (or tried to change) state: its command, the
+    /// fields it names, and its result (`ok` or the error); nil for read-only commands. The log
+    /// handlers escape every value, so peer bytes never reach the journal raw.
+    static func audit(request text: String, reply: JSONValue) -> [String: String]? {
+        guard text.utf8.count <= maxRequestBytes, let request = try? JSONValue.parse(text, maxDepth: maxRequestDepth),
+            let command = request["command"]?.stringValue, audited.contains(command)
+        else { return nil }
+        var record = ["command": command, "result": reply["ok"] == .bool(true) ? "ok" : reply["error"]?.stringValue ?? "error"]
+        for key in ["stream", "model", "version", "class", "job"] {
+            if let value = request[key]?.stringValue { record[key] = String(value.prefix(256)) }
+        }
+        for key in ["configuration", "force"] where request[key] == .bool(true) { record[key] = "true" }
+        if let version = reply["model_version"]?.stringValue { record["model_version"] = version }
+        return record
+    }
+}
+
 extension ServingLoop: ControlTarget {
     /// Answers one request waiting on the control socket.
     func serveControl() {
@@ -146,7 +179,11 @@ extension ServingLoop: ControlTarget {
         if request.isTruncated || request.parts.isEmpty {
             reply = ControlHandler.failure("a request is one message part holding a JSON object")
         } else {
-            reply = ControlHandler().handle(String(decoding: request.parts[0], as: UTF8.self), target: self)
+            let text = String(decoding: request.parts[0], as: UTF8.self)
+            reply = ControlHandler().handle(text, target: self)
+            if let audit = ControlHandler.audit(request: text, reply: reply) {
+                logger.notice("control \(audit["command"] ?? "")", metadata: audit.mapValues { .string($0) })
+            }
         }
         _ = try? control.send(Array(reply.jsonText.utf8))
     }

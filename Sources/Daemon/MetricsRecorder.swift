@@ -81,6 +81,7 @@ public final class MetricsRecorder: ServingMetrics {
             ({ @Sendable in $0.streams.rejected }, CoreMetrics.Counter(label: "lstmd_rejected_streams_total", factory: factory)),
             ({ @Sendable in $0.counts.labelledFrames }, CoreMetrics.Counter(label: "lstmd_labelled_frames_total", factory: factory)),
             ({ @Sendable in $0.counts.gaps }, CoreMetrics.Counter(label: "lstmd_sequence_gaps_total", factory: factory)),
+            ({ @Sendable in $0.counts.sequenceRestarts }, CoreMetrics.Counter(label: "lstmd_sequence_restarts_total", factory: factory)),
             ({ @Sendable in $0.counts.reloads }, CoreMetrics.Counter(label: "lstmd_model_reloads_total", factory: factory)),
         ]
         fromStatus += [

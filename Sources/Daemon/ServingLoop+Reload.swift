@@ -112,6 +112,7 @@ extension ServingLoop {
                 configuration = replacement
                 table.maxStreams = replacement.maxStreams
                 table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
+                table.reorderWindow = UInt64(replacement.reorderWindow)
             }
             // The stream table keeps every record; each stream's state is rebuilt from its history
             // at its next frame (`swap_continuity = replay`), or starts from zero (`reset`).

@@ -66,7 +66,9 @@ final class ServingLoop {
         classifier = try model.classifier(configuration: configuration)
         encoder = LabelEncoder(
             classes: model.model.classes, modelVersion: model.model.file.version, mode: classifier.mode)
-        table = StreamTable(maxStreams: configuration.maxStreams, idleTimeout: Self.nanoseconds(configuration.idleTimeout))
+        table = StreamTable(
+            maxStreams: configuration.maxStreams, idleTimeout: Self.nanoseconds(configuration.idleTimeout),
+            reorderWindow: UInt64(configuration.reorderWindow))
         receiver = FrameReceiver(socket: sockets.ingest)
         publisher = LabelPublisher(socket: sockets.publisher)
         started = clock.monotonicNanoseconds()
@@ -220,16 +222,17 @@ final class ServingLoop {
             slot = next
             // One frame per stream per batch: a second one waits for the first to be classified.
             if batch.contains(slot: slot) { flushBatch() }
-        case .gap(let gap, let last):
-            slot = gap
+        case .gap(let reset, let last), .restart(let reset, let last):
+            slot = reset
             if batch.contains(slot: slot) { flushBatch() }
+            let restart = header.sequence < last
             logger.debug(
-                "sequence gap: stream state reset",
+                restart ? "producer restart: stream state reset" : "sequence gap: stream state reset",
                 metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)", "last": "\(last)"])
             classifier.reset(slot: slot)
             tap.gap(slot: slot)
             pendingReplay[slot] = nil
-            counts.gaps += 1
+            if restart { counts.sequenceRestarts += 1 } else { counts.gaps += 1 }
         }
         if let total = pendingReplay.removeValue(forKey: slot) {
             let history = tap.history(slot: slot)

@@ -45,6 +45,8 @@ public struct StatusSnapshot: Sendable, Equatable {
         public var labels = 0
         public var labelledFrames = 0
         public var gaps = 0
+        /// Producer restarts (`StreamTable.Admission.restart`).
+        public var sequenceRestarts = 0
         public var reloads = 0
         /// Training-sample frames stored in the retraining buffer, and refused.
         public var trainingSamples = 0
@@ -139,6 +141,7 @@ public struct StatusSnapshot: Sendable, Equatable {
                 "labels": .number(Double(counts.labels)),
                 "labelled_frames": .number(Double(counts.labelledFrames)),
                 "gaps": .number(Double(counts.gaps)),
+                "sequence_restarts": .number(Double(counts.sequenceRestarts)),
                 "reloads": .number(Double(counts.reloads)),
                 "dropped": .number(Double(counts.dropped)),
                 "training_samples": .number(Double(counts.trainingSamples)),

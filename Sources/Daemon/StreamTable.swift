@@ -34,8 +34,11 @@ struct StreamTable {
         case gap(slot: Int, last: UInt64)
         /// The stream's last sequence number again: drop.
         case duplicate(last: UInt64)
-        /// A sequence number below the stream's last: drop.
+        /// A sequence number a little below the stream's last (within `reorderWindow`): drop.
         case outOfOrder(last: UInt64)
+        /// The producer started over: sequence 0 after others, or a jump backwards by more than
+        /// `reorderWindow`. The stream's state must be reset, as for a gap.
+        case restart(slot: Int, last: UInt64)
         /// A new stream while the table holds `maxStreams`: drop.
         case rejected
         /// A new stream whose id is not UTF-8 (the decoder lets only UTF-8 through; kept so the
@@ -47,15 +50,17 @@ struct StreamTable {
     var maxStreams: Int
     /// A stream with no frame for this long (ns) is evicted.
     var idleTimeout: UInt64
+    /// How far back (sequence numbers) a frame may be and still count as reordered rather than
+    /// as a producer restart.
+    var reorderWindow: UInt64
     private var records: [StreamRecord?] = []
     private var freeSlots: [Int] = []
     private var slots: [StreamKey: Int] = [:]
     /// Reused for lookups, so a frame of a known stream allocates no key.
     private var lookupKey = StreamKey(bytes: [])
 
-    init(maxStreams: Int, idleTimeout: UInt64) {
-        self.maxStreams = maxStreams
-        self.idleTimeout = idleTimeout
+    init(maxStreams: Int, idleTimeout: UInt64, reorderWindow: UInt64 = 1000) {
+        (self.maxStreams, self.idleTimeout, self.reorderWindow) = (maxStreams, idleTimeout, reorderWindow)
     }
 
     /// Streams held.
@@ -81,10 +86,12 @@ struct StreamTable {
         if let slot = slots[lookupKey] {
             let last = records[slot]!.lastSequence
             if sequence == last { return .duplicate(last: last) }
-            if sequence < last { return .outOfOrder(last: last) }
+            let restart = sequence < last && (sequence == 0 || last - sequence > reorderWindow)
+            if sequence < last && !restart { return .outOfOrder(last: last) }
             records[slot]!.lastSequence = sequence
             records[slot]!.lastSeen = now
             records[slot]!.frames += 1
+            if restart { return .restart(slot: slot, last: last) }
             if sequence == last &+ 1 { return .next(slot: slot) }
             records[slot]!.gaps += 1
             return .gap(slot: slot, last: last)

@@ -53,7 +53,7 @@ enum JournalFields {
     /// key order.
     static func fields(for event: LogEvent, label: String, identifier: String, metadata: Logger.Metadata) -> [String] {
         var fields = [
-            "MESSAGE=\(event.message)",
+            "MESSAGE=\(LogText.escaped("\(event.message)"))",
             "PRIORITY=\(priority(for: event.level))",
             "SYSLOG_IDENTIFIER=\(identifier)",
             "CODE_FILE=\(event.file)",
@@ -65,7 +65,7 @@ enum JournalFields {
         var seen: Set<String> = []
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             guard let name = fieldName(forMetadataKey: key), seen.insert(name).inserted else { continue }
-            fields.append("\(name)=\(value)")
+            fields.append("\(name)=\(LogText.escaped("\(value)"))")
         }
         return fields
     }

@@ -80,19 +80,11 @@ public struct StderrLogHandler: LogHandler {
         return line
     }
 
-    /// `text` with `\n`, `\r` and `\t` written as escapes.
+    /// `text` with every control character written as an escape: `\n`, `\r`, `\t`, and `\xNN`
+    /// for the rest of C0, DEL and C1 (0x80–0x9F), so a peer's bytes in a logged field can neither
+    /// break a record into lines nor reach a terminal as an escape sequence.
     static func escapeLineBreaks(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" }) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
+        LogText.escaped(text)
     }
 
     /// `value` as is, or in double quotes (with `"` and `\` escaped) when it is empty or holds a space,
@@ -100,7 +92,7 @@ public struct StderrLogHandler: LogHandler {
     static func quotedIfNeeded(_ value: String) -> String {
         let needsQuotes =
             value.isEmpty
-            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 0x20 || $0.value == 0x7F }
+            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || LogText.isControl($0) }
         guard needsQuotes else { return value }
         var quoted = "\""
         for scalar in value.unicodeScalars {

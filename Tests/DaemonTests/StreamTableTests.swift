@@ -22,6 +22,22 @@ import Testing
         #expect(record.lastSequence == 10 && record.frames == 4 && record.gaps == 1 && record.lastSeen == 5)
     }
 
+    /// A producer that starts over (sequence 0, or far behind: after a bogus 2⁶⁴−1) restarts its
+    /// stream instead of being silenced as out of order until idle eviction.
+    @Test func restartsAfterZeroOrAJumpBackBeyondTheReorderWindow() {
+        var table = StreamTable(maxStreams: 10, idleTimeout: 60 * Self.second, reorderWindow: 100)
+        guard case .new(let slot) = Self.accept(&table, "a", 500, at: 0) else { Issue.record("not new"); return }
+        #expect(Self.accept(&table, "a", 400, at: 1) == .outOfOrder(last: 500))
+        #expect(Self.accept(&table, "a", 399, at: 2) == .restart(slot: slot, last: 500))
+        #expect(Self.accept(&table, "a", 400, at: 3) == .next(slot: slot))
+        #expect(Self.accept(&table, "a", 0, at: 4) == .restart(slot: slot, last: 400))
+        #expect(Self.accept(&table, "a", 0, at: 5) == .duplicate(last: 0))
+        #expect(Self.accept(&table, "a", .max, at: 6) == .gap(slot: slot, last: 0))
+        #expect(Self.accept(&table, "a", 1, at: 7) == .restart(slot: slot, last: .max))
+        #expect(Self.accept(&table, "a", 2, at: 8) == .next(slot: slot))
+        #expect(table[slot].lastSequence == 2 && table[slot].frames == 7)
+    }
+
     @Test func idsAreComparedByTheirBytes() {
         var table = StreamTable(maxStreams: 10, idleTimeout: Self.second)
         // "café" precomposed and decomposed: equal Strings, different streams.

@@ -133,8 +133,8 @@ extension EndToEnd {
                     (#"{"command":"explode"}"#, "unknown command"),
                     (#"{"stream":"r"}"#, "command"),
                     (#"["status"]"#, "JSON object"),
-                    ("status", "JSON object"),
-                    ("", "JSON object"),
+                    ("status", "not JSON (unexpected character at byte 0)"),
+                    ("", "not JSON (unexpected end of text at byte 0)"),
                 ] {
                     let reply = try daemon.request(request)
                     #expect(reply["ok"] == .bool(false), "\(request) → \(reply)")

@@ -83,10 +83,10 @@ struct TestStream {
         precondition(values.count % channels == 0)
         let header = WireHeader(
             channels: channels, timesteps: values.count / channels, sequence: sequence,
-            timestamp: 1_000 + Int64(sequence), label: label)
+            timestamp: 1_000 &+ Int64(truncatingIfNeeded: sequence), label: label)
         stretchOfSequence[sequence] = stretches.count - 1
         stretches[stretches.count - 1] += values
-        sequence += 1
+        sequence &+= 1
         return [Array(id.utf8), header.bytes, wirePayload(values)]
     }
 

@@ -63,6 +63,14 @@ struct JournalFieldsTests {
             ])
     }
 
+    @Test func controlCharactersAreEscapedInMessageAndValues() {
+        let event = LogEvent(
+            level: .notice, message: "reload \u{1B}[31mmodel", metadata: nil, source: "D", file: "f", function: "g", line: 1)
+        let fields = JournalFields.fields(for: event, label: "l", identifier: "lstmd", metadata: ["stream": "a\u{0}b\nc"])
+        #expect(fields.first == #"MESSAGE=reload \x1B[31mmodel"#)
+        #expect(fields.last == #"STREAM=a\x00b\nc"#)
+    }
+
     @Test func metadataMergeOrderAndError() {
         struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
         let provider = Logger.MetadataProvider { ["request": "from-provider", "task": "t1"] }

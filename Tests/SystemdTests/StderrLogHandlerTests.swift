@@ -17,6 +17,15 @@ struct StderrLogHandlerTests {
         #expect(line == #"T info l: one\ntwo e="" k="a\"b\nc""#)
     }
 
+    /// Request fields and stream ids come from peers: NUL, ESC, DEL and C1 bytes are escaped, in
+    /// the message, the keys and the values.
+    @Test func controlCharactersAreEscaped() {
+        let line = StderrLogHandler.formatLine(
+            timestamp: "T", level: .info, label: "l", message: "a\u{0}b\u{1B}[2J",
+            metadata: ["stream": "x\u{1B}]0;pwned\u{7}", "k\u{7F}": "c\u{9B}d"])
+        #expect(line == #"T info l: a\x00b\x1B[2J k\x7F="c\x9Bd" stream="x\x1B]0;pwned\x07""#)
+    }
+
     @Test func timestampFormat() {
         #expect(StderrLogHandler.formatTimestamp(seconds: 0, nanoseconds: 0) == "1970-01-01T00:00:00.000Z")
         #expect(
