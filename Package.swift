@@ -44,6 +44,8 @@ let package = Package(
         .systemLibrary(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
+        // glibc's <malloc.h> (malloc_trim); part of libc, so nothing to link.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(
             name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "LSTMKit", "Wire", "ZeroMQ", "Systemd", "KeyValue", "Retraining",
+                "LSTMKit", "Wire", "ZeroMQ", "Systemd", "KeyValue", "Retraining", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -86,7 +86,8 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
     let waker: Waker
     let retrainer: Retrainer?
     do {
-        sockets = try ServingSockets(configuration: configuration, context: context, wakeEndpoint: wakeEndpoint)
+        sockets = try ServingSockets(
+            configuration: configuration, channels: model.model.channels, context: context, wakeEndpoint: wakeEndpoint)
         waker = try Waker(context: context, endpoint: wakeEndpoint)
         let tap = LabelTap(buffer: retraining?.buffer, model: model.model, stride: configuration.labelStride)
         retrainer = retraining.map {

@@ -48,6 +48,11 @@ extension Configuration {
             summary: "A frame at most this far behind its stream's last sequence is dropped (out_of_order); further back, or sequence 0, restarts the stream.",
             validate: Rule.check("in 0...1000000000") { (0...1_000_000_000).contains($0) }),
         Key(
+            "max_connections", \.maxConnections, .integer, valueName: "connections",
+            default: "3/4 of the descriptor limit, less 64",
+            summary: "Most peer connections open at once; one beyond it is closed at once and counted.",
+            validate: Rule.check("in 0...10000000") { (0...10_000_000).contains($0) }),
+        Key(
             "stop_drain_timeout", \.stopDrainTimeout, .seconds,
             summary: "At stop, seconds spent classifying frames already queued.",
             validate: Rule.check("in [0, 600] seconds") { $0 >= 0 && $0 <= 600 }),
@@ -59,9 +64,14 @@ extension Configuration {
             "max_message_bytes", \.maxMessageBytes, .bytes, summary: "Largest frame payload, bytes (oversize beyond).",
             validate: Rule.check("in 64...1073741824") { (64...(1 << 30)).contains($0) }),
         Key(
-            "receive_hwm", \.receiveHighWaterMark, .integer, valueName: "messages",
-            summary: "Frames that may queue on the ingest socket (ZMQ_RCVHWM; 0 = unlimited).",
-            validate: { $0 >= 0 ? nil : "must not be negative" }),
+            "ingest_memory_limit", \.ingestMemoryLimit, .bytes,
+            summary: "Bytes of frames that may queue per producer connection; the receive HWM is derived from it for the largest frame.",
+            validate: Rule.check("in 1048576...68719476736") { ((1 << 20)...(1 << 36)).contains($0) }),
+        Key(
+            "receive_hwm", \.receiveHighWaterMark, .optional(.integer), valueName: "messages",
+            default: "ingest_memory_limit / the largest frame",
+            summary: "Frames that may queue per producer connection (ZMQ_RCVHWM; 0 = unlimited), overriding the derived value.",
+            validate: Rule.checkIfSet("not negative") { $0 >= 0 }),
         Key(
             "send_hwm", \.sendHighWaterMark, .integer, valueName: "messages",
             summary: "Labels that may queue per subscriber (ZMQ_SNDHWM; 0 = unlimited).",

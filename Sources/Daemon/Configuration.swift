@@ -22,17 +22,23 @@ public struct Configuration: Sendable, Equatable {
     /// A frame this many sequence numbers or fewer behind its stream's last is reordered
     /// (dropped as `out_of_order`); further back, or sequence 0, is a producer restart.
     public var reorderWindow = 1000
+    /// Most peer connections open at once (all sockets); 0: three quarters of the descriptor limit.
+    public var maxConnections = 0
     /// Most timesteps one frame may carry.
     public var maxTimestepsPerFrame = 4096
     /// Largest frame payload accepted, bytes; larger ones are dropped (`oversize`). ZeroMQ's
     /// ZMQ_MAXMSGSIZE is set to 4× this (plus headroom), so a peer sending more than that is
     /// disconnected by libzmq before the bytes are buffered.
     public var maxMessageBytes = 1 << 20
-    /// ZMQ_RCVHWM of the ingest socket, messages: how many frames may queue while busy.
-    public var receiveHighWaterMark = 100_000
+    /// Bytes the ingest queue may hold per producer connection (`ingest_memory_limit`): the
+    /// receive HWM is derived from it for the largest frame (`ingestQueue(channels:)`).
+    public var ingestMemoryLimit = 256 << 20
+    /// ZMQ_RCVHWM of the ingest socket, messages, when set explicitly; nil: derived from
+    /// `ingestMemoryLimit`.
+    public var receiveHighWaterMark: Int?
     /// ZMQ_SNDHWM of the label socket, messages: a subscriber slower than this loses labels
     /// (PUB never blocks the daemon).
-    public var sendHighWaterMark = 100_000
+    public var sendHighWaterMark = 10_000
     /// Log level name (trace, debug, info, notice, warning, error, critical).
     public var logLevel = "info"
     /// Where logs go: `auto` (the journal when stderr is connected to it, else stderr),
@@ -141,5 +147,19 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         if let source { return "\(source): \(key): \(message)" }
         return "\(key): \(message)"
+    }
+
+}
+
+extension Configuration {
+    /// The ingest queue's bounds for a model of `channels` channels: the largest message part
+    /// libzmq accepts (`ZMQ_MAXMSGSIZE`: the largest payload this daemon can accept, with headroom
+    /// so slightly larger ones are still counted as `oversize`, not disconnected), and how many
+    /// may queue per producer connection (`ZMQ_RCVHWM`) within `ingestMemoryLimit`.
+    public func ingestQueue(channels: Int) -> (maxMessageSize: Int, highWaterMark: Int) {
+        let largest = min(maxMessageBytes, 4 * maxTimestepsPerFrame * max(1, channels))
+        let maxMessageSize = largest + largest / 4 + 4096
+        let derived = max(16, ingestMemoryLimit / (maxMessageSize + 512))
+        return (maxMessageSize, receiveHighWaterMark ?? derived)
     }
 }

@@ -66,6 +66,11 @@ final class LabelTap {
         for record in windows where store(record) { counters.windows.add(1, ordering: .relaxed) }
     }
 
+    /// Memory held by the streams' histories, bytes (values, timestamps, record).
+    var byteCount: Int {
+        cutters.reduce(0) { $0 + ($1 == nil ? 8 : 8 + 96 + window * (channels * 4 + 8)) }
+    }
+
     /// A sequence gap in the stream in `slot`: no window spans it.
     func gap(slot: Int) {
         if slot < cutters.count { cutters[slot]?.gap() }

@@ -51,6 +51,7 @@ public final class MetricsRecorder: ServingMetrics {
     private let latency: CoreMetrics.Timer
     private let frameToLabel: CoreMetrics.Timer
     private let activeStreams: CoreMetrics.Gauge
+    private let openConnections: CoreMetrics.Gauge
     private let uptime: CoreMetrics.Gauge
     private let fromStatus: [(value: @Sendable (StatusSnapshot) -> Int, counter: CoreMetrics.Counter)]
     private let bufferBytes: CoreMetrics.Gauge
@@ -75,12 +76,14 @@ public final class MetricsRecorder: ServingMetrics {
         latency = CoreMetrics.Timer(label: "lstmd_frame_processing_seconds", factory: factory)
         frameToLabel = CoreMetrics.Timer(label: "lstmd_frame_to_label_seconds", factory: factory)
         activeStreams = CoreMetrics.Gauge(label: "lstmd_active_streams", factory: factory)
+        openConnections = CoreMetrics.Gauge(label: "lstmd_connections_open", factory: factory)
         uptime = CoreMetrics.Gauge(label: "lstmd_uptime_seconds", factory: factory)
         var fromStatus: [(value: @Sendable (StatusSnapshot) -> Int, counter: CoreMetrics.Counter)] = [
             ({ @Sendable in $0.streams.evicted }, CoreMetrics.Counter(label: "lstmd_evicted_streams_total", factory: factory)),
             ({ @Sendable in $0.streams.rejected }, CoreMetrics.Counter(label: "lstmd_rejected_streams_total", factory: factory)),
             ({ @Sendable in $0.counts.labelledFrames }, CoreMetrics.Counter(label: "lstmd_labelled_frames_total", factory: factory)),
             ({ @Sendable in $0.counts.gaps }, CoreMetrics.Counter(label: "lstmd_sequence_gaps_total", factory: factory)),
+            ({ @Sendable in $0.connections.refused }, CoreMetrics.Counter(label: "lstmd_connections_refused_total", factory: factory)),
             ({ @Sendable in $0.counts.sequenceRestarts }, CoreMetrics.Counter(label: "lstmd_sequence_restarts_total", factory: factory)),
             ({ @Sendable in $0.counts.reloads }, CoreMetrics.Counter(label: "lstmd_model_reloads_total", factory: factory)),
         ]
@@ -127,6 +130,7 @@ public final class MetricsRecorder: ServingMetrics {
     /// advance by the difference to the previous snapshot, so they never go back.
     public func update(_ status: StatusSnapshot) {
         activeStreams.record(status.streams.active)
+        openConnections.record(status.connections.open)
         uptime.record(status.uptimeSeconds)
         let values = fromStatus.map { Double($0.value(status)) }
         if let retraining = status.retraining {

@@ -5,15 +5,21 @@ extension ServingLoop {
     /// The typed status the control reply, STATUS= and the metrics are made from.
     func snapshot() -> StatusSnapshot {
         let model = served.model
-        return StatusSnapshot(
+        var status = StatusSnapshot(
             uptimeSeconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
             model: .init(
                 path: served.path, version: model.file.version, digest: model.file.digest, classes: model.classes,
                 window: classifier.window, hop: classifier.hop, mode: classifier.mode.rawValue, channels: model.channels),
             streams: .init(
                 active: table.count, max: configuration.maxStreams, evicted: evicted, rejected: rejectedStreams,
-                bytes: classifier.byteCount + table.count * 160),
+                bytes: classifier.byteCount + tap.byteCount + table.count * 160),
             counts: counts, rates: rates.rates, retraining: retrainingStatus())
+        status.connections.open = connections.open
+        status.connections.max = connections.maxConnections
+        status.connections.refused = connections.refused
+        status.connections.acceptFailures = connections.acceptFailures
+        status.connections.descriptorLimit = descriptorLimit
+        return status
     }
 
     private func retrainingStatus() -> StatusSnapshot.Retraining? {

@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 import LSTMKit
 import Logging
@@ -24,6 +25,11 @@ final class ServingLoop {
     private let poller = ZMQPoller()
     private var controlIndex = -1
     private var wakeIndex = -1
+    private var monitorIndices: Range<Int> = 0..<0
+    /// Peers' connections against the descriptor limit.
+    var connections: ConnectionGuard
+    let descriptorLimit: Int
+    private var connectionLog = RateLimiter<Int>(limit: 5, per: .seconds(10))
     var table: StreamTable
     var classifier: StreamClassifier
     var encoder: LabelEncoder
@@ -45,6 +51,8 @@ final class ServingLoop {
     private var sampleLog = RateLimiter<Int>(limit: 5, per: .seconds(10))
     let started: UInt64
     private var lastHousekeeping: UInt64 = 0
+    /// When the heap was last trimmed (`malloc_trim`), ns.
+    private var lastTrim: UInt64 = 0
     private var wakeMessage = ZMQMessage()
     /// Frames of one drain pass; bounded in count and time so that control requests,
     /// housekeeping and stop stay responsive.
@@ -75,6 +83,13 @@ final class ServingLoop {
         _ = poller.register(sockets.ingest)
         wakeIndex = poller.register(sockets.wake)
         if let control = sockets.control { controlIndex = poller.register(control) }
+        let first = poller.count
+        for monitor in sockets.monitors { _ = poller.register(monitor) }
+        monitorIndices = first..<poller.count
+        descriptorLimit = ConnectionGuard.descriptorLimit()
+        connections = ConnectionGuard(
+            maxConnections: configuration.maxConnections > 0
+                ? configuration.maxConnections : ConnectionGuard.defaultMaxConnections(descriptors: descriptorLimit))
     }
 
     static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(min(max(0, seconds), 1e9) * 1e9) }
@@ -99,10 +114,15 @@ final class ServingLoop {
                 drainIngest(limit: Self.drainLimit, deadline: clock.monotonicNanoseconds() + 100_000_000)
             }
             if controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
+            for index in monitorIndices where poller.isReadable(index) {
+                watchConnections(sockets.monitors[index - monitorIndices.lowerBound])
+            }
             housekeeping()
         }
-        let deadline = clock.monotonicNanoseconds() + Self.nanoseconds(configuration.stopDrainTimeout)
-        drainIngest(limit: Int.max, deadline: deadline)
+        if configuration.stopDrainTimeout > 0 {
+            let deadline = clock.monotonicNanoseconds() + Self.nanoseconds(configuration.stopDrainTimeout)
+            drainIngest(limit: Int.max, deadline: deadline)
+        }
         state.progress(clock.monotonicNanoseconds())
         state.publish(snapshot())
         logger.info("serving loop stopped", metadata: ["frames": "\(counts.frames)", "labels": "\(counts.labels)"])
@@ -130,6 +150,27 @@ final class ServingLoop {
         return true
     }
 
+    /// Applies the connection limit to every event waiting on `monitor`.
+    private func watchConnections(_ monitor: ZMQSocket) {
+        while let message = try? monitor.receiveMultipart(maxParts: 2, dontWait: true),
+            let event = ZMQMonitorEvent(parts: message.parts)
+        {
+            if case .refuse(let fd) = connections.handle(event) {
+                ConnectionGuard.shutDown(fd: fd)
+                let decision = connectionLog.record(0)
+                if decision.allowed {
+                    var metadata: Logger.Metadata = [
+                        "endpoint": "\(event.endpoint)", "open": "\(connections.open)", "max_connections": "\(connections.maxConnections)",
+                    ]
+                    if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
+                    logger.warning("connection refused: too many open", metadata: metadata)
+                }
+            } else if event.kind == .acceptFailed {
+                logger.error("a listener cannot accept", metadata: ["endpoint": "\(event.endpoint)", "errno": "\(event.value)"])
+            }
+        }
+    }
+
     private func housekeeping() {
         let now = clock.monotonicNanoseconds()
         state.progress(now)
@@ -144,6 +185,12 @@ final class ServingLoop {
             logger.debug("stream evicted (idle)", metadata: ["stream": "\(id)"])
         }
         evicted += expired.count
+        if now >= lastTrim &+ 30_000_000_000 {
+            // Memory freed by departed subscribers, evicted streams or a burst of frames goes back
+            // to the system (glibc keeps freed arena memory otherwise). Measured: under 1 ms.
+            lastTrim = now
+            malloc_trim(0)
+        }
         for (reason, suppressed) in dropLog.drainExpired() {
             logger.warning("suppressed \(suppressed) similar messages", metadata: ["reason": "\(reason.rawValue)"])
         }

@@ -10,6 +10,8 @@ final class ServingSockets {
     let publisher: ZMQSocket
     let control: ZMQSocket?
     let wake: ZMQSocket
+    /// PAIR sockets carrying the connection events of ingest, publish and control.
+    private(set) var monitors: [ZMQSocket] = []
     /// The socket files of the ipc:// endpoints bound, with their (device, inode), removed at
     /// close only while they are still ours.
     private var ipcFiles: [(path: String, device: UInt64, inode: UInt64)] = []
@@ -17,7 +19,7 @@ final class ServingSockets {
     /// Binds every endpoint of `configuration`.
     /// - Throws: `DaemonError`; its `key` names the setting at fault, or is nil when a retry
     ///   may succeed (an address in use, or not yet configured on an interface at boot).
-    init(configuration: Configuration, context: ZMQContext, wakeEndpoint: String) throws {
+    init(configuration: Configuration, channels: Int, context: ZMQContext, wakeEndpoint: String) throws {
         func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String) throws {
             for endpoint in endpoints {
                 do {
@@ -29,13 +31,26 @@ final class ServingSockets {
                 }
             }
         }
+        var monitors: [ZMQSocket] = []
+        /// Connection events of `socket` on a PAIR of our own (before it binds: none is missed).
+        func monitor(_ socket: ZMQSocket, _ role: String) throws {
+            let endpoint = "inproc://lstmd-monitor-\(role)-\(UUID().uuidString)"
+            try socket.monitorConnections(on: endpoint)
+            let pair = try ZMQSocket(.pair, context: context)
+            try pair.set(.linger, to: 0)
+            try pair.connect(endpoint)
+            monitors.append(pair)
+        }
         do {
             ingest = try ZMQSocket(.pull, context: context)
-            try ingest.set(.receiveHighWaterMark, to: configuration.receiveHighWaterMark)
-            try ingest.set(.maxMessageSize, to: configuration.maxMessageBytes * 4 + 4096)
+            try monitor(ingest, "ingest")
+            let queue = configuration.ingestQueue(channels: channels)
+            try ingest.set(.receiveHighWaterMark, to: queue.highWaterMark)
+            try ingest.set(.maxMessageSize, to: queue.maxMessageSize)
             try ingest.set(.linger, to: 0)
             try bind(ingest, configuration.ingestEndpoints, key: "ingest")
             publisher = try ZMQSocket(.pub, context: context)
+            try monitor(publisher, "publish")
             try publisher.set(.sendHighWaterMark, to: configuration.sendHighWaterMark)
             try publisher.set(.linger, to: 500)
             try bind(publisher, configuration.publishEndpoints, key: "publish")
@@ -43,11 +58,13 @@ final class ServingSockets {
                 control = nil
             } else {
                 let socket = try ZMQSocket(.rep, context: context)
+                try monitor(socket, "control")
                 try socket.set(.linger, to: 0)
                 try socket.set(.maxMessageSize, to: 1 << 20)
                 try bind(socket, configuration.controlEndpoints, key: "control")
                 control = socket
             }
+            self.monitors = monitors
             wake = try ZMQSocket(.pair, context: context)
             try wake.set(.linger, to: 0)
             try wake.bind(wakeEndpoint)
@@ -78,6 +95,7 @@ final class ServingSockets {
     /// Closes every socket (the label socket keeps its linger for the context's termination) and
     /// removes the socket files of the ipc:// endpoints bound (libzmq leaves them behind).
     func close() {
+        for monitor in monitors { monitor.close() }
         ingest.close()
         control?.close()
         wake.close()

@@ -99,7 +99,19 @@ public struct StatusSnapshot: Sendable, Equatable {
         public init() {}
     }
 
+    /// Peers' connections (`ConnectionGuard`).
+    public struct Connections: Sendable, Equatable {
+        public var open = 0
+        public var max = 0
+        public var refused = 0
+        public var acceptFailures = 0
+        public var descriptorLimit = 0
+
+        public init() {}
+    }
+
     public var uptimeSeconds: Double
+    public var connections = Connections()
     public var model: Model
     public var retraining: Retraining?
     public var streams: Streams
@@ -127,6 +139,13 @@ public struct StatusSnapshot: Sendable, Equatable {
                 "hop": .number(Double(model.hop)),
                 "mode": .string(model.mode),
                 "channels": .number(Double(model.channels)),
+            ]),
+            "connections": .object([
+                "open": .number(Double(connections.open)),
+                "max": .number(Double(connections.max)),
+                "refused": .number(Double(connections.refused)),
+                "accept_failures": .number(Double(connections.acceptFailures)),
+                "descriptor_limit": .number(Double(connections.descriptorLimit)),
             ]),
             "streams": .object([
                 "active": .number(Double(streams.active)),

@@ -70,6 +70,15 @@ struct LSTMDCommand: ParsableCommand {
             configuration.housekeepingInterval = min(configuration.housekeepingInterval, max(0.01, interval.seconds / 8))
         }
         logger.info("configuration", metadata: ["file": "\(file ?? "none")"])
+        // Every connection costs a descriptor: run with as many as the hard limit allows.
+        var files = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < files.rlim_max {
+            let soft = files.rlim_cur
+            files.rlim_cur = files.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0 {
+                logger.debug("raised the descriptor limit", metadata: ["from": "\(soft)", "to": "\(files.rlim_max)"])
+            }
+        }
         for (variable, suggestion) in Configuration.unknownEnvironmentVariables(environment) {
             logger.warning(
                 "ignored environment variable \(variable): no such setting\(suggestion.map { "; did you mean \($0)?" } ?? "")")

@@ -12,6 +12,10 @@ enum RetrainWorker {
         let idle = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameters) == 0
         let nice = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) == 0
         print("retrain-worker: priority \(idle ? "SCHED_IDLE" : "normal (SCHED_IDLE refused: errno \(errno))"), \(nice ? "nice 19" : "nice unchanged")")
+        // Under the unit's MemoryMax= the kernel's OOM killer must pick the job, not the daemon
+        // (raising one's own score needs no privilege).
+        let oom = (try? "1000".write(toFile: "/proc/self/oom_score_adj", atomically: false, encoding: .utf8)) != nil
+        print("retrain-worker: oom_score_adj \(oom ? "1000" : "unchanged")")
         let url = URL(fileURLWithPath: directory)
         do {
             let spec = try JSONDecoder().decode(RetrainJobSpec.self, from: Data(contentsOf: url.appendingPathComponent("spec.json")))

@@ -158,6 +158,8 @@ import Testing
         "max_streams": ("1_000", "1000"),
         "idle_timeout": ("2.5", "2.5"),
         "reorder_window": ("50", "50"),
+        "max_connections": ("500", "500"),
+        "ingest_memory_limit": ("64MiB", "67108864"),
         "stop_drain_timeout": ("1", "1.0"),
         "max_timesteps_per_frame": ("64", "64"),
         "max_message_bytes": ("4KiB", "4096"),

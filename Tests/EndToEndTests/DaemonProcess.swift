@@ -48,7 +48,8 @@ final class DaemonProcess {
     /// Starts `lstmd` with `arguments` (besides the endpoints) and waits until `status` answers.
     /// - Throws: `HarnessError` when the binary is missing, the process exits, or it does not
     ///   answer within `Timeouts.startup`.
-    init(arguments: [String] = []) throws {
+    /// `launcher`: a command that execs lstmd in its own process (e.g. `prlimit --nofile=…`).
+    init(arguments: [String] = [], environment extra: [String: String] = [:], launcher: [String] = []) throws {
         directory = try TemporaryDirectory()
         ingestEndpoint = "ipc://\(directory.path)/ingest"
         publishEndpoint = "ipc://\(directory.path)/publish"
@@ -56,8 +57,14 @@ final class DaemonProcess {
         logURL = directory.url.appendingPathComponent("lstmd.log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         process = Process()
-        process.executableURL = try LSTMDBinary.url()
-        process.arguments = ["--ingest", ingestEndpoint, "--publish", publishEndpoint, "--control", controlEndpoint] + arguments
+        let endpoints = ["--ingest", ingestEndpoint, "--publish", publishEndpoint, "--control", controlEndpoint]
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [try LSTMDBinary.url().path] + endpoints + arguments
+        } else {
+            process.executableURL = try LSTMDBinary.url()
+            process.arguments = endpoints + arguments
+        }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log
@@ -66,6 +73,7 @@ final class DaemonProcess {
         environment["NOTIFY_SOCKET"] = nil
         environment["WATCHDOG_USEC"] = nil
         environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment.merge(extra) { $1 }
         process.environment = environment
         context = try ZMQContext()
         control = try Self.makeControlSocket(context: context, endpoint: controlEndpoint)

@@ -33,8 +33,10 @@ import Testing
 
     @Test func anExplicitStartSequenceThatGoesBackFailsNamingTheReason() throws {
         try withDaemon { daemon in
-            #expect(try send(daemon, ["--stream", "back", "--data", Self.data, "--samples", "1"]).status == 0)
-            let replay = try send(daemon, ["--stream", "back", "--data", Self.data, "--samples", "1", "--start-seq", "0"])
+            // Sequence 0…19, then 10…19 again: within reorder_window, so dropped (0 would be a
+            // producer restart, which the daemon accepts).
+            #expect(try send(daemon, ["--stream", "back", "--data", Self.data, "--samples", "2"]).status == 0)
+            let replay = try send(daemon, ["--stream", "back", "--data", Self.data, "--samples", "1", "--start-seq", "10"])
             #expect(replay.status == 1, "\(replay.err)")
             #expect(replay.err.contains("lstmd accepted 0 of 10 frames"), "\(replay.err)")
             #expect(replay.err.contains("out_of_order 9"), "\(replay.err)")

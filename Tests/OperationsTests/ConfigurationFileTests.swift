@@ -272,7 +272,7 @@ import Testing
     @Test func shippedFileShowsTheDefaults() throws {
         let path = Paths.packageRoot.appendingPathComponent("deploy/config/lstmd.conf").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let examples: Set<String> = ["model", "control", "state_directory", "retrain_base_data", "retrain_recipe"]
+        let examples: Set<String> = ["model", "control", "state_directory", "retrain_base_data", "retrain_recipe", "receive_hwm"]
         var checked = 0
         for line in text.split(separator: "\n") where line.hasPrefix("#") {
             let uncommented = String(line.dropFirst())
