@@ -21,6 +21,17 @@ let kernelSettings: [SwiftSetting] = (march.map { [.unsafeFlags(["-Xcc", "-march
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// libFuzzer targets, built only by Tests/Fuzz/run.sh (LSTMD_FUZZ=1 with --sanitize=fuzzer): their
+// entry point is LLVMFuzzerTestOneInput, and libFuzzer supplies main().
+let fuzzTargets: [Target] =
+    ProcessInfo.processInfo.environment["LSTMD_FUZZ"] == nil
+    ? []
+    : [
+        .executableTarget(name: "FuzzFrameDecoder", dependencies: ["Wire"]),
+        .executableTarget(name: "FuzzControlRequest", dependencies: ["LSTMKit"]),
+        .executableTarget(name: "FuzzModelLoader", dependencies: ["LSTMKit"], swiftSettings: kernelSettings),
+    ]
+
 let package = Package(
     name: "lstmd",
     platforms: [.macOS(.v15)],
@@ -108,5 +119,5 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LSTMKit", "ZeroMQ"]),
         .testTarget(name: "OperationsTests", dependencies: ["Daemon", "LSTMKit", "ZeroMQ"]),
-    ]
+    ] + fuzzTargets
 )

@@ -187,7 +187,7 @@ final class ServingLoop {
         evicted += expired.count
         if now >= lastTrim &+ 30_000_000_000 {
             // Memory freed by departed subscribers, evicted streams or a burst of frames goes back
-            // to the system (glibc keeps freed arena memory otherwise). Measured: under 1 ms.
+            // to the system (glibc keeps freed arena memory otherwise).
             lastTrim = now
             malloc_trim(0)
         }

@@ -272,6 +272,7 @@ private struct JSONParser {
             guard digits(&self) > 0 else { throw fail("bad number") }
         }
         guard let value = Double(String(decoding: bytes[start..<position], as: UTF8.self)) else { throw fail("bad number") }
+        guard value.isFinite else { throw fail("number out of range") }
         return .number(value)
     }
 }

@@ -32,6 +32,7 @@ import Testing
         (#""\ud800""#, "unpaired surrogate at byte 7"),
         ("[1] x", "text after the JSON value at byte 4"),
         ("\"open", "unterminated string at byte 5"),
+        ("[1e999]", "number out of range at byte 6"),
     ])
     func refusesWithTheOffset(_ text: String, _ message: String) {
         #expect(Self.failure(text) == message)
