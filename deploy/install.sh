@@ -114,6 +114,10 @@ else
     install -m 0644 "$root/deploy/config/lstmd.conf" "$etc/lstmd.conf"
 fi
 
+# Members of this group may use the control socket (the units' Group=lstmd, RuntimeDirectoryMode=0750).
+if [ -z "$destdir" ] && ! getent group lstmd >/dev/null; then
+    groupadd --system lstmd && echo "install.sh: made the group lstmd: its members may use lstmctl on /run/lstmd/control.sock" >&2
+fi
 if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     systemctl daemon-reload
 fi

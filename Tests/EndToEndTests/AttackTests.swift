@@ -49,4 +49,33 @@ import Testing
         #expect(try daemon.waitForLog { $0.contains(#"control close"#) && $0.contains(#"x\x1B[2J\x00y"#) }, "\(daemon.log.suffix(2000))")
         #expect(!daemon.log.contains("\u{1B}") && !daemon.log.contains("\u{0}"))
     }
+
+    /// Attack 1, locally: another user (uid 65534, as the review did) must not reach the control
+    /// socket. The daemon makes its ipc control socket 0660 (owner and group), so only root and
+    /// the group get in; here the daemon runs as root, the attacker as nobody.
+    @Test func anotherUserCannotUseTheControlSocket() throws {
+        let tools = ClientToolTests()
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            print("skipping the other-user control test: needs root and /usr/bin/setpriv")
+            return
+        }
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        let path = String(daemon.controlEndpoint.dropFirst("ipc://".count))
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode == 0o660, "control socket mode \(String(mode, radix: 8))")
+        let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
+        let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+        // The attacker can run lstmctl at all (else the test would prove nothing).
+        let probe = try tools.run(setpriv, asNobody + [try tools.lstmctl.path, "--help"])
+        guard probe.status == 0 else {
+            print("skipping the other-user control test: uid 65534 cannot run lstmctl: \(probe.err)")
+            return
+        }
+        let attack = try tools.run(
+            setpriv, asNobody + [try tools.lstmctl.path, "close", "--stream", "x", "--endpoint", daemon.controlEndpoint, "--timeout", "2"])
+        #expect(attack.status != 0, "uid 65534 used the control socket: \(attack.out)")
+        let owner = try tools.run(try tools.lstmctl, ["status", "--endpoint", daemon.controlEndpoint])
+        #expect(owner.status == 0, "\(owner.err)")
+    }
 }

@@ -223,6 +223,18 @@ expect [ "$(show lstmd SubState)" = running ]
 default_version="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["model"]["version"])' "$status_json")"
 pass "model $default_version"
 
+step "control: root and the group lstmd get in, other users do not"
+expect ct getent group lstmd
+expect [ "$(ct stat -c '%a %G' /run/lstmd)" = "750 lstmd" ]
+expect [ "$(ct stat -c '%a' /run/lstmd/control.sock)" = 660 ]
+ct useradd --no-create-home --groups lstmd lstmd-operator 2>/dev/null || true
+ct setpriv --reuid=lstmd-operator --regid=lstmd-operator --init-groups lstmctl status --endpoint "$control" --timeout 5 >/dev/null \
+    || fail "a member of the group lstmd cannot use lstmctl status"
+if ct setpriv --reuid=65534 --regid=65534 --clear-groups lstmctl status --endpoint "$control" --timeout 2 >/dev/null 2>&1; then
+    fail "uid 65534 (not in the group) reached the control socket"
+fi
+pass
+
 step "/healthz says ready"
 health="$(ct python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9464/healthz", timeout=5).read().decode().strip())')" \
     || fail "/healthz did not answer"
