@@ -214,22 +214,51 @@ struct BenchE2E: ParsableCommand {
 
     private func runCase(endpoints: [String], streams: Int, timesteps: Int, pid: Int32) throws -> CaseResult {
         let context = try ZMQContext()
-        let control = try ZMQSocket(.req, context: context)
-        try control.set(.receiveTimeout, to: 10_000)
-        try control.set(.linger, to: 0)
-        try control.connect(endpoints[2])
-        func status() throws -> JSONValue {
+        let clock = ContinuousClock()
+        // Every phase ends by a deadline, whatever the daemon does (a busy single-threaded
+        // reference daemon may answer status late or not at all): each waits at most this long.
+        let phaseLimit = Duration.seconds(max(10, 3 * seconds))
+        /// The daemon's status, or nil when it does not answer by `deadline` (a fresh REQ socket
+        /// per request, so a reply that never came leaves nothing behind).
+        func status(by deadline: ContinuousClock.Instant) throws -> JSONValue? {
+            let remaining = deadline - clock.now
+            guard remaining > .zero else { return nil }
+            let control = try ZMQSocket(.req, context: context)
+            defer { control.close() }
+            try control.set(.receiveTimeout, to: max(1, min(10_000, Int(remaining.seconds * 1000))))
+            try control.set(.linger, to: 0)
+            try control.connect(endpoints[2])
             try control.send(Array(#"{"command":"status"}"#.utf8))
-            guard let reply = try control.receiveMultipart(), let first = reply.parts.first else {
-                throw CommandFailure("the daemon did not answer status")
-            }
+            guard let reply = try control.receiveMultipart(), let first = reply.parts.first else { return nil }
             return try JSONValue.parse(String(decoding: first, as: UTF8.self))
+        }
+        func status() throws -> JSONValue {
+            guard let reply = try status(by: clock.now + phaseLimit) else {
+                throw CommandFailure("the daemon did not answer status within \(phaseLimit)")
+            }
+            return reply
+        }
+        /// Polls until the daemon handled (processed or dropped) `target` frames, for at most
+        /// `phaseLimit`; the last counters seen, and whether it got there.
+        func waitUntilHandled(_ target: Int) throws -> (counters: JSONValue?, drained: Bool) {
+            let deadline = clock.now + phaseLimit
+            var counters: JSONValue?
+            while clock.now < deadline {
+                guard let reply = try status(by: deadline) else { break }
+                counters = reply["counters"]
+                let handled = Int((counters?["frames"]?.numberValue ?? 0) + (counters?["dropped"]?.numberValue ?? 0))
+                if handled >= target { return (counters, true) }
+                usleep(100_000)
+            }
+            printError("  the daemon had not handled every frame sent after \(phaseLimit); measuring what it did")
+            return (counters, false)
         }
         // Wait until the daemon answers.
         var ready = false
-        for _ in 0..<100 where !ready {
+        let startDeadline = clock.now + .seconds(10)
+        while !ready, clock.now < startDeadline {
             guard kill(pid, 0) == 0 else { break }
-            ready = (try? status()) != nil
+            ready = (try? status(by: clock.now + .seconds(1))) != nil
             if !ready { usleep(100_000) }
         }
         // Our daemon, not another process on the same ports.
@@ -239,17 +268,12 @@ struct BenchE2E: ParsableCommand {
         let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels)
         // Phase 0: one frame per stream so every stream exists, then measure memory.
         try load.send(frames: streams, rate: 0)
-        var counters = try status()["counters"]
-        for _ in 0..<200 where Int(counters?["frames"]?.numberValue ?? 0) < streams {
-            usleep(20_000)
-            counters = try status()["counters"]
-        }
+        _ = try waitUntilHandled(load.sent)
         let rssAfter = residentBytes(pid)
         let bytesPerStream = Double(max(0, rssAfter - rssBefore)) / Double(streams)
 
         // Phase 1: sustained throughput (back-pressure paces the sender).
         let start = try status()["counters"]
-        let clock = ContinuousClock()
         let began = clock.now
         try load.sendFor(seconds: seconds)
         let end = try status()["counters"]
@@ -257,33 +281,24 @@ struct BenchE2E: ParsableCommand {
         let timestepRate = ((end?["timesteps"]?.numberValue ?? 0) - (start?["timesteps"]?.numberValue ?? 0)) / elapsed
         let labelRate = ((end?["labels"]?.numberValue ?? 0) - (start?["labels"]?.numberValue ?? 0)) / elapsed
         // Let the queues (ours and the daemon's) drain: every frame sent so far processed.
-        for _ in 0..<600 {
-            let counters = try status()["counters"]
-            let handled = Int((counters?["frames"]?.numberValue ?? 0) + (counters?["dropped"]?.numberValue ?? 0))
-            if handled >= load.sent { break }
-            usleep(100_000)
-        }
+        let drainedBefore = try waitUntilHandled(load.sent).drained
 
         // Phase 2: latency at half the sustained frame rate.
         let offered = latencyRate ?? max(1, timestepRate / Double(timesteps) / 2)
         let subscriber = LabelLatencyCollector(endpoint: endpoints[1])
         usleep(300_000)  // SUB join
         let before = try status()["counters"]
-        let sentFrames = Int(offered * seconds)
-        try load.send(frames: sentFrames, rate: offered)
+        let sentBefore = load.sent
+        try load.send(frames: Int(offered * seconds), rate: offered, until: clock.now + phaseLimit)
+        let sentFrames = load.sent - sentBefore
         // Wait (bounded) until the daemon has handled everything, so "lost" means lost, not late.
-        var after = try status()["counters"]
-        for _ in 0..<300 {
-            let handled = Int((after?["frames"]?.numberValue ?? 0) + (after?["dropped"]?.numberValue ?? 0))
-            if handled >= load.sent { break }
-            usleep(100_000)
-            after = try status()["counters"]
-        }
+        let (after, drainedAfter) = try waitUntilHandled(load.sent)
         usleep(300_000)
         let latencies = subscriber.stop()
         let processed = Int((after?["frames"]?.numberValue ?? 0) - (before?["frames"]?.numberValue ?? 0))
         let labelsPublished = Int((after?["labels"]?.numberValue ?? 0) - (before?["labels"]?.numberValue ?? 0))
-        let lost = (sentFrames - processed) + max(0, labelsPublished - latencies.count)
+        // A backlog left from a phase that did not drain makes the count meaningless: -1 = unknown.
+        let lost = drainedBefore && drainedAfter ? (sentFrames - processed) + max(0, labelsPublished - latencies.count) : -1
         return CaseResult(
             timestepsPerSecond: timestepRate, labelsPerSecond: labelRate, offeredFramesPerSecond: offered,
             latency: percentiles(latencies), lost: lost, bytesPerStream: bytesPerStream)
@@ -358,10 +373,12 @@ final class LoadGenerator {
         sent += 1
     }
 
-    func send(frames: Int, rate: Double) throws {
+    /// Sends `frames` frames at `rate` per second (0: as fast as taken), stopping early at `deadline`.
+    func send(frames: Int, rate: Double, until deadline: ContinuousClock.Instant? = nil) throws {
         let clock = ContinuousClock()
         let start = clock.now
         for index in 0..<frames {
+            if let deadline, clock.now >= deadline { return }
             if rate > 0 {
                 // Sleep until due (no spinning: the daemon needs the cores).
                 let due = start + .nanoseconds(Int64(Double(index) / rate * 1e9))
@@ -376,7 +393,7 @@ final class LoadGenerator {
         let clock = ContinuousClock()
         let deadline = clock.now + .nanoseconds(Int64(seconds * 1e9))
         while clock.now < deadline {
-            for _ in 0..<256 { try sendOne() }
+            for _ in 0..<16 { try sendOne() }
         }
     }
 }
