@@ -20,13 +20,17 @@ enum RetrainWorker {
         do {
             let spec = try JSONDecoder().decode(RetrainJobSpec.self, from: Data(contentsOf: url.appendingPathComponent("spec.json")))
             // A daemon killed with SIGKILL cannot kill its job: the job notices it was orphaned.
-            let daemon = getppid()
-            let result = try RetrainJob.run(spec, directory: url, progress: { print("retrain-worker: \($0)") }) {
+            // The daemon names itself: one killed before this line ran would otherwise leave
+            // init (or a subreaper) as the parent this check compares with, forever.
+            let daemon = ProcessInfo.processInfo.environment["LSTMD_DAEMON_PID"].flatMap { pid_t($0) } ?? getppid()
+            let orphaned = {
                 if getppid() != daemon {
                     print("retrain-worker: the daemon is gone; stopping")
                     Glibc.exit(3)
                 }
             }
+            orphaned()
+            let result = try RetrainJob.run(spec, directory: url, progress: { print("retrain-worker: \($0)") }, heartbeat: orphaned)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let temporary = url.appendingPathComponent("result.json.tmp")
