@@ -22,8 +22,21 @@ final class ServingLoop {
     private let receiver: FrameReceiver
     private let publisher: LabelPublisher
     private let poller = ZMQPoller()
+    /// Ingest and wake pipe only: polled while a control reply waits for a model load (a REP
+    /// socket takes no request before its reply, and a readable one would make `poll` spin).
+    private let pollerWithoutControl = ZMQPoller()
     private var controlIndex = -1
     private var wakeIndex = -1
+    /// Runs model loads off this thread.
+    let loader: ModelLoader
+    /// The load running on the loader thread, if any.
+    var pendingReload: PendingReload?
+    /// SIGHUP or a promotion arrived while a load ran: taken up when it has finished.
+    var deferredConfigurationReload = false
+    var deferredSwaps = false
+    /// Set while a control request is answered; a load it starts replies later.
+    var answeringControl = false
+    var controlReplyDeferred = false
     var table: StreamTable
     var classifier: StreamClassifier
     var encoder: LabelEncoder
@@ -52,8 +65,9 @@ final class ServingLoop {
 
     init(
         configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
-        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, logger: Logger
+        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, waker: Waker, logger: Logger
     ) throws {
+        loader = ModelLoader(waker: waker)
         self.tap = tap
         self.retrainer = retrainer
         retrainer?.serving(model.path)
@@ -73,6 +87,8 @@ final class ServingLoop {
         _ = poller.register(sockets.ingest)
         wakeIndex = poller.register(sockets.wake)
         if let control = sockets.control { controlIndex = poller.register(control) }
+        _ = pollerWithoutControl.register(sockets.ingest)
+        _ = pollerWithoutControl.register(sockets.wake)
     }
 
     static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(min(max(0, seconds), 1e9) * 1e9) }
@@ -86,6 +102,8 @@ final class ServingLoop {
         state.publish(snapshot())
         while true {
             let tick = max(1, Int(configuration.housekeepingInterval * 1000))
+            let waitsForLoad = pendingReload?.repliesToControl == true
+            let poller = waitsForLoad ? pollerWithoutControl : self.poller
             do {
                 _ = try poller.poll(timeout: tick)
             } catch {
@@ -96,8 +114,14 @@ final class ServingLoop {
             if poller.isReadable(0) {
                 drainIngest(limit: Self.drainLimit, deadline: clock.monotonicNanoseconds() + 100_000_000)
             }
-            if controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
+            if !waitsForLoad, controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
             housekeeping()
+        }
+        if let pending = pendingReload, pending.repliesToControl {
+            // The loader's outcome is dropped with the process; the client hears why.
+            let reply = ControlHandler.failure("\(pending.request) abandoned: lstmd is stopping")
+            _ = try? sockets.control?.send(Array(reply.jsonText.utf8))
+            pendingReload = nil
         }
         let deadline = clock.monotonicNanoseconds() + Self.nanoseconds(configuration.stopDrainTimeout)
         drainIngest(limit: Int.max, deadline: deadline)
@@ -112,9 +136,15 @@ final class ServingLoop {
         while (try? sockets.wake.receive(into: &wakeMessage, dontWait: true)) == true {
             switch wakeMessage.withUnsafeBytes({ $0.first }).flatMap(Waker.Command.init(rawValue:)) {
             case .stop: return false
-            case .reload: _ = reloadFromConfiguration()
-            case .swap:
-                for request in retrainer?.takeSwaps() ?? [] { _ = swap(to: request.path, reason: request.reason, job: request.job) }
+            case .reload:
+                if pendingReload == nil {
+                    _ = reloadFromConfiguration()
+                } else {
+                    deferredConfigurationReload = true
+                    logger.notice("a reload is in progress; the configuration is re-read once it has finished")
+                }
+            case .swap: takeSwaps()
+            case .loaded: finishReload()
             case .stall:
                 // Debug: hang here (no progress stamps, so the watchdog stops pinging) until stop.
                 logger.warning("debug: the serving loop stalls until stopped")
