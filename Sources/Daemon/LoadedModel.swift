@@ -88,6 +88,7 @@ struct LoadedModel: Sendable {
         guard let store else { return model }
         if let current = storeCurrent(configuredDigest: model.model.file.digest, store: store, configuration: configuration, logger: logger) {
             if current.path != model.path {
+                current.warnIfUnverified(logger)
                 logger.notice(
                     "serving the model store's current version (the configured model is unchanged)",
                     metadata: ["version": "\(current.model.file.version)", "model": "\(current.path)"])

@@ -141,6 +141,8 @@ struct ReloadPlan: Sendable {
         // An unchanged configured model keeps the store's current version (a promotion); the
         // file's digest says whether it changed.
         if !keepsChoice, let store, let configured = replacement.modelPath ?? LoadedModel.defaultPath,
+            let size = (try? FileManager.default.attributesOfItem(atPath: configured))?[.size] as? Int,
+            size <= replacement.maxModelBytes,  // a larger one is refused below, unread
             let digest = try? ModelFile.digest(of: URL(fileURLWithPath: configured)),
             let current = LoadedModel.storeCurrent(configuredDigest: digest, store: store, configuration: replacement, logger: logger)
         {

@@ -77,6 +77,7 @@ extension ServingLoop {
             expected: checksShape ? .init(channels: served.model.channels, classes: served.model.classes) : nil,
             force: force, logger: logger)
         state.reloadHook?(.began)
+        logger.info("loading a model beside serving", metadata: ["request": "\(request)", "reason": "\(reason)"])
         pendingReload = PendingReload(repliesToControl: answeringControl, reason: reason, job: job, request: request)
         if answeringControl { controlReplyDeferred = true }
         loader.start { try plan.prepare() }

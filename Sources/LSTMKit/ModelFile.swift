@@ -261,7 +261,7 @@ extension ModelFile {
         "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The metadata map written to the file.
+    /// The metadata map written to the file (`serialized()` adds `tensorChecksumKey`).
     public var metadata: [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -160,6 +160,33 @@ extension EndToEnd {
             }
         }
 
+        /// One load at a time: while a SIGHUP's configuration reload loads a large model, a
+        /// control `reload` is refused ("a reload is in progress") and the SIGHUP's model then
+        /// serves.
+        @Test func aSecondReloadDuringALoadIsRefused() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
+            var big = ModelFile.randomlyInitialized(
+                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
+                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
+            big.provenance = .object(["version": .string("big")])
+            let bigURL = models.url.appendingPathComponent("big.safetensors")
+            try big.write(to: bigURL)
+            let configuration = models.url.appendingPathComponent("lstmd.conf")
+            try "model = \(small)\nmodel_directory = \(models.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
+            try withDaemon(["--config", configuration.path], subscribe: false) { daemon in
+                try "model = \(bigURL.path)\nmodel_directory = \(models.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
+                kill(daemon.process.processIdentifier, SIGHUP)
+                #expect(try daemon.waitForLog { $0.contains("loading a model beside serving") }, "\(daemon.log)")
+                let refused = try daemon.request(Self.reload(small))
+                #expect(refused["ok"] == .bool(false), "\(refused)")
+                #expect(refused["error"]?.stringValue?.contains("a reload is in progress") == true, "\(refused)")
+                let status = try daemon.waitForStatus(timeout: 60) { $0["model"]?["version"]?.stringValue == "big" }
+                #expect(status?["counters"]?["reloads"]?.numberValue == 1, "\(String(describing: status))")
+            }
+        }
+
         /// "A 2 GB model does not pause labels": while a large valid model (16 MB, hidden size
         /// 1000: seconds to read, verify, parse and pack in a debug build) loads, one stream's
         /// frames keep being labelled; the reload's reply comes after the swap. Before loading
