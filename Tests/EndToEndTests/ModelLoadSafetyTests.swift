@@ -187,6 +187,38 @@ extension EndToEnd {
             }
         }
 
+        /// A SIGHUP during a control reload's load is not lost: the configuration is re-read
+        /// once the load has finished (here it names the first model again, which then serves).
+        @Test func aSighupDuringALoadIsTakenUpAfterIt() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
+            var big = ModelFile.randomlyInitialized(
+                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
+                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
+            big.provenance = .object(["version": .string("big")])
+            let bigURL = models.url.appendingPathComponent("big.safetensors")
+            try big.write(to: bigURL)
+            let configuration = models.url.appendingPathComponent("lstmd.conf")
+            try "model = \(small)\nmodel_directory = \(models.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
+            try withDaemon(["--config", configuration.path], subscribe: false) { daemon in
+                let control = try ZMQSocket(.req, context: daemon.context)
+                defer { control.close() }
+                try control.set(.linger, to: 0)
+                try control.set(.receiveTimeout, to: 60_000)
+                try control.connect(daemon.controlEndpoint)
+                try #require(try control.send(Array(JSONValue.object(Self.reload(bigURL.path, force: true)).jsonText.utf8)))
+                #expect(try daemon.waitForLog { $0.contains("loading a model beside serving") }, "\(daemon.log)")
+                kill(daemon.process.processIdentifier, SIGHUP)
+                #expect(try daemon.waitForLog { $0.contains("the configuration is re-read once it has finished") }, "\(daemon.log)")
+                let message = try #require(try control.receiveMultipart())
+                let reply = try JSONValue.parse(String(decoding: message.parts.first ?? [], as: UTF8.self))
+                #expect(reply["ok"] == .bool(true) && reply["model_version"]?.stringValue == "big", "\(reply)")
+                let status = try daemon.waitForStatus { $0["counters"]?["reloads"]?.numberValue == 2 }
+                #expect(status?["model"]?["version"]?.stringValue == "small", "\(String(describing: status))\n\(daemon.log)")
+            }
+        }
+
         /// "A 2 GB model does not pause labels": while a large valid model (16 MB, hidden size
         /// 1000: seconds to read, verify, parse and pack in a debug build) loads, one stream's
         /// frames keep being labelled; the reload's reply comes after the swap. Before loading
