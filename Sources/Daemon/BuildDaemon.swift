@@ -97,7 +97,7 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         }
         loop = try ServingLoop(
             configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, tap: tap,
-            retrainer: retrainer, logger: logger)
+            retrainer: retrainer, waker: waker, logger: logger)
     } catch {
         retraining?.buffer.close()
         metricsServer?.shutdown(stoppingThreads: false)

@@ -31,6 +31,18 @@ extension Configuration {
             summary: "REP endpoints for JSON control requests (repeatable; '' for none).",
             validate: { endpoints("control", $0, required: false) }),
         Key(
+            "model_directory", \.modelDirectoryList, .optional(.list("path")),
+            default: "STATE_DIRECTORY/models (when there is a state directory) and /etc/lstmd/models",
+            summary: "Directories `lstmctl reload --model` may load from (absolute; symlinks out of them are refused).",
+            validate: { list in
+                guard let bad = list?.first(where: { !$0.hasPrefix("/") }) else { return nil }
+                return "must be absolute paths, got '\(bad)'"
+            }),
+        Key(
+            "max_model_bytes", \.maxModelBytes, .bytes,
+            summary: "Largest model file loaded, bytes; a larger one is refused before it is read.",
+            validate: Rule.check("in 1KiB...64GiB") { (1024...(64 << 30)).contains($0) }),
+        Key(
             "mode", \.mode, .optional(.choice(orEmpty: "the model's")), default: "the model's",
             summary: "Streaming mode: window or continuous."),
         Key(

@@ -49,6 +49,12 @@ public struct Configuration: Sendable, Equatable {
     public var metricsAddress: String?
     /// Directory for persistent state (systemd's `STATE_DIRECTORY`); nil when there is none.
     public var stateDirectory: String?
+    /// Directories a control-socket `reload` may load a model from (absolute paths); nil means
+    /// the default, `modelDirectories`. The configured `model` itself is not confined.
+    public var modelDirectoryList: [String]?
+    /// Largest model file read, bytes (every load: start, reload, rollback, swap); a larger file
+    /// is refused before any byte is read.
+    public var maxModelBytes = 256 << 20
     /// Seconds between watchdog-progress and housekeeping passes of the serving loop (not a
     /// configuration key: lstmd derives it from the watchdog interval).
     public var housekeepingInterval: Double = 0.25
@@ -96,6 +102,14 @@ public struct Configuration: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// The directories a control-socket `reload --model` may name: `model_directory`, else
+    /// `STATE_DIRECTORY/models` (the model store) when there is a state directory, and
+    /// `/etc/lstmd/models`.
+    public var modelDirectories: [String] {
+        if let modelDirectoryList { return modelDirectoryList }
+        return (stateDirectory.map { [URL(fileURLWithPath: $0).appendingPathComponent("models").path] } ?? []) + ["/etc/lstmd/models"]
+    }
 
     /// Checks ranges and names: every key's rule in ``keys``, then the settings that are not
     /// keys.

@@ -22,8 +22,9 @@ protocol ControlTarget: AnyObject {
     func resetStream(_ id: String) -> Bool
     /// Forgets the stream. - Returns: false for an unknown stream.
     func closeStream(_ id: String) -> Bool
-    /// Loads `path` (nil: the file serving now) and swaps it in.
-    func reload(model path: String?) -> JSONValue
+    /// Loads `path` (nil: the file serving now) and swaps it in; `force` loads a model whose
+    /// channels or classes differ from the running one's.
+    func reload(model path: String?, force: Bool) -> JSONValue
     /// What SIGHUP does: re-reads the configuration and reloads with it.
     func reloadConfiguration() -> JSONValue
     /// Whether the configuration can be re-read (a daemon built in-process may have no loader).
@@ -36,8 +37,8 @@ protocol ControlTarget: AnyObject {
     func job(_ id: String) -> JSONValue
     /// The model store's versions.
     func models() -> JSONValue
-    /// Serves a stored version.
-    func rollback(to version: String) -> JSONValue
+    /// Serves a stored version (`force`: even when its channels or classes differ).
+    func rollback(to version: String, force: Bool) -> JSONValue
 }
 
 /// The control protocol: one JSON object per request on the REP socket, one JSON object per
@@ -48,18 +49,27 @@ protocol ControlTarget: AnyObject {
 /// | `status` | | `StatusSnapshot.json` |
 /// | `streams` | `limit` (1000), `stream` | `count`, `streams` (sorted by id) |
 /// | `reset`, `close` | `stream` | `stream` |
-/// | `reload` | `model` or `configuration: true` | `model_version`, `model` |
+/// | `reload` | `model` or `configuration: true`; `force` | `model_version`, `model`, `integrity` |
 /// | `label` | `stream`, `class` | `stored`, `durable`, `records`, `durable_records` |
 /// | `retrain` | | `job`, `state` |
 /// | `job` | `job` | `state`, `result` |
 /// | `models` | | `current`, `models` |
-/// | `rollback` | `version` | `model_version`, `model` |
+/// | `rollback` | `version`; `force` | `model_version`, `model`, `integrity` |
 struct ControlHandler {
     /// The commands, as listed in the error for an unknown one.
     static let commands = ["status", "streams", "reset", "close", "reload", "label", "retrain", "job", "models", "rollback"]
 
     static func failure(_ message: String) -> JSONValue {
         .object(["ok": .bool(false), "error": .string(message)])
+    }
+
+    /// The request's `force` flag (absent: false), or nil when it is not a boolean.
+    private static func force(_ request: JSONValue) -> Bool? {
+        switch request["force"] {
+        case nil: false
+        case .bool(let value)?: value
+        default: nil
+        }
     }
 
     /// The largest request accepted, in bytes: every request lstmctl sends is under 1 KiB.
@@ -119,15 +129,19 @@ struct ControlHandler {
             if let model = request["model"], model.stringValue == nil {
                 return Self.failure("reload \"model\" must be a string path")
             }
+            guard let force = Self.force(request) else { return Self.failure("reload \"force\" must be true or false") }
             if let flag = request["configuration"], flag != .bool(false) {
                 guard flag == .bool(true) else { return Self.failure("reload \"configuration\" must be true or false") }
                 guard request["model"] == nil else { return Self.failure("reload takes \"model\" or \"configuration\", not both") }
+                guard !force else {
+                    return Self.failure("reload \"force\" applies to a model from the control socket, not to the configuration's")
+                }
                 guard target.canReloadConfiguration else {
                     return Self.failure("this daemon has no configuration to re-read (started in-process)")
                 }
                 return target.reloadConfiguration()
             }
-            return target.reload(model: request["model"]?.stringValue)
+            return target.reload(model: request["model"]?.stringValue, force: force)
         case "label":
             guard let id = request["stream"]?.stringValue, let className = request["class"]?.stringValue else {
                 return Self.failure("label needs \"stream\" and \"class\" strings")
@@ -142,7 +156,8 @@ struct ControlHandler {
             return target.models()
         case "rollback":
             guard let version = request["version"]?.stringValue else { return Self.failure("rollback needs a \"version\" string") }
-            return target.rollback(to: version)
+            guard let force = Self.force(request) else { return Self.failure("rollback \"force\" must be true or false") }
+            return target.rollback(to: version, force: force)
         default:
             return Self.failure("unknown command '\(command)' (\(Self.commands.joined(separator: ", ")))")
         }
@@ -160,7 +175,10 @@ extension ControlHandler {
         guard text.utf8.count <= maxRequestBytes, let request = try? JSONValue.parse(text, maxDepth: maxRequestDepth),
             let command = request["command"]?.stringValue, audited.contains(command)
         else { return nil }
-        var record = ["command": command, "result": reply["ok"] == .bool(true) ? "ok" : reply["error"]?.stringValue ?? "error"]
+        let result =
+            reply["pending"] == .bool(true) ? "pending (the load's outcome is logged)"
+            : reply["ok"] == .bool(true) ? "ok" : reply["error"]?.stringValue ?? "error"
+        var record = ["command": command, "result": result]
         for key in ["stream", "model", "version", "class", "job"] {
             if let value = request[key]?.stringValue { record[key] = String(value.prefix(256)) }
         }
@@ -171,7 +189,8 @@ extension ControlHandler {
 }
 
 extension ServingLoop: ControlTarget {
-    /// Answers one request waiting on the control socket.
+    /// Answers one request waiting on the control socket. A request that starts a model load
+    /// (`reload`, `rollback`) is answered when the load has finished (`finishReload()`).
     func serveControl() {
         guard let control = sockets.control else { return }
         guard let request = try? control.receiveMultipart(maxParts: 1, dontWait: true) else { return }
@@ -179,11 +198,17 @@ extension ServingLoop: ControlTarget {
         if request.isTruncated || request.parts.isEmpty {
             reply = ControlHandler.failure("a request is one message part holding a JSON object")
         } else {
+            answeringControl = true
+            defer { answeringControl = false }
             let text = String(decoding: request.parts[0], as: UTF8.self)
             reply = ControlHandler().handle(text, target: self)
             if let audit = ControlHandler.audit(request: text, reply: reply) {
                 logger.notice("control \(audit["command"] ?? "")", metadata: audit.mapValues { .string($0) })
             }
+        }
+        if controlReplyDeferred {
+            controlReplyDeferred = false
+            return
         }
         _ = try? control.send(Array(reply.jsonText.utf8))
     }

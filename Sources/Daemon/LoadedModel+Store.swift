@@ -18,7 +18,7 @@ extension LoadedModel {
         guard marker == configuredDigest else { return nil }
         do {
             guard let resolution = try store.resolve(load: { url -> LoadedModel in
-                let model = try LoadedModel(path: url.path)
+                let model = try LoadedModel(path: url.path, maxBytes: configuration.maxModelBytes)
                 _ = try model.classifier(configuration: configuration)
                 return model
             }) else { return nil }

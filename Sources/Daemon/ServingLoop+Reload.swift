@@ -3,13 +3,39 @@ import LSTMKit
 import Logging
 import Retraining
 
-/// Model swaps: `lstmctl reload [--model PATH]`, SIGHUP and `systemctl reload`.
+/// Model swaps: `lstmctl reload [--model PATH]`, `lstmctl rollback`, SIGHUP, `systemctl reload`
+/// and promoted models.
+///
+/// A swap has two halves. The load (read, checksum, parse, validate, build, check against the
+/// running model) runs on the loader thread (`ReloadPlan.prepare()`) while this loop keeps
+/// classifying frames; when it is done the loader wakes the loop (`Waker.Command.loaded`) and
+/// the new model is swapped in between two batches of frames (`finishReload()`). One load runs
+/// at a time: a control request for another while one runs is refused ("a reload is in
+/// progress"); SIGHUP and promotions arriving meanwhile are taken up once it has finished.
+///
+/// The control reply of a `reload` or `rollback` is sent when the swap has happened (or was
+/// refused), so `lstmctl reload` — and `systemctl reload` through it — returns only then. The
+/// control socket is REP, strictly one request then its reply: further control requests wait
+/// in it until that reply is sent (frames do not).
 extension ServingLoop {
+    /// A load running on the loader thread and who waits for its outcome.
+    struct PendingReload {
+        /// A control request waits for the reply.
+        var repliesToControl: Bool
+        /// Announced in the model event: `reload`, `rollback`, `retrain`.
+        var reason: String
+        /// The retraining job's result, for a promotion.
+        var job: JSONValue?
+        /// Names the request in a refusal: "reload refused: …", "rollback refused: …".
+        var request: String
+    }
+
     /// SIGHUP and `{"command":"reload","configuration":true}`: re-reads the configuration and
     /// reloads with it (without a configuration loader: the model serving now, from its file). A
     /// configuration that does not load is refused, logged and reported; nothing changes.
     func reloadFromConfiguration() -> JSONValue {
-        guard let loader = state.configurationLoader else { return reload(path: nil) }
+        guard pendingReload == nil else { return Self.busy }
+        guard let loader = state.configurationLoader else { return begin(.current) }
         let fresh: Configuration
         do {
             fresh = try loader()
@@ -19,128 +45,135 @@ extension ServingLoop {
             state.reloadHook?(.failed("\(error)"))
             return ControlHandler.failure("configuration refused: \(error)")
         }
-        return reload(path: nil, configuration: fresh)
+        return begin(.configuration(fresh))
     }
 
     func reloadConfiguration() -> JSONValue { reloadFromConfiguration() }
 
-    func reload(model path: String?) -> JSONValue { reload(path: path) }
-
-    /// Loads and validates a model, then swaps it in between frames: every stream keeps its
-    /// record (sequence tracking, counters) in the stream table and starts the new model from a
-    /// zero state; labels carry the new version. A bad model is refused and the current one keeps
-    /// serving.
-    ///
-    /// Which file loads follows `ModelChoice`: `path` (a control-socket choice) is recorded in the
-    /// state directory; a new configuration loads the recorded choice while its configured model
-    /// is unchanged, else the configured model; neither reloads the file serving now.
-    /// A promoted or rolled-back model from the store: swapped in like a reload, announced with
-    /// `reason`.
-    func swap(to path: String, reason: String, job: JSONValue?) -> JSONValue {
-        reload(path: path, reason: reason, job: job, recordsChoice: false)
+    /// A control-socket `reload`: `path` (confined to `model_directory`) or the file serving
+    /// now; refused when its channels or classes differ from the running model's, unless
+    /// `force`.
+    func reload(model path: String?, force: Bool) -> JSONValue {
+        begin(path.map { .chosen($0) } ?? .current, checksShape: true, force: force)
     }
 
-    private func reload(
-        path: String?, configuration replacement: Configuration? = nil, reason: String = "reload", job: JSONValue? = nil,
-        recordsChoice: Bool = true
+    /// A promoted model from the store: swapped in like a reload, announced with `reason`.
+    func swap(to path: String, reason: String, job: JSONValue?) -> JSONValue {
+        begin(.promoted(path), reason: reason, job: job)
+    }
+
+    static var busy: JSONValue { ControlHandler.failure("a reload is in progress; try again once it has finished") }
+
+    /// Starts a load on the loader thread. The reply is sent when it has finished (the return
+    /// value is then a placeholder), or at once when refused.
+    func begin(
+        _ source: ReloadPlan.Source, reason: String = "reload", job: JSONValue? = nil, request: String = "reload",
+        checksShape: Bool = false, force: Bool = false
     ) -> JSONValue {
-        let settings = replacement ?? configuration
-        var target = path ?? served.path
-        var keepsChoice = false
-        if let replacement {
-            let resolved = ModelChoice.resolve(replacement, logger: logger)
-            target = resolved.path ?? LoadedModel.defaultPath ?? ""
-            keepsChoice = resolved.chosen
-            // An unchanged configured model keeps the store's current version (a promotion); the
-            // file's digest says whether it changed, without loading it.
-            if !keepsChoice, let store = retrainer?.store, let configured = replacement.modelPath ?? LoadedModel.defaultPath,
-                let digest = try? ModelFile.digest(of: URL(fileURLWithPath: configured)),
-                let current = LoadedModel.storeCurrent(configuredDigest: digest, store: store, configuration: replacement, logger: logger)
-            {
-                target = current.path
-            }
-            if keepsChoice {
-                logger.notice(
-                    "keeping the model loaded with `lstmctl reload --model`; change `model` in the configuration to replace it",
-                    metadata: ["model": "\(target)", "configured": "\(replacement.modelPath ?? "bundled default")"])
-            } else if servesChosenModel {
-                logger.notice(
-                    "the configured model replaces the one loaded with `lstmctl reload --model`",
-                    metadata: ["replaced": "\(served.path)", "model": "\(target)"])
-            }
-        }
+        guard pendingReload == nil else { return Self.busy }
+        let plan = ReloadPlan(
+            source: source, configuration: configuration, servedPath: served.path, servesChosenModel: servesChosenModel,
+            store: retrainer?.store,
+            expected: checksShape ? .init(channels: served.model.channels, classes: served.model.classes) : nil,
+            force: force, logger: logger)
         state.reloadHook?(.began)
-        do {
-            if let replacement {
-                try replacement.validate()
-                for (role, old, new) in [
-                    ("ingest", configuration.ingestEndpoints, replacement.ingestEndpoints),
-                    ("publish", configuration.publishEndpoints, replacement.publishEndpoints),
-                    ("control", configuration.controlEndpoints, replacement.controlEndpoints),
-                ] where old != new {
-                    logger.warning("\(role) endpoints changed; they take effect at the next restart", metadata: ["now": "\(old)", "configured": "\(new)"])
-                }
-            }
-            var loaded: LoadedModel
-            var next: StreamClassifier
-            do {
-                loaded = try LoadedModel(path: target)
-                next = try loaded.classifier(configuration: settings)
-            } catch where keepsChoice {
-                // The recorded choice no longer loads: the configuration's model, and the record
-                // goes (else every reload would be refused until `model` is edited).
-                logger.error(
-                    "the model chosen with `lstmctl reload --model` is refused; loading the configured model and forgetting that choice",
-                    metadata: ["model": "\(target)", "error": "\(error)"])
-                ModelChoice.remove(stateDirectory: settings.stateDirectory)
-                keepsChoice = false
-                loaded = try LoadedModel(path: settings.modelPath)
-                next = try loaded.classifier(configuration: settings)
-            }
-            if recordsChoice {
-                recordChoice(path: path, loaded: loaded, settings: settings, reconfigured: replacement != nil, keepsChoice: keepsChoice)
-            }
-            if replacement != nil, !keepsChoice, let store = retrainer?.store, !loaded.path.hasPrefix(store.directory.path) {
-                LoadedModel.install(loaded, in: store, logger: logger)
-            }
-            if var replacement {
-                // Sockets stay as bound; everything else takes the new values.
-                replacement.ingestEndpoints = configuration.ingestEndpoints
-                replacement.publishEndpoints = configuration.publishEndpoints
-                replacement.controlEndpoints = configuration.controlEndpoints
-                replacement.housekeepingInterval = configuration.housekeepingInterval
-                configuration = replacement
-                table.maxStreams = replacement.maxStreams
-                table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
-                table.reorderWindow = UInt64(replacement.reorderWindow)
-            }
-            // The stream table keeps every record; each stream's state is rebuilt from its history
-            // at its next frame (`swap_continuity = replay`), or starts from zero (`reset`).
-            flushBatch()
-            let previous = classifier
-            let oldVersion = served.model.file.version
-            classifier = next
-            served = loaded
-            encoder = LabelEncoder(classes: loaded.model.classes, modelVersion: loaded.model.file.version, mode: next.mode)
-            let sameShape = loaded.model.file.window == tap.window && loaded.model.channels == tap.channels
-            tap.modelChanged(loaded.model, stride: configuration.labelStride)
-            retrainer?.serving(loaded.path)
-            pendingReplay.removeAll()
-            if configuration.swapContinuity == .replay, sameShape {
-                for slot in table.occupiedSlots { pendingReplay[slot] = previous.timesteps(slot: slot) }
-            }
-            counts.reloads += 1
-            let version = loaded.model.file.version
-            publishModelEvent(old: oldVersion, new: version, reason: reason, job: job)
-            logger.notice("model reloaded", metadata: ["model": "\(loaded.path)", "version": "\(version)"])
-            state.reloadHook?(.succeeded(version))
-            state.publish(snapshot())
-            return .object(["ok": .bool(true), "model_version": .string(version), "model": .string(loaded.path)])
-        } catch {
-            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
-            state.reloadHook?(.failed("\(error)"))
-            return ControlHandler.failure("reload refused: \(error)")
+        logger.info("loading a model beside serving", metadata: ["request": "\(request)", "reason": "\(reason)"])
+        pendingReload = PendingReload(repliesToControl: answeringControl, reason: reason, job: job, request: request)
+        if answeringControl { controlReplyDeferred = true }
+        loader.start { try plan.prepare() }
+        return .object(["ok": .bool(true), "pending": .bool(true)])
+    }
+
+    /// The loader finished: swaps the model in (or reports the refusal), answers the waiting
+    /// control request, then takes up a configuration reload or promotion that arrived meanwhile.
+    func finishReload() {
+        guard let pending = pendingReload, let outcome = loader.take() else { return }
+        pendingReload = nil
+        let reply: JSONValue
+        switch outcome {
+        case .success(let prepared):
+            reply = swapIn(prepared, pending: pending)
+        case .failure(let error):
+            reply = refuse(pending, error)
         }
+        if pending.repliesToControl { _ = try? sockets.control?.send(Array(reply.jsonText.utf8)) }
+        if deferredConfigurationReload {
+            deferredConfigurationReload = false
+            _ = reloadFromConfiguration()
+        } else if deferredSwaps {
+            deferredSwaps = false
+            takeSwaps()
+        }
+    }
+
+    /// Swaps in the newest promoted model waiting in the retrainer (or defers it while a load
+    /// runs).
+    func takeSwaps() {
+        guard pendingReload == nil else {
+            deferredSwaps = true
+            return
+        }
+        let requests = retrainer?.takeSwaps() ?? []
+        guard let newest = requests.last else { return }
+        for skipped in requests.dropLast() {
+            logger.notice("a newer promoted model supersedes this one before it served", metadata: ["model": "\(skipped.path)"])
+        }
+        _ = swap(to: newest.path, reason: newest.reason, job: newest.job)
+    }
+
+    private func refuse(_ pending: PendingReload, _ error: any Error) -> JSONValue {
+        logger.error("\(pending.request) refused; the current model keeps serving", metadata: ["error": "\(error)"])
+        state.reloadHook?(.failed("\(error)"))
+        return ControlHandler.failure("\(pending.request) refused: \(error)")
+    }
+
+    /// Swaps a loaded model in between frames: every stream keeps its record (sequence tracking,
+    /// counters) in the stream table; its state is rebuilt from its history at its next frame
+    /// (`swap_continuity = replay`) or starts from zero (`reset`); labels carry the new version.
+    private func swapIn(_ prepared: PreparedReload, pending: PendingReload) -> JSONValue {
+        let loaded = prepared.loaded
+        let next: StreamClassifier
+        do {
+            next = try loaded.classifier(configuration: prepared.replacement ?? configuration)
+        } catch {
+            return refuse(pending, error)
+        }
+        if var replacement = prepared.replacement {
+            // Sockets stay as bound; everything else takes the new values.
+            replacement.ingestEndpoints = configuration.ingestEndpoints
+            replacement.publishEndpoints = configuration.publishEndpoints
+            replacement.controlEndpoints = configuration.controlEndpoints
+            replacement.housekeepingInterval = configuration.housekeepingInterval
+            configuration = replacement
+            table.maxStreams = replacement.maxStreams
+            table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
+            table.reorderWindow = UInt64(replacement.reorderWindow)
+        }
+        flushBatch()
+        let previous = classifier
+        let oldVersion = served.model.file.version
+        classifier = next
+        served = loaded
+        encoder = LabelEncoder(classes: loaded.model.classes, modelVersion: loaded.model.file.version, mode: next.mode)
+        let sameShape = loaded.model.file.window == tap.window && loaded.model.channels == tap.channels
+        tap.modelChanged(loaded.model, stride: configuration.labelStride)
+        retrainer?.serving(loaded.path)
+        pendingReplay.removeAll()
+        if configuration.swapContinuity == .replay, sameShape {
+            for slot in table.occupiedSlots { pendingReplay[slot] = previous.timesteps(slot: slot) }
+        }
+        counts.reloads += 1
+        let version = loaded.model.file.version
+        publishModelEvent(old: oldVersion, new: version, reason: pending.reason, job: pending.job)
+        logger.notice(
+            "model reloaded",
+            metadata: ["model": "\(loaded.path)", "version": "\(version)", "integrity": "\(loaded.integrity.rawValue)"])
+        state.reloadHook?(.succeeded(version))
+        state.publish(snapshot())
+        return .object([
+            "ok": .bool(true), "model_version": .string(version), "model": .string(loaded.path),
+            "integrity": .string(loaded.integrity.rawValue),
+        ])
     }
 
     /// Announces a swap on the label socket under the empty topic, which no stream id can be
@@ -156,25 +189,6 @@ extension ServingLoop {
             try sockets.publisher.send(event.jsonText.utf8, dontWait: true)
         } catch {
             logger.error("cannot publish the model event", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Keeps the state directory's `ModelChoice` record in step with a successful reload.
-    private func recordChoice(path: String?, loaded: LoadedModel, settings: Configuration, reconfigured: Bool, keepsChoice: Bool) {
-        if let path {
-            let configured = settings.modelPath ?? LoadedModel.defaultPath
-            if ModelChoice.sameFile(loaded.path, configured) {
-                ModelChoice.remove(stateDirectory: settings.stateDirectory)
-            } else {
-                do {
-                    try ModelChoice(model: loaded.path, configured: settings.modelPath).save(stateDirectory: settings.stateDirectory)
-                } catch {
-                    // Serving the file is what was asked; only its survival across restarts is lost.
-                    logger.warning("could not record the model choice; a restart serves the configured model", metadata: ["model": "\(path)", "error": "\(error)"])
-                }
-            }
-        } else if reconfigured, !keepsChoice {
-            ModelChoice.remove(stateDirectory: settings.stateDirectory)
         }
     }
 

@@ -59,16 +59,11 @@ extension ServingLoop {
         }
     }
 
-    func rollback(to version: String) -> JSONValue {
-        guard let retrainer else { return retrainingOff }
-        do {
-            let configuration = self.configuration
-            let entry = try retrainer.store.rollback(to: version) { url in
-                _ = try LoadedModel(path: url.path).classifier(configuration: configuration)
-            }
-            return swap(to: entry.modelURL.path, reason: "rollback", job: nil)
-        } catch {
-            return ControlHandler.failure("rollback refused: \(error)")
-        }
+    /// `rollback`: loads the stored version on the loader thread (refused, unless `force`, when
+    /// its channels or classes differ from the running model's), makes it the store's current
+    /// version and swaps it in; the reply follows the swap.
+    func rollback(to version: String, force: Bool) -> JSONValue {
+        guard retrainer != nil else { return retrainingOff }
+        return begin(.rollback(version), reason: "rollback", request: "rollback", checksShape: true, force: force)
     }
 }

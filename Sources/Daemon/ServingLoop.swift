@@ -23,6 +23,9 @@ final class ServingLoop {
     private let receiver: FrameReceiver
     private let publisher: LabelPublisher
     private let poller = ZMQPoller()
+    /// Ingest and wake pipe only: polled while a control reply waits for a model load (a REP
+    /// socket takes no request before its reply, and a readable one would make `poll` spin).
+    private let pollerWithoutControl = ZMQPoller()
     private var controlIndex = -1
     private var wakeIndex = -1
     private var monitorIndices: Range<Int> = 0..<0
@@ -30,6 +33,16 @@ final class ServingLoop {
     var connections: ConnectionGuard
     let descriptorLimit: Int
     private var connectionLog = RateLimiter<Int>(limit: 5, per: .seconds(10))
+    /// Runs model loads off this thread.
+    let loader: ModelLoader
+    /// The load running on the loader thread, if any.
+    var pendingReload: PendingReload?
+    /// SIGHUP or a promotion arrived while a load ran: taken up when it has finished.
+    var deferredConfigurationReload = false
+    var deferredSwaps = false
+    /// Set while a control request is answered; a load it starts replies later.
+    var answeringControl = false
+    var controlReplyDeferred = false
     var table: StreamTable
     var classifier: StreamClassifier
     var encoder: LabelEncoder
@@ -60,8 +73,9 @@ final class ServingLoop {
 
     init(
         configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
-        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, logger: Logger
+        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, waker: Waker, logger: Logger
     ) throws {
+        loader = ModelLoader(waker: waker)
         self.tap = tap
         self.retrainer = retrainer
         retrainer?.serving(model.path)
@@ -82,10 +96,15 @@ final class ServingLoop {
         started = clock.monotonicNanoseconds()
         _ = poller.register(sockets.ingest)
         wakeIndex = poller.register(sockets.wake)
+        // Both pollers: ingest 0, wake 1, the connection monitors, then (only in `poller`) control.
+        _ = pollerWithoutControl.register(sockets.ingest)
+        _ = pollerWithoutControl.register(sockets.wake)
+        for monitor in sockets.monitors {
+            _ = poller.register(monitor)
+            _ = pollerWithoutControl.register(monitor)
+        }
+        monitorIndices = 2..<(2 + sockets.monitors.count)
         if let control = sockets.control { controlIndex = poller.register(control) }
-        let first = poller.count
-        for monitor in sockets.monitors { _ = poller.register(monitor) }
-        monitorIndices = first..<poller.count
         descriptorLimit = ConnectionGuard.descriptorLimit()
         connections = ConnectionGuard(
             maxConnections: configuration.maxConnections > 0
@@ -103,6 +122,8 @@ final class ServingLoop {
         state.publish(snapshot())
         while true {
             let tick = max(1, Int(configuration.housekeepingInterval * 1000))
+            let waitsForLoad = pendingReload?.repliesToControl == true
+            let poller = waitsForLoad ? pollerWithoutControl : self.poller
             do {
                 _ = try poller.poll(timeout: tick)
             } catch {
@@ -113,11 +134,17 @@ final class ServingLoop {
             if poller.isReadable(0) {
                 drainIngest(limit: Self.drainLimit, deadline: clock.monotonicNanoseconds() + 100_000_000)
             }
-            if controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
+            if !waitsForLoad, controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
             for index in monitorIndices where poller.isReadable(index) {
                 watchConnections(sockets.monitors[index - monitorIndices.lowerBound])
             }
             housekeeping()
+        }
+        if let pending = pendingReload, pending.repliesToControl {
+            // The loader's outcome is dropped with the process; the client hears why.
+            let reply = ControlHandler.failure("\(pending.request) abandoned: lstmd is stopping")
+            _ = try? sockets.control?.send(Array(reply.jsonText.utf8))
+            pendingReload = nil
         }
         if configuration.stopDrainTimeout > 0 {
             let deadline = clock.monotonicNanoseconds() + Self.nanoseconds(configuration.stopDrainTimeout)
@@ -134,9 +161,15 @@ final class ServingLoop {
         while (try? sockets.wake.receive(into: &wakeMessage, dontWait: true)) == true {
             switch wakeMessage.withUnsafeBytes({ $0.first }).flatMap(Waker.Command.init(rawValue:)) {
             case .stop: return false
-            case .reload: _ = reloadFromConfiguration()
-            case .swap:
-                for request in retrainer?.takeSwaps() ?? [] { _ = swap(to: request.path, reason: request.reason, job: request.job) }
+            case .reload:
+                if pendingReload == nil {
+                    _ = reloadFromConfiguration()
+                } else {
+                    deferredConfigurationReload = true
+                    logger.notice("a reload is in progress; the configuration is re-read once it has finished")
+                }
+            case .swap: takeSwaps()
+            case .loaded: finishReload()
             case .stall:
                 // Debug: hang here (no progress stamps, so the watchdog stops pinging) until stop.
                 logger.warning("debug: the serving loop stalls until stopped")

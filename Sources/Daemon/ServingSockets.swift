@@ -125,6 +125,8 @@ final class Waker: Sendable {
         case stall = 3
         /// A promoted model waits in `Retrainer.takeSwaps()`.
         case swap = 4
+        /// A model load finished on the loader thread: its outcome waits in `ModelLoader.take()`.
+        case loaded = 5
     }
 
     /// A PAIR socket is not thread-safe: every send holds the lock.

@@ -15,6 +15,8 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
         case architecture
         /// A tensor is missing, unexpected, of the wrong dtype or shape, or holds non-finite values.
         case tensor
+        /// The tensor data does not match the checksum stored with it (a corrupt file).
+        case integrity
         /// An input given to the model does not fit it (channels, lengths, values).
         case input
     }

@@ -48,6 +48,21 @@ public struct ModelFile: Sendable {
     public var tensors: [String: Tensor]
     /// `sha256:<hex>` of the file's bytes (as read, or as last serialised).
     public private(set) var digest: String = ""
+    /// Whether the tensor data was checked against the checksum stored with it when read
+    /// (`verified`), or the file has none (`unverified`: written before checksums, or by hand).
+    public private(set) var integrity: Integrity = .unverified
+
+    /// Whether a file's tensor bytes were checked against their stored checksum.
+    public enum Integrity: String, Sendable {
+        /// The data section's SHA-256 matches `lstmd.tensor_sha256`.
+        case verified
+        /// The file holds no `lstmd.tensor_sha256`: nothing proves the weights are intact.
+        case unverified
+    }
+
+    /// The metadata key holding the SHA-256 (lower-case hex) of the data section: every tensor's
+    /// bytes, in file order. Written by `serialized()`; checked when read.
+    public static let tensorChecksumKey = "lstmd.tensor_sha256"
 
     /// Creates a model description; `validate()` checks it.
     public init(
@@ -145,6 +160,14 @@ extension ModelFile {
     public init(bytes: [UInt8]) throws {
         let container = try SafeTensors(bytes: bytes)
         let metadata = container.metadata
+        var integrity = Integrity.unverified
+        if let expected = metadata[Self.tensorChecksumKey] {
+            guard container.dataSHA256 == expected.lowercased() else {
+                throw ModelError(
+                    .integrity, "tensor data does not match its checksum (\(Self.tensorChecksumKey)): the file is corrupt")
+            }
+            integrity = .verified
+        }
         func value(_ key: String) throws -> String {
             guard let text = metadata[key] else {
                 throw ModelError(.metadata, "metadata key '\(key)' is missing")
@@ -212,6 +235,7 @@ extension ModelFile {
             provenance: provenance, tensors: tensors)
         try validate()
         digest = Self.sha256(bytes)
+        self.integrity = integrity
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -237,7 +261,7 @@ extension ModelFile {
         "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The metadata map written to the file.
+    /// The metadata map written to the file (`serialized()` adds `tensorChecksumKey`).
     public var metadata: [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -255,10 +279,12 @@ extension ModelFile {
         ]
     }
 
-    /// The file's bytes: deterministic for equal contents.
+    /// The file's bytes, with the tensor data's checksum (`tensorChecksumKey`) in the metadata:
+    /// deterministic for equal contents.
     public func serialized() -> [UInt8] {
         SafeTensors.serialize(
-            tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: metadata)
+            tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: metadata,
+            dataChecksumKey: Self.tensorChecksumKey)
     }
 
     /// Validates and writes the model atomically (temporary file, fsync, rename), and updates `digest`.
@@ -268,5 +294,6 @@ extension ModelFile {
         let bytes = serialized()
         try AtomicFile.write(bytes, to: url)
         digest = Self.sha256(bytes)
+        integrity = .verified
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A parsed safetensors container: 8-byte little-endian header length, a JSON header, raw bytes.
@@ -6,8 +7,9 @@ import Foundation
 /// against a limit and the file size, the JSON, the declared data length against the file size
 /// (`file truncated at byte N of M`), each entry's dtype, shape and offsets (inside the data
 /// section, sized exactly for the shape, non-overlapping; entries in name order, so the first
-/// problem reported is always the same), and that `__metadata__` maps strings to strings. It
-/// never traps on malformed input.
+/// problem reported is always the same), that no bytes follow the last tensor, and that
+/// `__metadata__` maps strings to strings. It never traps on malformed input, and its messages
+/// never quote the file's bytes (a file that is not safetensors may be anything).
 public struct SafeTensors: Sendable {
     /// The element types lstmd reads.
     public enum DType: String, Sendable, CaseIterable {
@@ -52,15 +54,17 @@ public struct SafeTensors: Sendable {
         }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        // The length's value is never put in a message: for a file that is not safetensors
+        // those 8 bytes are the file's own content (a password hash, a key).
         guard headerLength <= UInt64(Self.maximumHeaderSize) else {
-            throw ModelError(.container, "header length \(headerLength) exceeds the limit of \(Self.maximumHeaderSize) bytes")
+            throw ModelError(
+                .container, "not a safetensors file (header length out of range: exceeds the limit of \(Self.maximumHeaderSize) bytes)")
         }
         let headerEnd = 8 + Int(headerLength)
         guard headerEnd <= bytes.count else {
             throw ModelError(
                 .container,
-                "file truncated at byte \(bytes.count): header length \(headerLength) runs past the end "
-                    + "(the header alone needs \(headerEnd) bytes)")
+                "not a safetensors file, or file truncated at byte \(bytes.count): the header length runs past the end")
         }
         let json: Any
         do {
@@ -106,6 +110,11 @@ public struct SafeTensors: Sendable {
         for (previous, next) in zip(sorted, sorted.dropFirst())
         where next.value.offsets.lowerBound < previous.value.offsets.upperBound {
             throw ModelError(.container, "tensors '\(previous.key)' and '\(next.key)' overlap")
+        }
+        // The format requires the tensors to cover the data section: bytes after the last tensor
+        // are something else riding along (and would be loaded, hashed and stored unseen).
+        if dataSize > declared {
+            throw ModelError(.container, "\(dataSize - declared) trailing bytes after the last tensor")
         }
         self.entries = entries
         self.metadata = metadata
@@ -211,6 +220,13 @@ public struct SafeTensors: Sendable {
         }
     }
 
+    /// The SHA-256 of the data section (every tensor's bytes, in file order), lower-case hex.
+    public var dataSHA256: String { Self.hex(SHA256.hash(data: data)) }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The raw little-endian bytes of tensor `name`, or nil.
     public func rawBytes(_ name: String) -> ArraySlice<UInt8>? {
         entries[name].map { data[$0.offsets] }
@@ -250,8 +266,16 @@ extension SafeTensors {
 
     /// Serialises tensors and metadata deterministically: tensors in name order, header keys
     /// sorted, header padded with spaces to a multiple of 8 bytes.
-    public static func serialize(_ items: [Item], metadata: [String: String]) -> [UInt8] {
+    /// - Parameter dataChecksumKey: When given, the SHA-256 (hex) of the data section is stored
+    ///   in the metadata under this key.
+    public static func serialize(_ items: [Item], metadata: [String: String], dataChecksumKey: String? = nil) -> [UInt8] {
         let ordered = items.sorted { $0.name < $1.name }
+        var metadata = metadata
+        if let dataChecksumKey {
+            var hasher = SHA256()
+            for item in ordered { hasher.update(data: item.bytes) }
+            metadata[dataChecksumKey] = hex(hasher.finalize())
+        }
         var fields: [(String, String)] = []
         if !metadata.isEmpty {
             let members = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }

@@ -12,6 +12,17 @@ import Testing
         }
     }
 
+    /// Model loading's defaults: reloads confined to the model store and /etc/lstmd/models, 256 MiB.
+    @Test func modelLoadingDefaults() {
+        var configuration = Configuration()
+        #expect(configuration.maxModelBytes == 268_435_456)
+        #expect(configuration.modelDirectories == ["/etc/lstmd/models"])
+        configuration.stateDirectory = "/var/lib/lstmd"
+        #expect(configuration.modelDirectories == ["/var/lib/lstmd/models", "/etc/lstmd/models"])
+        configuration.modelDirectoryList = ["/srv/models"]
+        #expect(configuration.modelDirectories == ["/srv/models"])
+    }
+
     /// The retraining keys' documented defaults (issue 11).
     @Test func retrainingDefaults() {
         let configuration = Configuration()
@@ -104,6 +115,8 @@ import Testing
         Case(name: "buffer fsync negative", key: "buffer_fsync") { $0.bufferFsync = .interval(-1) },
         Case(name: "buffer fsync NaN", key: "buffer_fsync") { $0.bufferFsync = .interval(.nan) },
         Case(name: "buffer max bytes 0", key: "buffer_max_bytes") { $0.bufferMaxBytes = 0 },
+        Case(name: "relative model directory", key: "model_directory") { $0.modelDirectoryList = ["/etc/lstmd/models", "models"] },
+        Case(name: "max model bytes 10", key: "max_model_bytes") { $0.maxModelBytes = 10 },
         Case(name: "retrain interval negative", key: "retrain_interval") { $0.retrainInterval = -1 },
         Case(name: "retrain interval huge", key: "retrain_interval") { $0.retrainInterval = 1e10 },
         Case(name: "retrain min new negative", key: "retrain_min_new") { $0.retrainMinNew = -1 },
@@ -153,6 +166,8 @@ import Testing
         "ingest": ("tcp://127.0.0.1:6000, ipc:///run/x.sock", "tcp://127.0.0.1:6000, ipc:///run/x.sock"),
         "publish": ("tcp://127.0.0.1:6001", "tcp://127.0.0.1:6001"),
         "control": ("", ""),
+        "model_directory": ("/srv/models, /etc/lstmd/models", "/srv/models, /etc/lstmd/models"),
+        "max_model_bytes": ("64MiB", "67108864"),
         "mode": ("continuous", "continuous"),
         "hop": ("5", "5"),
         "max_streams": ("1_000", "1000"),

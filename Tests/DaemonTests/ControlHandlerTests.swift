@@ -31,8 +31,10 @@ import Testing
 
         func closeStream(_ id: String) -> Bool { streams.removeValue(forKey: id) != nil }
 
-        func reload(model path: String?) -> JSONValue {
+        var forced: [Bool] = []
+        func reload(model path: String?, force: Bool) -> JSONValue {
             reloads.append(path)
+            forced.append(force)
             return .object(["ok": .bool(true)])
         }
 
@@ -50,8 +52,9 @@ import Testing
         func job(_ id: String) -> JSONValue { .object(["ok": .bool(true), "job": .string(id)]) }
         func models() -> JSONValue { .object(["ok": .bool(true)]) }
         var rollbacks: [String] = []
-        func rollback(to version: String) -> JSONValue {
+        func rollback(to version: String, force: Bool) -> JSONValue {
             rollbacks.append(version)
+            forced.append(force)
             return .object(["ok": .bool(true)])
         }
     }
@@ -108,6 +111,13 @@ import Testing
         target.canReloadConfiguration = false
         #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":true}"#, target: target)) != nil)
         #expect(target.configurationReloads == 1 && target.reloads.count == 2)
+        // `force` is a boolean, for a model only.
+        _ = ControlHandler().handle(#"{"command":"reload","model":"/y","force":true}"#, target: target)
+        #expect(target.reloads.last == "/y" && target.forced == [false, false, true])
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","model":"/y","force":"yes"}"#, target: target)) != nil)
+        target.canReloadConfiguration = true
+        #expect(Self.error(ControlHandler().handle(#"{"command":"reload","configuration":true,"force":true}"#, target: target)) != nil)
+        #expect(target.reloads.count == 3 && target.configurationReloads == 1)
     }
 
     @Test func retrainingRequestsAreChecked() {
@@ -120,6 +130,9 @@ import Testing
         #expect(Self.error(ControlHandler().handle(#"{"command":"rollback","version":3}"#, target: target)) != nil)
         #expect(ControlHandler().handle(#"{"command":"rollback","version":"v2"}"#, target: target)["ok"] == .bool(true))
         #expect(target.rollbacks == ["v2"] && target.labelled.count == 1)
+        #expect(ControlHandler().handle(#"{"command":"rollback","version":"v1","force":true}"#, target: target)["ok"] == .bool(true))
+        #expect(Self.error(ControlHandler().handle(#"{"command":"rollback","version":"v1","force":1}"#, target: target)) != nil)
+        #expect(target.rollbacks == ["v2", "v1"] && target.forced == [false, true])
     }
 
     @Test func malformedRequestsAreRefused() {

@@ -31,6 +31,8 @@ import ZeroMQ
             configuration.mode = mode
             configuration.hop = hop
             configuration.stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-\(name)").path
+            // `reload` with a model path loads only from here.
+            configuration.modelDirectoryList = [FileManager.default.temporaryDirectory.path]
             var options = DaemonBuildOptions()
             options.context = context
             var logger = Logger(label: "test")
@@ -191,7 +193,8 @@ import ZeroMQ
         let old = harness.model
         let c = old.channels, window = old.file.window
         var file = ModelFile.randomlyInitialized(
-            architecture: old.file.architecture, window: window, hop: old.file.hop, scaler: old.file.scaler, seed: 77)
+            architecture: old.file.architecture, classes: old.classes, window: window, hop: old.file.hop, scaler: old.file.scaler,
+            seed: 77)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-swap-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: path) }
         try file.write(to: path)

@@ -83,6 +83,12 @@ import Testing
         #expect(((object["provenance"] as? [String: Any])?["trainer"] as? String)?.contains("train_default_model.py") == true)
         let text = try run(try lstmctl, ["inspect", "Sources/Daemon/Resources/default.safetensors"])
         #expect(text.out.contains("classes     Standing, Running, Walking, Badminton"))
+        // The bundled model carries its tensor checksum; an older file has none.
+        #expect(object["integrity"] as? String == "verified")
+        #expect(text.out.contains("integrity   verified"))
+        let old = try run(try lstmctl, ["inspect", "Tests/LSTMKitTests/Fixtures/uni_l1_h8_last.safetensors"])
+        #expect(old.status == 0, "\(old.err)")
+        #expect(old.out.contains("integrity   unverified (no checksum)"), "\(old.out)")
     }
 
     /// The Python client (pyzmq + numpy) against the real daemon: `deploy/clients/python/test_client.py`.

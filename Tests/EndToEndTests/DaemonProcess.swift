@@ -23,6 +23,11 @@ struct TemporaryDirectory {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
+    /// An existing directory, e.g. inside another temporary directory.
+    init(existing url: URL) {
+        self.url = url
+    }
+
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
 

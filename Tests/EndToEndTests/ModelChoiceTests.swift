@@ -20,12 +20,12 @@ import Testing
         let (directory, state, configured, chosen) = try fixture()
         defer { directory.remove() }
         let other = try TestModels.write(to: directory, name: "other", version: "other-1")
-        let base = ["--state-directory", state.path, "--config", "", "--metrics", ""]
+        let base = ["--state-directory", state.path, "--config", "", "--metrics", "", "--model-directory", directory.path]
         func version(_ daemon: DaemonProcess) throws -> String? { try daemon.status()["model"]?["version"]?.stringValue }
 
         try withDaemon(base + ["--model", configured], subscribe: false) { daemon in
             #expect(try version(daemon) == "configured-1")
-            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen)])
+            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen), "force": .bool(true)])
             #expect(reply["ok"] == .bool(true), "\(reply)")
             // The unit's ExecReload: re-read the configuration; the choice stays.
             let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
@@ -57,9 +57,12 @@ import Testing
     @Test func aChosenModelThatNoLongerLoadsIsForgotten() throws {
         let (directory, state, configured, chosen) = try fixture()
         defer { directory.remove() }
-        let base = ["--state-directory", state.path, "--config", "", "--metrics", "", "--model", configured]
+        let base = [
+            "--state-directory", state.path, "--config", "", "--metrics", "", "--model", configured, "--model-directory", directory.path,
+        ]
         try withDaemon(base, subscribe: false) { daemon in
-            #expect(try daemon.request(["command": .string("reload"), "model": .string(chosen)])["ok"] == .bool(true))
+            let reply = try daemon.request(["command": .string("reload"), "model": .string(chosen), "force": .bool(true)])
+            #expect(reply["ok"] == .bool(true), "\(reply)")
             try Data("broken".utf8).write(to: URL(fileURLWithPath: chosen))
             let reread = try daemon.request(["command": .string("reload"), "configuration": .bool(true)])
             #expect(reread["ok"] == .bool(true), "\(reread)")

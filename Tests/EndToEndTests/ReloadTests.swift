@@ -20,7 +20,7 @@ extension EndToEnd {
             let garbagePath = models.url.appendingPathComponent("garbage.safetensors").path
             try Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: garbagePath))
 
-            try withDaemon(["--model", firstPath]) { daemon in
+            try withDaemon(["--model", firstPath, "--model-directory", models.path]) { daemon in
                 var generator = SplitMix64(seed: 21)
                 var stream = TestStream(id: "s", channels: 3)
                 for _ in 0..<3 { try daemon.send(stream.frame(timesteps: 4, generator: &generator)) }
@@ -28,9 +28,14 @@ extension EndToEnd {
                 #expect(try daemon.subscriber.waitFor(stream: "s", count: before.count(for: stream)))
                 let firstStretch = stream.currentStretch
 
-                // A good model: ok, its version, states start over (sequence tracking stays).
-                let reply = try daemon.request(["command": .string("reload"), "model": .string(secondPath)])
+                // A good model of other classes: refused unless forced (labels' consumers read
+                // class names); forced: ok, its version, states start over (sequence tracking stays).
+                let unforced = try daemon.request(["command": .string("reload"), "model": .string(secondPath)])
+                #expect(unforced["ok"] == .bool(false), "\(unforced)")
+                #expect(unforced["error"]?.stringValue?.contains("force") == true, "\(unforced)")
+                let reply = try daemon.request(["command": .string("reload"), "model": .string(secondPath), "force": .bool(true)])
                 #expect(reply["ok"] == .bool(true), "\(reply)")
+                #expect(daemon.log.contains("(forced)"), "\(daemon.log)")
                 #expect(reply["model_version"]?.stringValue == "e2e-v2")
                 stream.startOver()
                 let secondStretch = stream.currentStretch

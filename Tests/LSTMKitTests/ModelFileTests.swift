@@ -77,10 +77,69 @@ import Testing
         for length in stride(from: 8 + headerLength, to: bytes.count, by: 13) {
             #expect(message(bytes[0..<length]) == "file truncated at byte \(length) of \(bytes.count)")
         }
-        // A cut inside the header says so too.
-        expectError(.container, containing: "file truncated at byte 100: header length \(headerLength) runs past the end") {
+        // A cut inside the header says so too (without the length's value: see below).
+        expectError(.container, containing: "file truncated at byte 100: the header length runs past the end") {
             _ = try ModelFile(bytes: Array(bytes[0..<100]))
         }
+    }
+
+    /// Attack: `lstmctl reload --model /etc/shadow` answered "header length 3619251681095544690":
+    /// the file's first 8 bytes. No message quotes them, in any encoding.
+    @Test func errorsNeverQuoteTheFilesFirstBytes() {
+        for text in ["root:$6$saltsalt$secrethash:19000:0:99999:7:::\n", "-----BEGIN PRIVATE KEY-----\nMIIE\n", "\u{05}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}abc"] {
+            let bytes = Array(text.utf8)
+            var value: UInt64 = 0
+            for i in 0..<8 { value |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+            do {
+                _ = try ModelFile(bytes: bytes)
+                Issue.record("a text file loaded")
+            } catch {
+                let message = "\(error)"
+                #expect(message.contains("not a safetensors file"), "\(message)")
+                for leak in [String(value), String(value, radix: 16), String(Int64(bitPattern: value)), String(text.prefix(8))] {
+                    #expect(!message.contains(leak), "'\(message)' quotes the file's bytes (\(leak))")
+                }
+            }
+        }
+    }
+
+    /// The safetensors format requires the tensors to cover the data section: a valid model with
+    /// junk appended (2 GB of it, or one byte) is refused.
+    @Test func trailingBytesAfterTheLastTensorAreRefused() throws {
+        let bytes = validFile().serialized()
+        _ = try ModelFile(bytes: bytes)
+        for extra in [1, 7, 4096] {
+            expectError(.container, containing: "\(extra) trailing bytes after the last tensor") {
+                _ = try ModelFile(bytes: bytes + [UInt8](repeating: 0x41, count: extra))
+            }
+        }
+    }
+
+    /// The writer stores the data section's SHA-256; a flipped weight bit is refused; a file
+    /// without the checksum loads, marked unverified.
+    @Test func theTensorChecksumIsWrittenAndVerified() throws {
+        let file = validFile()
+        let bytes = file.serialized()
+        let read = try ModelFile(bytes: bytes)
+        #expect(read.integrity == .verified)
+        let container = try SafeTensors(bytes: bytes)
+        #expect(container.metadata[ModelFile.tensorChecksumKey] == container.dataSHA256)
+        #expect(container.dataSHA256.count == 64)
+
+        // Attack: one bit of one weight flipped (still finite: the mantissa's lowest bit).
+        var headerLength = 0
+        for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
+        let entry = try #require(container.entries["classifier.weight"])
+        var flipped = bytes
+        flipped[8 + headerLength + entry.offsets.lowerBound] ^= 0x01
+        expectError(.integrity, containing: "does not match its checksum") { _ = try ModelFile(bytes: flipped) }
+
+        // A file written before checksums: loads, unverified.
+        let unchecked = SafeTensors.serialize(
+            file.tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: file.metadata)
+        let old = try ModelFile(bytes: unchecked)
+        #expect(old.integrity == .unverified)
+        #expect(old.tensors == read.tensors)
     }
 
     @Test func parameterCountIsTheTensorsElements() {
@@ -115,7 +174,7 @@ import Testing
         expectError(.container, containing: "too short") { _ = try SafeTensors(bytes: [1, 2, 3]) }
         var huge = [UInt8](repeating: 0, count: 16)
         huge[7] = 0x7f
-        expectError(.container, containing: "exceeds the limit") { _ = try SafeTensors(bytes: huge) }
+        expectError(.container, containing: "header length out of range") { _ = try SafeTensors(bytes: huge) }
         expectError(.container, containing: "runs past the end") { _ = try SafeTensors(bytes: [200, 0, 0, 0, 0, 0, 0, 0, 123]) }
         expectError(.container, containing: "not valid JSON") { _ = try SafeTensors(bytes: container(header: "{oops")) }
         expectError(.container, containing: "file truncated at byte 66 of 70") {

@@ -24,6 +24,7 @@ struct Inspect: ParsableCommand {
                 "path": .string(model),
                 "version": .string(file.version),
                 "digest": .string(file.digest),
+                "integrity": .string(file.integrity.rawValue),
                 "architecture": .object([
                     "input_size": .number(Double(a.inputSize)), "hidden_size": .number(Double(a.hiddenSize)),
                     "num_layers": .number(Double(a.numLayers)), "bidirectional": .bool(a.bidirectional),
@@ -42,6 +43,7 @@ struct Inspect: ParsableCommand {
         print("model       \(model)")
         print("version     \(file.version)")
         print("digest      \(file.digest)")
+        print("integrity   \(file.integrity == .verified ? "verified (tensor checksum matches)" : "unverified (no checksum)")")
         let direction = a.bidirectional ? "bidirectional" : "unidirectional"
         print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(a.inputSize) channels")
         print("head        \(a.head.rawValue)" + (a.dense.isEmpty ? "" : " → dense \(a.dense.map(String.init).joined(separator: " → ")) (ReLU)") + " → \(a.numClasses) classes (softmax)")

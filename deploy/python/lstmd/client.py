@@ -49,7 +49,9 @@ Labels leave the PUB endpoint as two parts, [stream id][JSON object] with "strea
 
 Control requests are one JSON object {"command": …} on the REQ/REP endpoint: "status",
 "streams" (optional "limit"), "reset" / "close" (with "stream"), "reload" (optional "model"
-path, as the daemon sees it). Replies carry "ok": true, or "ok": false and "error".
+path, as the daemon sees it, inside its model_directory; optional "force": true for a model of
+other channels or classes; the reply comes once the new model serves). Replies carry "ok": true,
+or "ok": false and "error".
 """
 
 from __future__ import annotations

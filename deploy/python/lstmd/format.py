@@ -48,7 +48,14 @@ _DTYPES = {
 # Raw safetensors I/O
 # --------------------------------------------------------------------------------------------
 
-def _encode(tensors: dict, metadata: dict | None) -> bytes:
+#: The metadata key holding the SHA-256 (hex) of the tensor data section (every byte after the
+#: header); lstmd verifies it when it loads a model.
+TENSOR_SHA256_KEY = "lstmd.tensor_sha256"
+
+
+def _encode(tensors: dict, metadata: dict | None, tensor_checksum: bool = False) -> bytes:
+    """The file's bytes. `tensor_checksum`: store the SHA-256 of the data section in the metadata
+    under TENSOR_SHA256_KEY (lstmd model files)."""
     header = {}
     if metadata is not None:
         for k, v in metadata.items():
@@ -73,6 +80,11 @@ def _encode(tensors: dict, metadata: dict | None) -> bytes:
         }
         blobs.append(data)
         offset += len(data)
+    if tensor_checksum:
+        digest = hashlib.sha256()
+        for blob in blobs:
+            digest.update(blob)
+        header.setdefault("__metadata__", {})[TENSOR_SHA256_KEY] = digest.hexdigest()
     hjson = json.dumps(header, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("utf-8")
     hjson += b" " * ((-len(hjson)) % 8)
     return struct.pack("<Q", len(hjson)) + hjson + b"".join(blobs)
@@ -159,6 +171,9 @@ def read_safetensors(path):
         pos = e
     if pos != len(body):
         raise ValueError(f"{path}: {len(body) - pos} trailing bytes after tensor data")
+    expected = metadata.get(TENSOR_SHA256_KEY)
+    if expected is not None and hashlib.sha256(body).hexdigest() != expected:
+        raise ValueError(f"{path}: tensor data does not match its {TENSOR_SHA256_KEY} checksum")
     return tensors, metadata
 
 
@@ -358,7 +373,7 @@ def write_model(path, tensors: dict, architecture: dict, classes, window, hop, s
     }
     if mode is not None:
         metadata["mode"] = mode
-    _atomic_write(path, _encode(out, metadata))
+    _atomic_write(path, _encode(out, metadata, tensor_checksum=True))
 
 
 def read_model(path):

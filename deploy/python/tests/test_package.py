@@ -73,6 +73,22 @@ class FormatReader(unittest.TestCase):
         self.assertEqual(probabilities.shape, (2, 4))
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
 
+    def test_the_tensor_checksum_is_written_and_verified(self):
+        from lstmd import format as fmt
+        tensors, metadata = lstmd.read_safetensors(DEFAULT_MODEL)
+        self.assertIn(fmt.TENSOR_SHA256_KEY, metadata)  # the bundled model carries it
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "m.safetensors")
+            with open(path, "wb") as f:
+                f.write(fmt._encode(tensors, {k: v for k, v in metadata.items() if k != fmt.TENSOR_SHA256_KEY},
+                                    tensor_checksum=True))
+            self.assertEqual(lstmd.read_safetensors(path)[1][fmt.TENSOR_SHA256_KEY], metadata[fmt.TENSOR_SHA256_KEY])
+            raw = bytearray(pathlib.Path(path).read_bytes())
+            raw[-3] ^= 0x01  # one bit of the last weight
+            pathlib.Path(path).write_bytes(bytes(raw))
+            with self.assertRaisesRegex(ValueError, "checksum"):
+                lstmd.read_safetensors(path)
+
     def test_importing_the_package_needs_no_framework(self):
         code = ("import sys; sys.path.insert(0, sys.argv[1]); import lstmd, lstmd.format, lstmd.scaler; "
                 "bad = [m for m in ('torch', 'keras', 'zmq', 'tensorflow') if m in sys.modules]; "
