@@ -36,6 +36,8 @@ public struct DaemonBuildOptions: Sendable {
 /// - Throws: `ConfigurationError` or `DaemonError` naming the problem; nothing is left bound.
 public func buildDaemon(configuration: Configuration, logger: Logger, options: DaemonBuildOptions = DaemonBuildOptions()) throws -> Daemon {
     try configuration.validate()
+    if let warning = try configuration.checkTransportSecurity() { logger.warning("\(warning)") }
+    let authenticator = try configuration.curveDirectory.map { try CurveAuthenticator(directory: $0) }
     let retraining = try openRetraining(configuration: configuration, logger: logger)
     let model = try LoadedModel.initial(configuration: configuration, store: retraining?.store, logger: logger)
     let context: ZMQContext
@@ -85,8 +87,12 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
     let loop: ServingLoop
     let waker: Waker
     let retrainer: Retrainer?
+    var zap: ZAPHandler?
     do {
-        sockets = try ServingSockets(configuration: configuration, context: context, wakeEndpoint: wakeEndpoint)
+        // The ZAP handler is bound before any CURVE socket: libzmq admits every client of a
+        // CURVE socket when no handler is bound.
+        zap = try authenticator.map { try ZAPHandler(authenticator: $0, context: context) }
+        sockets = try ServingSockets(configuration: configuration, context: context, wakeEndpoint: wakeEndpoint, curve: authenticator)
         waker = try Waker(context: context, endpoint: wakeEndpoint)
         let tap = LabelTap(buffer: retraining?.buffer, model: model.model, stride: configuration.labelStride)
         retrainer = retraining.map {
@@ -96,8 +102,9 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         }
         loop = try ServingLoop(
             configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, tap: tap,
-            retrainer: retrainer, logger: logger)
+            retrainer: retrainer, authenticator: authenticator, logger: logger)
     } catch {
+        zap?.close()
         retraining?.buffer.close()
         metricsServer?.shutdown(stoppingThreads: false)
         if ownsContext { context.terminate() }
@@ -115,6 +122,12 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         services.append(WatchdogService(notifier: notifier, interval: interval, state: state, clock: options.clock, logger: logger))
     }
     if let retrainer { services.append(RetrainService(retrainer: retrainer)) }
+    if let zap {
+        // Before the serving loop: services stop in reverse order, so handshakes are answered
+        // until the CURVE sockets are closed.
+        services.append(ZAPService(handler: HandedOver(value: zap)))
+        logger.info("CURVE on for tcp endpoints", metadata: ["directory": "\(authenticator!.directory)", "keys": "\(authenticator!.allowlists.summary)"])
+    }
     services.append(ServingService(loop: HandedOver(value: loop), waker: waker))
     if let notifier {
         services.append(NotifyService(notifier: notifier, state: state) { metricsServer?.isReady = false })

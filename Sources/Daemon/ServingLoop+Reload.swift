@@ -9,6 +9,7 @@ extension ServingLoop {
     /// reloads with it (without a configuration loader: the model serving now, from its file). A
     /// configuration that does not load is refused, logged and reported; nothing changes.
     func reloadFromConfiguration() -> JSONValue {
+        if let refusal = reloadAllowlists() { return refusal }
         guard let loader = state.configurationLoader else { return reload(path: nil) }
         let fresh: Configuration
         do {
@@ -111,6 +112,7 @@ extension ServingLoop {
                 replacement.housekeepingInterval = configuration.housekeepingInterval
                 configuration = replacement
                 table.maxStreams = replacement.maxStreams
+                table.maxStreamsPerKey = replacement.maxStreamsPerKey
                 table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
             }
             // The stream table keeps every record; each stream's state is rebuilt from its history

@@ -5,7 +5,7 @@ extension ServingLoop {
     /// The typed status the control reply, STATUS= and the metrics are made from.
     func snapshot() -> StatusSnapshot {
         let model = served.model
-        return StatusSnapshot(
+        var status = StatusSnapshot(
             uptimeSeconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
             model: .init(
                 path: served.path, version: model.file.version, digest: model.file.digest, classes: model.classes,
@@ -14,6 +14,10 @@ extension ServingLoop {
                 active: table.count, max: configuration.maxStreams, evicted: evicted, rejected: rejectedStreams,
                 bytes: classifier.byteCount + table.count * 160),
             counts: counts, rates: rates.rates, retraining: retrainingStatus())
+        status.security =
+            authenticator?.security(insecureTCP: configuration.insecureTCP)
+            ?? StatusSnapshot.Security(curve: false, insecureTCP: configuration.insecureTCP)
+        return status
     }
 
     private func retrainingStatus() -> StatusSnapshot.Retraining? {

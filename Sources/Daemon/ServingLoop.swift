@@ -33,6 +33,8 @@ final class ServingLoop {
     let tap: LabelTap
     /// Retraining, when a state directory holds its buffer and store.
     let retrainer: Retrainer?
+    /// CURVE authorisation, when `curve_directory` is set.
+    let authenticator: CurveAuthenticator?
     /// Streams whose state a new model rebuilds from their history at their next frame (slot →
     /// timesteps since reset under the old model): `swap_continuity = replay`.
     var pendingReplay: [Int: Int] = [:]
@@ -52,9 +54,10 @@ final class ServingLoop {
 
     init(
         configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
-        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, logger: Logger
+        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, authenticator: CurveAuthenticator?, logger: Logger
     ) throws {
         self.tap = tap
+        self.authenticator = authenticator
         self.retrainer = retrainer
         retrainer?.serving(model.path)
         self.configuration = configuration
@@ -67,6 +70,7 @@ final class ServingLoop {
         encoder = LabelEncoder(
             classes: model.model.classes, modelVersion: model.model.file.version, mode: classifier.mode)
         table = StreamTable(maxStreams: configuration.maxStreams, idleTimeout: Self.nanoseconds(configuration.idleTimeout))
+        table.maxStreamsPerKey = configuration.maxStreamsPerKey
         receiver = FrameReceiver(socket: sockets.ingest)
         publisher = LabelPublisher(socket: sockets.publisher)
         started = clock.monotonicNanoseconds()
@@ -201,7 +205,9 @@ final class ServingLoop {
             }
             return nil
         }
-        let admission = receiver.withStreamID { table.accept(id: $0, sequence: header.sequence, now: now) }
+        let admission = receiver.withStreamID { [receiver] in
+            table.accept(id: $0, sequence: header.sequence, now: now, owner: { receiver.senderKey })
+        }
         let slot: Int
         switch admission {
         case .duplicate(let last): return FrameRejection(.duplicate, .sequence(got: header.sequence, last: last))
@@ -210,6 +216,8 @@ final class ServingLoop {
         case .rejected:
             rejectedStreams += 1
             return FrameRejection(.streamLimit, .streams(configuration.maxStreams))
+        case .keyQuota:
+            return FrameRejection(.keyQuota, .keyStreams(configuration.maxStreamsPerKey))
         case .new(let new):
             slot = new
             classifier.remove(slot: slot)  // a reused slot starts from zero
