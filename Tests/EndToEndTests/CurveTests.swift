@@ -160,6 +160,20 @@ import ZeroMQ
             #expect(refused.status == 1 && refused.err.contains("no reply"), "\(refused.err)")
             let half = try runTool(lstmctl, ["status", "--endpoint", tcp[2], "--server-key", serverKey])
             #expect(half.status != 0 && half.err.contains("--server-key and --client-key go together"), "\(half.err)")
+
+            // The Python client with the operator's key files.
+            let python = URL(fileURLWithPath: "/usr/bin/env")
+            guard try runTool(python, ["python3", "-c", "import zmq.auth, numpy"]).status == 0 else {
+                print("skipping the Python CURVE client check: python3 lacks pyzmq or numpy (pip install pyzmq numpy)")
+                return
+            }
+            let script = """
+                import sys; sys.path.insert(0, "deploy/python")
+                from lstmd.client import control
+                print(control(sys.argv[1], "status", server_key=sys.argv[2], client_key=sys.argv[3])["security"]["curve"])
+                """
+            let fromPython = try runTool(python, ["python3", "-c", script, tcp[2], serverKey, keys.path("ops.key_secret")])
+            #expect(fromPython.out == "True\n", "\(fromPython.out)\n\(fromPython.err)")
         }
     }
 
