@@ -126,7 +126,8 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         // Before the serving loop: services stop in reverse order, so handshakes are answered
         // until the CURVE sockets are closed.
         services.append(ZAPService(handler: HandedOver(value: zap)))
-        logger.info("CURVE on for tcp endpoints", metadata: ["directory": "\(authenticator!.directory)", "keys": "\(authenticator!.allowlists.summary)"])
+        let curve = zap.authenticator
+        logger.info("CURVE on for tcp endpoints", metadata: ["directory": "\(curve.directory)", "keys": "\(curve.allowlists.summary)"])
     }
     services.append(ServingService(loop: HandedOver(value: loop), waker: waker))
     if let notifier {

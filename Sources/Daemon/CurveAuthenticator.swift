@@ -74,13 +74,9 @@ final class CurveAuthenticator: Sendable {
 
     /// What one ZAP request gets: the reply, and who was refused (nil when admitted or when the
     /// request names no role of ours).
-    struct Decision: Equatable {
+    struct Decision {
         var reply: [[UInt8]]
         var refused: (role: CurveRole, key: String)?
-
-        static func == (lhs: Decision, rhs: Decision) -> Bool {
-            lhs.reply == rhs.reply && lhs.refused?.role == rhs.refused?.role && lhs.refused?.key == rhs.refused?.key
-        }
     }
 
     /// The ZAP decision (RFC 27): a request is `1.0`, request id, domain, address, routing id,
