@@ -71,6 +71,27 @@ import ZeroMQ
         #expect(malformed.reply[1] == Array("9".utf8) && malformed.reply[2] == Array("500".utf8))
     }
 
+    @Test func refusalsAreCountedPerKeyUpToABoundThenAsOther() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try ZMQCurveCertificate.generate().text(includingSecret: true)
+            .write(to: directory.appendingPathComponent("server.key_secret"), atomically: true, encoding: .utf8)
+        for role in CurveRole.allCases {
+            try "\(Self.keyA)\n".write(to: directory.appendingPathComponent(role.rawValue), atomically: true, encoding: .utf8)
+        }
+        let authenticator = try CurveAuthenticator(directory: directory.path)
+        #expect(authenticator.authenticate(Self.request(domain: "subscribers", key: Self.keyA))[2] == Array("200".utf8))
+        let strangers = try (0...CurveAuthenticator.trackedKeys).map { _ in try ZMQCurve.keyPair().publicKey }
+        for key in strangers + [strangers[0]] {
+            #expect(authenticator.authenticate(Self.request(domain: "producers", key: key))[2] == Array("400".utf8))
+        }
+        let security = authenticator.security(insecureTCP: false)
+        #expect(security.curve && security.refused == strangers.count + 1 && security.refusedByRole == ["producers": strangers.count + 1])
+        #expect(security.refusedByKey.count == CurveAuthenticator.trackedKeys + 1)
+        #expect(security.refusedByKey[strangers[0]] == 2 && security.refusedByKey["other"] == 1)
+    }
+
     @Test func loopbackRule() throws {
         for endpoint in ["tcp://127.0.0.1:5555", "tcp://127.1.2.3:1", "tcp://[::1]:5555", "tcp://localhost:5", "tcp://lo:5555"] {
             #expect(Configuration.isLoopback(tcpEndpoint: endpoint), "\(endpoint)")
