@@ -36,6 +36,8 @@ public struct DaemonBuildOptions: Sendable {
 /// - Throws: `ConfigurationError` or `DaemonError` naming the problem; nothing is left bound.
 public func buildDaemon(configuration: Configuration, logger: Logger, options: DaemonBuildOptions = DaemonBuildOptions()) throws -> Daemon {
     try configuration.validate()
+    if let warning = try configuration.checkTransportSecurity() { logger.warning("\(warning)") }
+    let authenticator = try configuration.curveDirectory.map { try CurveAuthenticator(directory: $0) }
     let retraining = try openRetraining(configuration: configuration, logger: logger)
     let model = try LoadedModel.initial(configuration: configuration, store: retraining?.store, logger: logger)
     let context: ZMQContext
@@ -85,9 +87,14 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
     let loop: ServingLoop
     let waker: Waker
     let retrainer: Retrainer?
+    var zap: ZAPHandler?
     do {
+        // The ZAP handler is bound before any CURVE socket: libzmq admits every client of a
+        // CURVE socket when no handler is bound.
+        zap = try authenticator.map { try ZAPHandler(authenticator: $0, context: context) }
         sockets = try ServingSockets(
-            configuration: configuration, channels: model.model.channels, context: context, wakeEndpoint: wakeEndpoint)
+            configuration: configuration, channels: model.model.channels, context: context, wakeEndpoint: wakeEndpoint,
+            curve: authenticator)
         waker = try Waker(context: context, endpoint: wakeEndpoint)
         let tap = LabelTap(buffer: retraining?.buffer, model: model.model, stride: configuration.labelStride)
         retrainer = retraining.map {
@@ -97,8 +104,9 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         }
         loop = try ServingLoop(
             configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, tap: tap,
-            retrainer: retrainer, waker: waker, logger: logger)
+            retrainer: retrainer, waker: waker, authenticator: authenticator, logger: logger)
     } catch {
+        zap?.close()
         retraining?.buffer.close()
         metricsServer?.shutdown(stoppingThreads: false)
         if ownsContext { context.terminate() }
@@ -116,6 +124,13 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         services.append(WatchdogService(notifier: notifier, interval: interval, state: state, clock: options.clock, logger: logger))
     }
     if let retrainer { services.append(RetrainService(retrainer: retrainer)) }
+    if let zap {
+        // Before the serving loop: services stop in reverse order, so handshakes are answered
+        // until the CURVE sockets are closed.
+        services.append(ZAPService(handler: HandedOver(value: zap)))
+        let curve = zap.authenticator
+        logger.info("CURVE on for tcp endpoints", metadata: ["directory": "\(curve.directory)", "keys": "\(curve.allowlists.summary)"])
+    }
     services.append(ServingService(loop: HandedOver(value: loop), waker: waker))
     if let notifier {
         services.append(NotifyService(notifier: notifier, state: state) { metricsServer?.isReady = false })

@@ -53,6 +53,10 @@ extension Configuration {
             summary: "Most concurrent streams; frames of new streams beyond it are dropped (stream_limit).",
             validate: Rule.check("in 1...10000000") { (1...10_000_000).contains($0) }),
         Key(
+            "max_streams_per_key", \.maxStreamsPerKey, .integer,
+            summary: "With CURVE: most streams one client key may hold; frames of its new streams beyond it are dropped (key_quota); 0 = none.",
+            validate: Rule.check("in 0...10000000") { (0...10_000_000).contains($0) }),
+        Key(
             "idle_timeout", \.idleTimeout, .seconds, summary: "Seconds without a frame before a stream is evicted.",
             validate: Rule.check("in (0, 1000000] seconds") { $0 > 0 && $0 <= 1e6 }),
         Key(
@@ -111,6 +115,14 @@ extension Configuration {
                 guard let path, !path.hasPrefix("/") else { return nil }
                 return "must be an absolute path, got '\(path)'"
             }),
+
+        // Authentication.
+        Key(
+            "curve_directory", \.curveDirectory, .optional(.text("path")), default: "none: CURVE off",
+            summary: "Directory with server.key_secret and the allowlists producers, subscribers, operators: every tcp:// endpoint becomes a CURVE server."),
+        Key(
+            "insecure_tcp", \.insecureTCP, .boolean,
+            summary: "Allow plain TCP on endpoints beyond loopback without CURVE: any host that reaches them can inject frames, read labels and control lstmd."),
 
         // Labelled data and the buffer.
         Key(

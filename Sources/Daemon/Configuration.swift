@@ -17,6 +17,9 @@ public struct Configuration: Sendable, Equatable {
     public var hop: Int?
     /// Most concurrent streams; frames of new streams beyond it are dropped (`stream_limit`).
     public var maxStreams = 10_000
+    /// With CURVE: most streams one client key may hold; frames of its new streams beyond it
+    /// are dropped (`key_quota`). 0: no per-key quota.
+    public var maxStreamsPerKey = 0
     /// Streams idle this long are evicted, seconds.
     public var idleTimeout: Double = 60
     /// A frame this many sequence numbers or fewer behind its stream's last is reordered
@@ -55,6 +58,11 @@ public struct Configuration: Sendable, Equatable {
     /// Largest model file read, bytes (every load: start, reload, rollback, swap); a larger file
     /// is refused before any byte is read.
     public var maxModelBytes = 256 << 20
+    /// Directory holding `server.key_secret` and the allowlists `producers`, `subscribers`,
+    /// `operators`; nil turns CURVE off. With it, every tcp:// endpoint is a CURVE server.
+    public var curveDirectory: String?
+    /// Allow plain TCP (no CURVE) on endpoints beyond loopback.
+    public var insecureTCP = false
     /// Seconds between watchdog-progress and housekeeping passes of the serving loop (not a
     /// configuration key: lstmd derives it from the watchdog interval).
     public var housekeepingInterval: Double = 0.25

@@ -29,6 +29,22 @@ struct ServingService: Service {
     }
 }
 
+/// The ZAP handler on a thread of its own ("lstmd-zap"), so that CURVE handshakes never wait
+/// for the serving loop; graceful shutdown stops it through its wake pipe.
+struct ZAPService: Service {
+    let handler: HandedOver<ZAPHandler>
+
+    func run() async {
+        let waker = handler.value.waker
+        await withGracefulShutdownHandler {
+            await runOnThread(named: "lstmd-zap") { [handler] in handler.value.serve() }
+        } onGracefulShutdown: {
+            waker.send(.stop)
+        }
+        waker.close()
+    }
+}
+
 /// Retraining jobs on a thread of their own ("lstmd-retrain"); each job runs in a child process.
 /// Graceful shutdown kills a running job's process (its candidate is simply not made).
 struct RetrainService: Service {

@@ -64,6 +64,10 @@ final class FrameReceiver {
         try idPart.withUnsafeBytes(body)
     }
 
+    /// The CURVE key (Z85) of the last message's sender: the user id the ZAP handler gave it; nil
+    /// for a peer without CURVE.
+    var senderKey: String? { idPart.property("User-Id") }
+
     /// Bytes in the last message's first part.
     var streamIDCount: Int { idPart.count }
 }

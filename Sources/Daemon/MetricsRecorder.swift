@@ -31,6 +31,7 @@ import Synchronization
 /// | `buffer_records{class}` | gauge | records in the retraining buffer, by class |
 /// | `buffer_bytes` | gauge | bytes of the retraining buffer's segment files |
 /// | `buffer_evicted_total` | counter | records evicted from the full buffer |
+/// | `auth_refused_total{role}` | counter | CURVE handshakes the ZAP handler refused, by role (producers, subscribers, operators) |
 /// | `uptime_seconds` | gauge | seconds since the serving loop started |
 public final class MetricsRecorder: ServingMetrics {
     /// Buckets of `lstmd_frame_processing_seconds`: 1 µs to 1 s.
@@ -94,6 +95,13 @@ public final class MetricsRecorder: ServingMetrics {
             ({ @Sendable in $0.retraining?.rejected ?? 0 }, CoreMetrics.Counter(label: "lstmd_retrain_rejections_total", factory: factory)),
             ({ @Sendable in $0.retraining?.evicted ?? 0 }, CoreMetrics.Counter(label: "lstmd_buffer_evicted_total", factory: factory)),
         ]
+        fromStatus += CurveRole.allCases.map { role in
+            let name = role.rawValue
+            return (
+                { @Sendable in $0.security.refusedByRole[name] ?? 0 },
+                CoreMetrics.Counter(label: "lstmd_auth_refused_total", dimensions: [("role", name)], factory: factory)
+            )
+        }
         self.fromStatus = fromStatus
         bufferBytes = CoreMetrics.Gauge(label: "lstmd_buffer_bytes", factory: factory)
     }

@@ -35,6 +35,7 @@ extension ServingLoop {
     /// configuration that does not load is refused, logged and reported; nothing changes.
     func reloadFromConfiguration() -> JSONValue {
         guard pendingReload == nil else { return Self.busy }
+        if let refusal = reloadAllowlists() { return refusal }
         guard let loader = state.configurationLoader else { return begin(.current) }
         let fresh: Configuration
         do {
@@ -146,6 +147,7 @@ extension ServingLoop {
             replacement.housekeepingInterval = configuration.housekeepingInterval
             configuration = replacement
             table.maxStreams = replacement.maxStreams
+            table.maxStreamsPerKey = replacement.maxStreamsPerKey
             table.idleTimeout = Self.nanoseconds(replacement.idleTimeout)
             table.reorderWindow = UInt64(replacement.reorderWindow)
         }

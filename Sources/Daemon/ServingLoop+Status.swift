@@ -19,6 +19,9 @@ extension ServingLoop {
         status.connections.refused = connections.refused
         status.connections.acceptFailures = connections.acceptFailures
         status.connections.descriptorLimit = descriptorLimit
+        status.security =
+            authenticator?.security(insecureTCP: configuration.insecureTCP)
+            ?? StatusSnapshot.Security(curve: false, insecureTCP: configuration.insecureTCP)
         return status
     }
 

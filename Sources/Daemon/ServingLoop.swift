@@ -52,6 +52,8 @@ final class ServingLoop {
     let tap: LabelTap
     /// Retraining, when a state directory holds its buffer and store.
     let retrainer: Retrainer?
+    /// CURVE authorisation, when `curve_directory` is set.
+    let authenticator: CurveAuthenticator?
     /// Streams whose state a new model rebuilds from their history at their next frame (slot →
     /// timesteps since reset under the old model): `swap_continuity = replay`.
     var pendingReplay: [Int: Int] = [:]
@@ -73,10 +75,12 @@ final class ServingLoop {
 
     init(
         configuration: Configuration, model: LoadedModel, sockets: ServingSockets, state: DaemonState,
-        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, waker: Waker, logger: Logger
+        clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, waker: Waker, authenticator: CurveAuthenticator?,
+        logger: Logger
     ) throws {
         loader = ModelLoader(waker: waker)
         self.tap = tap
+        self.authenticator = authenticator
         self.retrainer = retrainer
         retrainer?.serving(model.path)
         self.configuration = configuration
@@ -91,6 +95,7 @@ final class ServingLoop {
         table = StreamTable(
             maxStreams: configuration.maxStreams, idleTimeout: Self.nanoseconds(configuration.idleTimeout),
             reorderWindow: UInt64(configuration.reorderWindow))
+        table.maxStreamsPerKey = configuration.maxStreamsPerKey
         receiver = FrameReceiver(socket: sockets.ingest)
         publisher = LabelPublisher(socket: sockets.publisher)
         started = clock.monotonicNanoseconds()
@@ -283,7 +288,9 @@ final class ServingLoop {
             }
             return nil
         }
-        let admission = receiver.withStreamID { table.accept(id: $0, sequence: header.sequence, now: now) }
+        let admission = receiver.withStreamID { [receiver] in
+            table.accept(id: $0, sequence: header.sequence, now: now, owner: { receiver.senderKey })
+        }
         let slot: Int
         switch admission {
         case .duplicate(let last): return FrameRejection(.duplicate, .sequence(got: header.sequence, last: last))
@@ -292,6 +299,8 @@ final class ServingLoop {
         case .rejected:
             rejectedStreams += 1
             return FrameRejection(.streamLimit, .streams(configuration.maxStreams))
+        case .keyQuota:
+            return FrameRejection(.keyQuota, .keyStreams(configuration.maxStreamsPerKey))
         case .new(let new):
             slot = new
             classifier.remove(slot: slot)  // a reused slot starts from zero

@@ -16,12 +16,19 @@ final class ServingSockets {
     /// close only while they are still ours.
     private var ipcFiles: [(path: String, device: UInt64, inode: UInt64)] = []
 
-    /// Binds every endpoint of `configuration`.
+    /// Binds every endpoint of `configuration`. With `curve`, every tcp:// endpoint is a CURVE
+    /// server whose clients the ZAP handler checks against its role's allowlist; ipc:// and
+    /// inproc:// stay plain (file permissions guard ipc). libzmq copies a socket's options into
+    /// each listener as it binds, so plain endpoints are bound first, then CURVE is switched on.
     /// - Throws: `DaemonError`; its `key` names the setting at fault, or is nil when a retry
     ///   may succeed (an address in use, or not yet configured on an interface at boot).
-    init(configuration: Configuration, channels: Int, context: ZMQContext, wakeEndpoint: String) throws {
-        func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String) throws {
-            for endpoint in endpoints {
+    init(configuration: Configuration, channels: Int, context: ZMQContext, wakeEndpoint: String, curve: CurveAuthenticator? = nil) throws {
+        func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String, role: CurveRole) throws {
+            let tcp = endpoints.filter { $0.hasPrefix("tcp://") }
+            for endpoint in endpoints.filter({ !$0.hasPrefix("tcp://") }) + tcp {
+                if let curve, endpoint == tcp.first {
+                    try socket.makeCurveServer(secretKey: curve.serverSecretKey, zapDomain: role.rawValue)
+                }
                 do {
                     try socket.bind(endpoint)
                 } catch {
@@ -48,12 +55,12 @@ final class ServingSockets {
             try ingest.set(.receiveHighWaterMark, to: queue.highWaterMark)
             try ingest.set(.maxMessageSize, to: queue.maxMessageSize)
             try ingest.set(.linger, to: 0)
-            try bind(ingest, configuration.ingestEndpoints, key: "ingest")
+            try bind(ingest, configuration.ingestEndpoints, key: "ingest", role: .producers)
             publisher = try ZMQSocket(.pub, context: context)
             try monitor(publisher, "publish")
             try publisher.set(.sendHighWaterMark, to: configuration.sendHighWaterMark)
             try publisher.set(.linger, to: 500)
-            try bind(publisher, configuration.publishEndpoints, key: "publish")
+            try bind(publisher, configuration.publishEndpoints, key: "publish", role: .subscribers)
             if configuration.controlEndpoints.isEmpty {
                 control = nil
             } else {
@@ -61,7 +68,7 @@ final class ServingSockets {
                 try monitor(socket, "control")
                 try socket.set(.linger, to: 0)
                 try socket.set(.maxMessageSize, to: 1 << 20)
-                try bind(socket, configuration.controlEndpoints, key: "control")
+                try bind(socket, configuration.controlEndpoints, key: "control", role: .operators)
                 control = socket
             }
             self.monitors = monitors

@@ -110,9 +110,27 @@ public struct StatusSnapshot: Sendable, Equatable {
         public init() {}
     }
 
+    /// Transport security: CURVE on or off, plain TCP beyond loopback allowed, and the CURVE
+    /// handshakes the ZAP handler refused, by role and by client key (Z85; at most
+    /// `CurveAuthenticator.trackedKeys` keys, the rest under `other`).
+    public struct Security: Sendable, Equatable {
+        public var curve = false
+        public var insecureTCP = false
+        public var refusedByRole: [String: Int] = [:]
+        public var refusedByKey: [String: Int] = [:]
+
+        public init(curve: Bool = false, insecureTCP: Bool = false, refusedByRole: [String: Int] = [:], refusedByKey: [String: Int] = [:]) {
+            (self.curve, self.insecureTCP, self.refusedByRole, self.refusedByKey) = (curve, insecureTCP, refusedByRole, refusedByKey)
+        }
+
+        /// Handshakes refused, all roles.
+        public var refused: Int { refusedByRole.values.reduce(0, +) }
+    }
+
     public var uptimeSeconds: Double
     public var connections = Connections()
     public var model: Model
+    public var security = Security()
     public var retraining: Retraining?
     public var streams: Streams
     public var counts: Counts
@@ -182,6 +200,12 @@ public struct StatusSnapshot: Sendable, Equatable {
                 ])
             } ?? .object(["enabled": .bool(false)]),
             "drops": .object(drops),
+            "security": .object([
+                "curve": .bool(security.curve), "insecure_tcp": .bool(security.insecureTCP),
+                "refused": .number(Double(security.refused)),
+                "refused_by_role": .object(security.refusedByRole.mapValues { .number(Double($0)) }),
+                "refused_by_key": .object(security.refusedByKey.mapValues { .number(Double($0)) }),
+            ]),
             "rates": .object([
                 "frames_per_s": .number(rates.framesPerSecond),
                 "timesteps_per_s": .number(rates.timestepsPerSecond),

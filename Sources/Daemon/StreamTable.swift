@@ -14,6 +14,8 @@ struct StreamRecord {
     var gaps = 0
     /// The most recent label's class index, or -1.
     var lastLabel = -1
+    /// The CURVE key (Z85) of the client that opened the stream, when it came over CURVE.
+    var owner: String?
 }
 
 /// The stream table: a state machine over an injected clock that decides, for each frame's
@@ -41,6 +43,8 @@ struct StreamTable {
         case restart(slot: Int, last: UInt64)
         /// A new stream while the table holds `maxStreams`: drop.
         case rejected
+        /// A new stream of an owner already holding `maxStreamsPerKey` streams: drop.
+        case keyQuota
         /// A new stream whose id is not UTF-8 (the decoder lets only UTF-8 through; kept so the
         /// table never holds an id it cannot print).
         case invalidID
@@ -53,6 +57,10 @@ struct StreamTable {
     /// How far back (sequence numbers) a frame may be and still count as reordered rather than
     /// as a producer restart.
     var reorderWindow: UInt64
+    /// Most streams one owner (CURVE key) may hold; 0: no limit.
+    var maxStreamsPerKey = 0
+    /// Streams held per owner.
+    private(set) var streamsByOwner: [String: Int] = [:]
     private var records: [StreamRecord?] = []
     private var freeSlots: [Int] = []
     private var slots: [StreamKey: Int] = [:]
@@ -79,8 +87,9 @@ struct StreamTable {
     var occupiedSlots: [Int] { Array(slots.values) }
 
     /// Judges a frame of stream `id` numbered `sequence`, received at `now`; an accepted frame
-    /// (`new`, `next`, `gap`) becomes the stream's last.
-    mutating func accept(id: UnsafeRawBufferPointer, sequence: UInt64, now: UInt64) -> Admission {
+    /// (`new`, `next`, `gap`) becomes the stream's last. `owner` (the sender's CURVE key, nil
+    /// without CURVE) is asked only for a new stream.
+    mutating func accept(id: UnsafeRawBufferPointer, sequence: UInt64, now: UInt64, owner: () -> String? = { nil }) -> Admission {
         lookupKey.bytes.removeAll(keepingCapacity: true)
         lookupKey.bytes.append(contentsOf: id)
         if let slot = slots[lookupKey] {
@@ -98,7 +107,13 @@ struct StreamTable {
         }
         guard slots.count < maxStreams else { return .rejected }
         guard let text = String(validating: lookupKey.bytes, as: UTF8.self) else { return .invalidID }
-        let record = StreamRecord(id: text, quotedID: JSONText.quoted(text), lastSequence: sequence, lastSeen: now, frames: 1)
+        let key = owner()
+        if let key, maxStreamsPerKey > 0, streamsByOwner[key, default: 0] >= maxStreamsPerKey { return .keyQuota }
+        var record = StreamRecord(id: text, quotedID: JSONText.quoted(text), lastSequence: sequence, lastSeen: now, frames: 1)
+        if let key {
+            record.owner = key
+            streamsByOwner[key, default: 0] += 1
+        }
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused
@@ -127,6 +142,10 @@ struct StreamTable {
     mutating func remove(slot: Int) {
         guard let record = records[slot] else { return }
         slots[StreamKey(bytes: Array(record.id.utf8))] = nil
+        if let owner = record.owner {
+            let left = streamsByOwner[owner, default: 1] - 1
+            streamsByOwner[owner] = left > 0 ? left : nil
+        }
         records[slot] = nil
         freeSlots.append(slot)
     }

@@ -18,6 +18,8 @@ public enum DropDetail: Sendable, Equatable {
     case sequence(got: UInt64, last: UInt64)
     /// The stream table holds this many streams (`max_streams`).
     case streams(Int)
+    /// The sender's CURVE key holds this many streams (`max_streams_per_key`).
+    case keyStreams(Int)
 
     /// A sentence for the log, e.g. `got 3 channels, model has 6`; nil for `.none`.
     public var text: String? {
@@ -34,6 +36,7 @@ public enum DropDetail: Sendable, Equatable {
         case .label(let got, let classes): "class index \(got), the model has \(classes) classes (0...\(classes - 1))"
         case .sequence(let got, let last): "sequence \(got) after \(last)"
         case .streams(let count): "the stream table is full (\(count) streams, max_streams)"
+        case .keyStreams(let count): "the sender's key holds \(count) streams (max_streams_per_key)"
         }
     }
 

@@ -126,4 +126,6 @@ public enum DropReason: String, Error, Sendable, CaseIterable, Hashable {
     case outOfOrder = "out_of_order"
     /// A new stream while the stream table is full.
     case streamLimit = "stream_limit"
+    /// A new stream of a CURVE client key that already holds `max_streams_per_key` streams.
+    case keyQuota = "key_quota"
 }

@@ -189,7 +189,7 @@ extension ZMQSocket {
         }
     }
 
-    private func setBytes(_ name: Int32, _ bytes: [UInt8], _ label: String) throws(ZMQError) {
+    func setBytes(_ name: Int32, _ bytes: [UInt8], _ label: String) throws(ZMQError) {
         let handle = liveHandle
         try zmqCheck("zmq_setsockopt(\(label))") {
             bytes.withUnsafeBytes { zmq_setsockopt(handle, name, $0.baseAddress, $0.count) }

@@ -10,6 +10,7 @@ struct LSTMCtl: AsyncParsableCommand {
         subcommands: [
             Inspect.self, Predict.self, Train.self, Evaluate.self, CrossValidate.self, Bench.self, Send.self, Listen.self,
             Status.self, Streams.self, Reset.self, Close.self, Reload.self, Label.self, Retrain.self, Models.self, Rollback.self,
+            Keygen.self,
         ])
 
     /// Runs the chosen subcommand. `InputError`s (bad data, bad setting values) print their

@@ -117,7 +117,7 @@ import Testing
         #expect(DropReason.allCases.map(\.rawValue) == [
             "wrong_parts", "bad_stream_id", "malformed_header", "unknown_version", "wrong_channels",
             "bad_timesteps", "payload_size", "oversize", "non_finite", "bad_label", "duplicate",
-            "out_of_order", "stream_limit",
+            "out_of_order", "stream_limit", "key_quota",
         ])
     }
 }

@@ -171,6 +171,6 @@ extension EndToEnd {
 enum DropReason {
     static let names = [
         "wrong_parts", "bad_stream_id", "malformed_header", "unknown_version", "wrong_channels", "bad_timesteps",
-        "payload_size", "oversize", "non_finite", "bad_label", "duplicate", "out_of_order", "stream_limit",
+        "payload_size", "oversize", "non_finite", "bad_label", "duplicate", "out_of_order", "stream_limit", "key_quota",
     ]
 }

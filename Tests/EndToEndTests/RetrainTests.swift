@@ -125,7 +125,7 @@ import Testing
         // A job that would train for long: kill its process.
         let started = try daemon.request(["command": .string("retrain")])
         let job = try #require(started["job"]?.stringValue)
-        let worker = try #require(try Self.waitForWorker(), "no retrain-worker process")
+        let worker = try #require(try Self.waitForWorker(of: daemon.process.processIdentifier), "no retrain-worker process")
         kill(worker, SIGKILL)
         let failed = try Self.waitForJob(daemon, job)
         #expect(failed["state"]?.stringValue == "failed", "\(failed)")
@@ -153,7 +153,7 @@ import Testing
                 daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
             #expect(labelled.status == 0, "\(labelled.err)")
             _ = try daemon.request(["command": .string("retrain")])
-            let worker = try #require(try Self.waitForWorker(), "no retrain-worker process")
+            let worker = try #require(try Self.waitForWorker(of: daemon.process.processIdentifier), "no retrain-worker process")
             kill(daemon.process.processIdentifier, SIGKILL)
             daemon.process.waitUntilExit()
             // The worker notices at its next training step (bounded wait).
@@ -329,14 +329,19 @@ import Testing
     }
 
     /// The pid of a running `lstmd retrain-worker` process (bounded wait).
-    static func waitForWorker() throws -> pid_t? {
+    static func waitForWorker(of parent: pid_t) throws -> pid_t? {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
                 guard let pid = pid_t(entry),
-                    let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+                    let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                    command.contains("retrain-worker"),
+                    // Only this daemon's child: other lstmd instances on the machine have workers too.
+                    let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                    let afterName = stat.lastIndex(of: ")"),
+                    stat[stat.index(after: afterName)...].split(separator: " ").dropFirst().first.flatMap({ pid_t($0) }) == parent
                 else { continue }
-                if command.contains("retrain-worker") { return pid }
+                return pid
             }
             Thread.sleep(forTimeInterval: 0.05)
         }

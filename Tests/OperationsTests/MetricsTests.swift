@@ -78,6 +78,18 @@ import ZeroMQ
         #expect(text.samples.filter { $0.name == "lstmd_model_info" }.count == 1)
     }
 
+    @Test func curveRefusalsAreCountedByRole() throws {
+        let recorder = MetricsRecorder()
+        var snapshot = status(active: 0, evicted: 0, reloads: 0, version: "aaa")
+        #expect(try parse(recorder).value("lstmd_auth_refused_total", ["role": "operators"]) == 0)
+        snapshot.security = .init(curve: true, refusedByRole: ["producers": 3, "operators": 1], refusedByKey: ["k": 4])
+        recorder.update(snapshot)
+        let text = try parse(recorder)
+        #expect(text.value("lstmd_auth_refused_total", ["role": "producers"]) == 3)
+        #expect(text.value("lstmd_auth_refused_total", ["role": "subscribers"]) == 0)
+        #expect(text.value("lstmd_auth_refused_total", ["role": "operators"]) == 1)
+    }
+
     @Test func serverAnswersMetricsHealthAndNotFound() throws {
         let recorder = MetricsRecorder()
         let server = MetricsServer(host: "127.0.0.1", port: 0, recorder: recorder, logger: Logger(label: "test"))

@@ -110,6 +110,9 @@ import Testing
         ([], ["LSTMD_MODEL": "/missing.safetensors"], "model (environment variable LSTMD_MODEL): model /missing.safetensors"),
         (["--mode", "continuous", "--model", "BIDIRECTIONAL"], [:], "mode (--mode): model "),
         (["--ingest", "tcp://localhost"], [:], "ingest (--ingest): cannot bind ingest endpoint tcp://localhost"),
+        // Plain TCP beyond loopback needs CURVE or an explicit insecure_tcp.
+        (["--publish", "tcp://0.0.0.0:5999"], [:], "publish (--publish): plain TCP endpoint tcp://0.0.0.0:5999 is not loopback: set curve_directory"),
+        (["--curve-directory", "/nonexistent"], [:], "curve_directory (--curve-directory): /nonexistent/server.key_secret: cannot read"),
     ])
     func startProblemsExitWithEXConfigNamingTheKeyAndSource(
         arguments: [String], environment: [String: String], expected: String

@@ -20,7 +20,9 @@ struct BenchE2E: ParsableCommand {
             frame rate, paced, and measures frame-to-label latency (label receive time minus the \
             frame's timestamp, CLOCK_REALTIME on both sides); then reads lstmd's resident memory \
             per stream. With --compare-python the same load runs against \
-            deploy/tools/reference_daemon.py (pyzmq + PyTorch, batching pending frames).
+            deploy/tools/reference_daemon.py (pyzmq + PyTorch, batching pending frames). With \
+            --curve each case runs again over CURVE (rows 'curve': throwaway keys, every endpoint a \
+            CURVE server, every client authenticated), to compare with the plain rows.
             """)
 
     @Option(help: "Stream counts.")
@@ -62,6 +64,9 @@ struct BenchE2E: ParsableCommand {
     @Flag(help: "Also run deploy/tools/reference_daemon.py (needs python3, torch, pyzmq).")
     var comparePython = false
 
+    @Flag(help: "Also run each case over CURVE (throwaway keys in a temporary directory).")
+    var curve = false
+
     @Flag(
         inversion: .prefixedNo,
         help: "After each lstmd case, measure the transport floor: a relay that only forwards each frame's timestamp (same sockets, load and rate).")
@@ -97,13 +102,20 @@ struct BenchE2E: ParsableCommand {
         print("daemon  mode        streams  T  sustained ts/s  labels/s  offered fr/s  lat p50 µs   p99 µs  p99.9 µs  lost  bytes/stream")
         fflush(nil)
         var targets: [(String, [String])] = [("lstmd", [])]
+        var curveKeys: CurveClientKeys?
+        if curve {
+            let (keys, curveDirectory) = try Self.throwawayCurveSetup(in: directory)
+            curveKeys = keys
+            targets.append(("curve", ["--curve-directory", curveDirectory]))
+        }
         if comparePython { targets.append(("python", [])) }
         let port = self.port ?? 20_000 + Int(getpid() % 10_000) * 3
         let caseCount = targets.reduce(0) { total, target in
-            total + modeList.filter { target.0 == "lstmd" || $0 == "continuous" }.count * streamCounts.count * frameSizes.count
+            total + modeList.filter { target.0 != "python" || $0 == "continuous" }.count * streamCounts.count * frameSizes.count
         }
         var caseNumber = 0
-        for (daemonName, _) in targets {
+        for (daemonName, extraArguments) in targets {
+            let keys = daemonName == "curve" ? curveKeys : nil
             for mode in modeList {
                 if daemonName == "python" && mode != "continuous" { continue }
                 for streamCount in streamCounts {
@@ -114,14 +126,14 @@ struct BenchE2E: ParsableCommand {
                             "[\(caseNumber)/\(caseCount)] \(daemonName) \(mode), \(streamCount) streams, T=\(size): throughput and latency phases "
                                 + "(\(formatSeconds(seconds)) s each)\(relay && daemonName == "lstmd" ? ", then the relay" : "")…")
                         let process: Process
-                        if daemonName == "lstmd" {
+                        if daemonName != "python" {
                             process = try startDaemon(
                                 binary, [
                                     "--model", modelURL.path, "--mode", mode, "--hop", mode == "window" ? "10" : "10",
                                     "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2],
                                     "--max-streams", String(max(streamCount, 10_000)), "--idle-timeout", "600",
                                     "--log-level", "error",
-                                ])
+                                ] + extraArguments)
                         } else {
                             process = try startPythonReference(modelURL.path, endpoints)
                         }
@@ -130,7 +142,7 @@ struct BenchE2E: ParsableCommand {
                             process.waitUntilExit()
                         }
                         let result = try runCase(
-                            endpoints: endpoints, streams: streamCount, timesteps: size, pid: process.processIdentifier)
+                            endpoints: endpoints, streams: streamCount, timesteps: size, pid: process.processIdentifier, curve: keys)
                         print(String(
                             format: "%-7@ %-10@ %7d %2d %15.0f %9.0f %13.0f %10.1f %8.1f %9.1f %5d %13.0f",
                             daemonName as NSString, mode as NSString, streamCount, size, result.timestepsPerSecond, result.labelsPerSecond,
@@ -212,7 +224,21 @@ struct BenchE2E: ParsableCommand {
         return process
     }
 
-    private func runCase(endpoints: [String], streams: Int, timesteps: Int, pid: Int32) throws -> CaseResult {
+    /// A server and a client key pair in `directory/curve`, the client's key in every allowlist.
+    /// - Returns: the client's keys and the directory for `curve_directory`.
+    static func throwawayCurveSetup(in directory: URL) throws -> (CurveClientKeys, String) {
+        let curveDirectory = directory.appendingPathComponent("curve")
+        try FileManager.default.createDirectory(at: curveDirectory, withIntermediateDirectories: true)
+        let server = try ZMQCurveCertificate.generate(), client = try ZMQCurveCertificate.generate()
+        try server.text(includingSecret: true).write(
+            to: curveDirectory.appendingPathComponent("server.key_secret"), atomically: true, encoding: .utf8)
+        for role in ["producers", "subscribers", "operators"] {
+            try "\(client.publicKey) bench\n".write(to: curveDirectory.appendingPathComponent(role), atomically: true, encoding: .utf8)
+        }
+        return (CurveClientKeys(serverKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey!), curveDirectory.path)
+    }
+
+    private func runCase(endpoints: [String], streams: Int, timesteps: Int, pid: Int32, curve: CurveClientKeys?) throws -> CaseResult {
         let context = try ZMQContext()
         let clock = ContinuousClock()
         // Every phase ends by a deadline, whatever the daemon does (a busy single-threaded
@@ -227,6 +253,7 @@ struct BenchE2E: ParsableCommand {
             defer { control.close() }
             try control.set(.receiveTimeout, to: max(1, min(10_000, Int(remaining.seconds * 1000))))
             try control.set(.linger, to: 0)
+            try curve.apply(to: control)
             try control.connect(endpoints[2])
             try control.send(Array(#"{"command":"status"}"#.utf8))
             guard let reply = try control.receiveMultipart(), let first = reply.parts.first else { return nil }
@@ -265,7 +292,7 @@ struct BenchE2E: ParsableCommand {
         guard ready, kill(pid, 0) == 0 else { throw ValidationError("the daemon (pid \(pid)) did not start") }
         let rssBefore = residentBytes(pid)
 
-        let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels)
+        let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels, curve: curve)
         // Phase 0: one frame per stream so every stream exists, then measure memory.
         try load.send(frames: streams, rate: 0)
         _ = try waitUntilHandled(load.sent)
@@ -285,7 +312,7 @@ struct BenchE2E: ParsableCommand {
 
         // Phase 2: latency at half the sustained frame rate.
         let offered = latencyRate ?? max(1, timestepRate / Double(timesteps) / 2)
-        let subscriber = LabelLatencyCollector(endpoint: endpoints[1])
+        let subscriber = LabelLatencyCollector(endpoint: endpoints[1], curve: curve)
         usleep(300_000)  // SUB join
         let before = try status()["counters"]
         let sentBefore = load.sent
@@ -338,13 +365,14 @@ final class LoadGenerator {
     /// Frames handed to ZeroMQ so far.
     var sent = 0
 
-    init(endpoint: String, streams: Int, timesteps: Int, channels: Int) {
+    init(endpoint: String, streams: Int, timesteps: Int, channels: Int, curve: CurveClientKeys? = nil) {
         context = try! ZMQContext()
         socket = try! ZMQSocket(.push, context: context)
         try! socket.set(.sendHighWaterMark, to: 10_000)
         // A daemon that stops reading must fail the benchmark, not hang it.
         try! socket.set(.sendTimeout, to: 30_000)
         try! socket.set(.linger, to: 5000)
+        try! curve.apply(to: socket)
         try! socket.connect(endpoint)
         self.streams = streams
         self.timesteps = timesteps
@@ -411,13 +439,14 @@ final class LabelLatencyCollector: Sendable {
     private let stopFlag = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
-    init(endpoint: String) {
+    init(endpoint: String, curve: CurveClientKeys? = nil) {
         let thread = Thread { [self] in
             let context = try! ZMQContext()
             let socket = try! ZMQSocket(.sub, context: context)
             try! socket.set(.receiveHighWaterMark, to: 1_000_000)
             try! socket.set(.receiveTimeout, to: 100)
             try! socket.subscribe([UInt8]())
+            try! curve.apply(to: socket)
             try! socket.connect(endpoint)
             var local: [(stamp: Int64, micros: Double)] = []
             var message = ZMQMessage()

@@ -53,6 +53,8 @@ struct Label: ParsableCommand {
     @Flag(help: "Print the daemon's reply (a correction) or a summary object (--data) as one line of JSON.")
     var json = false
 
+    @OptionGroup var curve: CurveOptions
+
     static let defaultIngest = "tcp://127.0.0.1:5555"
     static let defaultStream = "label"
 
@@ -88,7 +90,7 @@ struct Label: ParsableCommand {
 
     /// The correction: one `label` control request.
     private func correct(stream: String, className: String) throws {
-        let options = try ControlOptions.requests(to: control, timeout: timeout ?? 5, json: json)
+        let options = try ControlOptions.requests(to: control, timeout: timeout ?? 5, json: json, curve: curve)
         let reply = try controlRequest("label", ["stream": .string(stream), "class": .string(className)], options: options)
         if json { return }
         let stored = (reply["stored"]?.numberValue ?? 0) >= 1
@@ -104,7 +106,7 @@ struct Label: ParsableCommand {
         let samples = dataset.samples.filter { $0.label != nil }
         guard !samples.isEmpty else { throw InputError("\(path) has no labelled samples: a training sample needs a class") }
         let wait = timeout ?? 30
-        let before = try DaemonCounters.read(control: control, timeout: min(wait, 5))
+        let before = try DaemonCounters.read(control: control, timeout: min(wait, 5), curve: curve)
         guard before.channels == dataset.channels else {
             throw InputError(
                 "\(path) has \(dataset.channels) channel\(dataset.channels == 1 ? "" : "s"), the daemon's model has "
@@ -143,6 +145,7 @@ struct Label: ParsableCommand {
         let milliseconds = max(1, Int(timeout * 1000))
         let started = Date()
         var timesteps = 0
+        let keys = try curve.keys()
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(.push, context: context)
@@ -151,6 +154,7 @@ struct Label: ParsableCommand {
             try socket.set(.sendTimeout, to: milliseconds)
             // Sockets default to linger 0: without this, closing would discard queued frames.
             try socket.set(.linger, to: milliseconds)
+            try keys.apply(to: socket)
             try socket.connect(ingest)
             for (index, (sample, label)) in zip(samples, labels).enumerated() {
                 var payload = [UInt8](repeating: 0, count: sample.length * c * 4)
@@ -189,7 +193,7 @@ struct Label: ParsableCommand {
         var steady = 0
         while true {
             let remaining = deadline.timeIntervalSinceNow
-            if let now = try? DaemonCounters.read(control: control, timeout: max(0.05, min(remaining, 2))) {
+            if let now = try? DaemonCounters.read(control: control, timeout: max(0.05, min(remaining, 2)), curve: curve) {
                 steady = now == after ? steady + 1 : 0
                 after = now
                 let accounted = now.delta(from: before)
@@ -206,7 +210,7 @@ struct Label: ParsableCommand {
         // durable count is meaningful.
         for _ in 0..<10 where after.durableRecords < after.records {
             usleep(100_000)
-            guard let now = try? DaemonCounters.read(control: control, timeout: 1) else { break }
+            guard let now = try? DaemonCounters.read(control: control, timeout: 1, curve: curve) else { break }
             after = now
         }
         let delta = after.delta(from: before)
@@ -252,8 +256,8 @@ private struct DaemonCounters: Equatable {
 
     /// One `status` request.
     /// - Throws: `CommandFailure` when the daemon does not answer within `timeout` seconds.
-    static func read(control: String, timeout: Double) throws -> DaemonCounters {
-        let status = try controlRequest("status", options: ControlOptions.requests(to: control, timeout: timeout))
+    static func read(control: String, timeout: Double, curve: CurveOptions) throws -> DaemonCounters {
+        let status = try controlRequest("status", options: ControlOptions.requests(to: control, timeout: timeout, curve: curve))
         var classes: [String] = []
         if case .array(let names)? = status["model"]?["classes"] { classes = names.compactMap(\.stringValue) }
         var drops: [String: Int] = [:]

@@ -29,6 +29,8 @@ struct Listen: ParsableCommand {
     @Option(help: "Exit after this many seconds without a label.")
     var timeout: Double?
 
+    @OptionGroup var curve: CurveOptions
+
     func validate() throws {
         if let count { guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") } }
         if let timeout { guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds, got \(timeout)") } }
@@ -36,12 +38,14 @@ struct Listen: ParsableCommand {
 
     func run() throws {
         var received = 0
+        let keys = try curve.keys()
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(.sub, context: context)
             try socket.set(.linger, to: 0)
             try socket.set(.receiveTimeout, to: timeout.map { max(1, Int($0 * 1000)) } ?? -1)
             try socket.subscribe(stream.utf8)
+            try keys.apply(to: socket)
             try socket.connect(endpoint)
             let output = FileHandle.standardOutput
             while count.map({ received < $0 }) ?? true {

@@ -45,6 +45,8 @@ struct Retrain: ParsableCommand {
     @Flag(help: "Print the reply (or, with --wait, the job's result) as one line of JSON.")
     var json = false
 
+    @OptionGroup var curve: CurveOptions
+
     /// Seconds between `job` polls.
     static let pollInterval = 0.25
     /// The longest a single reply may take while waiting.
@@ -64,7 +66,7 @@ struct Retrain: ParsableCommand {
         let deadline = Date().addingTimeInterval(total)
         let first = wait ? min(total, Self.replyTimeout) : total
         // Without --wait the reply itself is the output; with --wait only the result is.
-        let options = try ControlOptions.requests(to: endpoint, timeout: first, json: json && !wait)
+        let options = try ControlOptions.requests(to: endpoint, timeout: first, json: json && !wait, curve: curve)
         var reply: JSONValue
         if let job {
             reply = try controlRequest("job", ["job": .string(job)], options: options)
@@ -91,7 +93,7 @@ struct Retrain: ParsableCommand {
             }
             usleep(UInt32(min(Self.pollInterval, remaining) * 1e6))
             do {
-                let poll = try ControlOptions.requests(to: endpoint, timeout: max(0.05, min(Self.replyTimeout, remaining)))
+                let poll = try ControlOptions.requests(to: endpoint, timeout: max(0.05, min(Self.replyTimeout, remaining)), curve: curve)
                 reply = try controlRequest("job", ["job": id], options: poll)
             } catch let failure as CommandFailure {
                 throw CommandFailure("while waiting for retrain job \(name): \(failure.message)")

@@ -61,6 +61,8 @@ struct Send: ParsableCommand {
     @Option(help: "Seconds to wait for the daemon to take a frame, and to flush the last ones.")
     var timeout = 10.0
 
+    @OptionGroup var curve: CurveOptions
+
     func validate() throws {
         guard (1...255).contains(stream.utf8.count) else { throw ValidationError("--stream must be 1-255 bytes of UTF-8") }
         guard frame >= 1 else { throw ValidationError("--frame must be at least 1, got \(frame)") }
@@ -77,7 +79,7 @@ struct Send: ParsableCommand {
         guard !chosen.isEmpty else { throw CommandFailure("\(data) has no samples") }
         guard dataset.channels <= Int(UInt16.max) else { throw CommandFailure("\(data) has \(dataset.channels) channels, the protocol allows 65535") }
         let labels = try labelled ? classIndices(chosen, dataset: dataset) : [Int?](repeating: nil, count: chosen.count)
-        let daemon = control.isEmpty ? nil : DaemonView(endpoint: control, stream: stream)
+        let daemon = control.isEmpty ? nil : DaemonView(endpoint: control, stream: stream, curve: curve)
         let before = daemon?.snapshot()
         if daemon != nil, before == nil {
             printError(
@@ -99,6 +101,7 @@ struct Send: ParsableCommand {
         var frames = 0, timesteps = 0
         let started = monotonicNanoseconds()
         let sendingEnded: UInt64
+        let keys = try curve.keys()
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(.push, context: context)
@@ -108,6 +111,7 @@ struct Send: ParsableCommand {
             try socket.set(.sendTimeout, to: milliseconds)
             // Sockets default to linger 0: without this, closing would discard queued frames.
             try socket.set(.linger, to: milliseconds)
+            try keys.apply(to: socket)
             try socket.connect(endpoint)
             for _ in 0..<repeatCount {
                 for (sample, label) in zip(chosen, labels) {
@@ -250,10 +254,11 @@ private struct DaemonView {
 
     let endpoint: String
     let stream: String
+    let curve: CurveOptions
 
     /// The current record, or nil when the daemon does not answer.
     func snapshot() -> Snapshot? {
-        guard let options = try? ControlOptions.parse(["--endpoint", endpoint, "--timeout", "1"]),
+        guard let options = try? ControlOptions.parse(["--endpoint", endpoint, "--timeout", "1"] + curve.arguments),
             let status = try? controlRequest("status", options: options),
             let streams = try? controlRequest("streams", ["stream": .string(stream)], options: options)
         else { return nil }

@@ -45,6 +45,8 @@ struct ControlOptions: ParsableArguments {
     @Flag(help: "Print the reply object as one line of JSON.")
     var json = false
 
+    @OptionGroup var curve: CurveOptions
+
     func validate() throws {
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds, got \(timeout)") }
     }
@@ -66,6 +68,7 @@ func controlRequest(_ command: String, _ fields: [String: JSONValue] = [:], opti
     var request = fields
     request["command"] = .string(command)
     let replyText: String
+    let keys = try options.curve.keys()
     do {
         let context = try ZMQContext()
         let socket = try ZMQSocket(.req, context: context)
@@ -73,6 +76,7 @@ func controlRequest(_ command: String, _ fields: [String: JSONValue] = [:], opti
         let milliseconds = max(1, Int(options.timeout * 1000))
         try socket.set(.receiveTimeout, to: milliseconds)
         try socket.set(.sendTimeout, to: milliseconds)
+        try keys.apply(to: socket)
         try socket.connect(options.endpoint)
         guard try socket.send(Array(JSONValue.object(request).jsonText.utf8)),
             let reply = try socket.receiveMultipart(maxParts: 1), let part = reply.parts.first
@@ -118,9 +122,10 @@ extension ControlOptions {
     ///   - endpoint: The daemon's control endpoint.
     ///   - timeout: Seconds to wait for each reply.
     ///   - json: Print each reply as one line of JSON, as `--json` does.
-    static func requests(to endpoint: String, timeout: Double, json: Bool = false) throws -> ControlOptions {
+    ///   - curve: The CURVE keys to connect with (none: plain).
+    static func requests(to endpoint: String, timeout: Double, json: Bool = false, curve: CurveOptions? = nil) throws -> ControlOptions {
         let seconds = min(max(timeout, 0.001), 3600)
-        return try ControlOptions.parse(["--endpoint=\(endpoint)", "--timeout=\(seconds)"] + (json ? ["--json"] : []))
+        return try ControlOptions.parse(["--endpoint=\(endpoint)", "--timeout=\(seconds)"] + (json ? ["--json"] : []) + (curve?.arguments ?? []))
     }
 }
 

@@ -52,6 +52,14 @@ Control requests are one JSON object {"command": …} on the REQ/REP endpoint: "
 path, as the daemon sees it, inside its model_directory; optional "force": true for a model of
 other channels or classes; the reply comes once the new model serves). Replies carry "ok": true,
 or "ok": false and "error".
+
+CURVE: a daemon with ``curve_directory`` set serves every tcp:// endpoint over CURVE and admits
+only the client keys in its allowlists. :class:`Sender`, :class:`Listener` and :func:`control`
+then take ``server_key=`` (the daemon's public certificate, ``server.key``) and ``client_key=``
+(this client's ``NAME.key_secret``, made with ``lstmctl keygen``), both read with
+``zmq.auth.load_certificate``::
+
+    Sender("tcp://gateway:5555", server_key="server.key", client_key="gw1.key_secret")
 """
 
 from __future__ import annotations
@@ -150,6 +158,22 @@ def decode_frame(parts: list[bytes]) -> tuple[str, dict, np.ndarray]:
     return bytes(parts[0]).decode("utf-8"), header, values
 
 
+def _use_curve(socket, server_key: str | None, client_key: str | None) -> None:
+    """Makes ``socket`` a CURVE client (before connect) when both certificate paths are given."""
+    if server_key is None and client_key is None:
+        return
+    if server_key is None or client_key is None:
+        raise ValueError("server_key and client_key go together (CURVE needs the daemon's public key and yours)")
+    import zmq.auth  # noqa: PLC0415 (only CURVE users need it)
+    server_public, _ = zmq.auth.load_certificate(server_key)
+    client_public, client_secret = zmq.auth.load_certificate(client_key)
+    if client_secret is None:
+        raise ValueError(f"{client_key} holds no secret key: give the .key_secret file")
+    socket.curve_serverkey = server_public
+    socket.curve_publickey = client_public
+    socket.curve_secretkey = client_secret
+
+
 class Sender:
     """Pushes frames to lstmd's ingest (PULL) endpoint, numbering each stream's frames.
 
@@ -163,16 +187,18 @@ class Sender:
             its queue full) before raising ``TimeoutError``; None waits forever.
         immediate: queue frames only on a completed connection (ZMQ_IMMEDIATE), so a missing
             daemon shows up as a send timeout instead of frames queueing for nobody.
+        server_key, client_key: certificate paths for CURVE (see the module docstring).
     """
 
     def __init__(self, endpoint: str, *, linger: float = 5.0, send_timeout: float | None = 10.0,
-                 immediate: bool = True):
+                 immediate: bool = True, server_key: str | None = None, client_key: str | None = None):
         self.endpoint = endpoint
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PUSH)
         self._socket.setsockopt(zmq.LINGER, int(linger * 1000))
         self._socket.setsockopt(zmq.SNDTIMEO, -1 if send_timeout is None else max(1, int(send_timeout * 1000)))
         self._socket.setsockopt(zmq.IMMEDIATE, 1 if immediate else 0)
+        _use_curve(self._socket, server_key, client_key)
         self._socket.connect(endpoint)
         self._next: dict[str, int] = {}
 
@@ -247,17 +273,20 @@ class Listener:
         endpoint: the daemon's publish endpoint, e.g. "tcp://127.0.0.1:5556".
         prefix: only streams whose id starts with this (the ZeroMQ topic filter); "" for all.
         timeout: iteration ends after this many seconds without a label; None never ends.
+        server_key, client_key: certificate paths for CURVE (see the module docstring).
 
     Iterating yields dicts as published (see the module docstring); :meth:`receive` gets one.
     """
 
-    def __init__(self, endpoint: str, prefix: str | bytes = "", *, timeout: float | None = None):
+    def __init__(self, endpoint: str, prefix: str | bytes = "", *, timeout: float | None = None,
+                 server_key: str | None = None, client_key: str | None = None):
         self.endpoint = endpoint
         self.timeout = timeout
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.SUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SUBSCRIBE, prefix.encode("utf-8") if isinstance(prefix, str) else prefix)
+        _use_curve(self._socket, server_key, client_key)
         self._socket.connect(endpoint)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
@@ -304,13 +333,15 @@ class ControlError(RuntimeError):
         self.reply = reply
 
 
-def control(endpoint: str, command: str, *, timeout: float = 5.0, **fields) -> dict:
+def control(endpoint: str, command: str, *, timeout: float = 5.0, server_key: str | None = None,
+            client_key: str | None = None, **fields) -> dict:
     """Sends one control request and returns the reply.
 
     Args:
         endpoint: the daemon's control (REP) endpoint, e.g. "tcp://127.0.0.1:5557".
         command: "status", "streams", "reset", "close" or "reload".
         timeout: seconds to wait for the reply.
+        server_key, client_key: certificate paths for CURVE (see the module docstring).
         **fields: request members, e.g. ``stream="sensor-1"``, ``limit=10``, ``model="/path"``.
 
     Returns:
@@ -324,6 +355,7 @@ def control(endpoint: str, command: str, *, timeout: float = 5.0, **fields) -> d
     try:
         socket = context.socket(zmq.REQ)
         socket.setsockopt(zmq.LINGER, 0)
+        _use_curve(socket, server_key, client_key)
         socket.connect(endpoint)
         socket.send(json.dumps({"command": command, **fields}).encode("utf-8"))
         if not socket.poll(max(1, int(timeout * 1000)), zmq.POLLIN):
