@@ -1,4 +1,5 @@
 import LSTMKit
+import ZeroMQ
 
 /// One stream as the control `streams` reply lists it.
 struct StreamListing: Equatable {
@@ -165,6 +166,21 @@ struct ControlHandler {
 }
 
 extension ControlHandler {
+    /// Who sent a request, for the audit line: the CURVE key the ZAP handler admitted
+    /// (`User-Id`), else the peer's address; libzmq gives ipc peers as "localhost:uid:gid:pid"
+    /// (SO_PEERCRED).
+    static func peer(userID: String?, address: String?) -> String {
+        if let userID, !userID.isEmpty { return "key \(userID)" }
+        guard let address, !address.isEmpty else { return "unknown" }
+        let fields = address.split(separator: ":", omittingEmptySubsequences: false).suffix(3)
+        let ipc = address.hasPrefix("localhost:") || address.hasPrefix(":")
+        if ipc, fields.count == 3, fields.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            let (uid, gid, pid) = (fields[fields.startIndex], fields[fields.startIndex + 1], fields[fields.startIndex + 2])
+            return "uid \(uid) gid \(gid) pid \(pid)"
+        }
+        return address
+    }
+
     /// Commands that change what lstmd serves or holds: each leaves an audit line.
     static let audited: Set<String> = ["reload", "rollback", "reset", "close", "retrain", "label"]
 
@@ -193,16 +209,21 @@ extension ServingLoop: ControlTarget {
     /// (`reload`, `rollback`) is answered when the load has finished (`finishReload()`).
     func serveControl() {
         guard let control = sockets.control else { return }
-        guard let request = try? control.receiveMultipart(maxParts: 1, dontWait: true) else { return }
+        var message = ZMQMessage()
+        guard (try? control.receive(into: &message, dontWait: true)) == true else { return }
+        let text = String(decoding: message.bytes, as: UTF8.self)
+        let peer = ControlHandler.peer(userID: message.property("User-Id"), address: message.property("Peer-Address"))
+        var parts = 1
+        while message.hasMore, (try? control.receive(into: &message, dontWait: false)) == true { parts += 1 }
         let reply: JSONValue
-        if request.isTruncated || request.parts.isEmpty {
+        if parts != 1 {
             reply = ControlHandler.failure("a request is one message part holding a JSON object")
         } else {
             answeringControl = true
             defer { answeringControl = false }
-            let text = String(decoding: request.parts[0], as: UTF8.self)
             reply = ControlHandler().handle(text, target: self)
-            if let audit = ControlHandler.audit(request: text, reply: reply) {
+            if var audit = ControlHandler.audit(request: text, reply: reply) {
+                audit["peer"] = peer
                 logger.notice("control \(audit["command"] ?? "")", metadata: audit.mapValues { .string($0) })
             }
         }

@@ -170,4 +170,13 @@ import Testing
         #expect(ControlHandler.audit(request: #"{"command":"status"}"#, reply: .object(["ok": .bool(true)])) == nil)
         #expect(ControlHandler.audit(request: "nope", reply: .object(["ok": .bool(false)])) == nil)
     }
+
+    @Test func auditNamesThePeerByKeyUIDOrAddress() {
+        #expect(ControlHandler.peer(userID: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", address: "127.0.0.1") == "key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")
+        #expect(ControlHandler.peer(userID: nil, address: "localhost:1000:1000:4242") == "uid 1000 gid 1000 pid 4242")
+        #expect(ControlHandler.peer(userID: nil, address: "::1") == "::1")
+        #expect(ControlHandler.peer(userID: nil, address: "fe80::1:2:3") == "fe80::1:2:3")
+        #expect(ControlHandler.peer(userID: "", address: "127.0.0.1") == "127.0.0.1")
+        #expect(ControlHandler.peer(userID: nil, address: nil) == "unknown")
+    }
 }

@@ -48,6 +48,8 @@ import Testing
         #expect(reply["ok"] == .bool(false))
         #expect(try daemon.waitForLog { $0.contains(#"control close"#) && $0.contains(#"x\x1B[2J\x00y"#) }, "\(daemon.log.suffix(2000))")
         #expect(!daemon.log.contains("\u{1B}") && !daemon.log.contains("\u{0}"))
+        // The peer: this test's uid over ipc (SO_PEERCRED).
+        #expect(daemon.log.contains("peer=\"uid \(getuid()) gid"), "\(daemon.log.suffix(1000))")
     }
 
     /// Attack 1, locally: another user (uid 65534, as the review did) must not reach the control

@@ -275,7 +275,9 @@ import Testing
         #expect(retrained.status == 0, "a job that ran exits 0 whatever its verdict: \(retrained.err)")
         #expect(result["promoted"] == .bool(false), "\(result)")
         let (candidate, current) = (result["candidate"]?["macro_f1"]?.numberValue ?? 1, result["current"]?["macro_f1"]?.numberValue ?? 0)
-        #expect(candidate < current, "candidate macro-F1 \(candidate), current \(current)")
+        // Which units validate depends on the samples' send times (their identity), so the scores
+        // vary between runs; the verdict must not: the candidate misses the margin.
+        #expect(candidate < current + 0.01, "candidate macro-F1 \(candidate), current \(current)")
         #expect(result["reason"]?.stringValue?.isEmpty == false, "\(result)")
         // Base data trains only: 40 buffer records split between the sides, plus 40 base samples.
         let (train, validation) = (result["train_windows"]?.numberValue ?? 0, result["validation_windows"]?.numberValue ?? 0)
