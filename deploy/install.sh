@@ -114,9 +114,9 @@ else
     install -m 0644 "$root/deploy/config/lstmd.conf" "$etc/lstmd.conf"
 fi
 
-# Members of this group may use the control socket (the units' Group=lstmd, RuntimeDirectoryMode=0750).
-if [ -z "$destdir" ] && ! getent group lstmd >/dev/null; then
-    groupadd --system lstmd && echo "install.sh: made the group lstmd: its members may use lstmctl on /run/lstmd/control.sock" >&2
+# Members of this group may use the control socket (the units' Group=lstmd-control, RuntimeDirectoryMode=0750; not 'lstmd': systemd would then want a static user lstmd too).
+if [ -z "$destdir" ] && ! getent group lstmd-control >/dev/null; then
+    groupadd --system lstmd-control && echo "install.sh: made the group lstmd-control: its members may use lstmctl on /run/lstmd/control.sock" >&2
 fi
 if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     systemctl daemon-reload

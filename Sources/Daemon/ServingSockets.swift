@@ -87,7 +87,7 @@ final class ServingSockets {
             guard !path.isEmpty, !path.hasPrefix("@"), path != "*" else { continue }
             var info = stat()
             if stat(path, &info) == 0 { ipcFiles.append((path, UInt64(info.st_dev), UInt64(info.st_ino))) }
-            // Control sockets are the group's (under systemd: root and the group lstmd); the
+            // Control sockets are the group's (under systemd: root and the group lstmd-control); the
             // directory's mode decides who reaches them (RuntimeDirectoryMode=0750).
             if configuration.controlEndpoints.contains(endpoint) { chmod(path, 0o660) }
         }

@@ -223,13 +223,13 @@ expect [ "$(show lstmd SubState)" = running ]
 default_version="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["model"]["version"])' "$status_json")"
 pass "model $default_version"
 
-step "control: root and the group lstmd get in, other users do not"
-expect ct getent group lstmd
-expect [ "$(ct stat -c '%a %G' /run/lstmd)" = "750 lstmd" ]
+step "control: root and the group lstmd-control get in, other users do not"
+expect ct getent group lstmd-control
+expect [ "$(ct stat -c '%a %G' /run/lstmd)" = "750 lstmd-control" ]
 expect [ "$(ct stat -c '%a' /run/lstmd/control.sock)" = 660 ]
-ct useradd --no-create-home --groups lstmd lstmd-operator 2>/dev/null || true
+ct useradd --no-create-home --groups lstmd-control lstmd-operator 2>/dev/null || true
 ct setpriv --reuid=lstmd-operator --regid=lstmd-operator --init-groups lstmctl status --endpoint "$control" --timeout 5 >/dev/null \
-    || fail "a member of the group lstmd cannot use lstmctl status"
+    || fail "a member of the group lstmd-control cannot use lstmctl status"
 if ct setpriv --reuid=65534 --regid=65534 --clear-groups lstmctl status --endpoint "$control" --timeout 2 >/dev/null 2>&1; then
     fail "uid 65534 (not in the group) reached the control socket"
 fi
@@ -317,10 +317,19 @@ report+=("     watchdog restart, unit without SWIFT_BACKTRACE: $restart_s s afte
 
 # --- state across a restart -----------------------------------------------------------------------
 step "DynamicUser/StateDirectory state survives a restart (lstmctl reload --model)"
-ct install -m 0644 /work/new.safetensors /etc/lstmd/chosen.safetensors
+# A control reload may only load from model_directory (the store, /etc/lstmd/models).
+ct install -d -m 0755 /etc/lstmd/models
+ct install -m 0644 /work/new.safetensors /etc/lstmd/models/chosen.safetensors
+if ct lstmctl reload --endpoint "$control" --model /etc/lstmd/lstmd.conf > "$work/confined.txt" 2>&1; then
+    fail "a control reload read a file outside model_directory"
+fi
+grep -q "model_directory" "$work/confined.txt" || fail "the refusal does not name model_directory: $(cat "$work/confined.txt")"
 ct sed -i 's#^model = .*#model = /usr/local/share/lstmd/default.safetensors#' /etc/lstmd/lstmd.conf
 ct systemctl reload lstmd || fail "reload back to the default model failed"
-ct lstmctl reload --endpoint "$control" --model /etc/lstmd/chosen.safetensors > /dev/null || fail "lstmctl reload --model failed"
+ct lstmctl reload --endpoint "$control" --model /etc/lstmd/models/chosen.safetensors > /dev/null || fail "lstmctl reload --model failed"
+# The audit line, with its peer (root over the ipc socket) as a journal field.
+wait_for 10 ct sh -c "journalctl --no-pager -u lstmd -b -o verbose | grep -q 'PEER=uid 0 gid'" \
+    || fail "no audit line with the peer in the journal"
 expect ct test -f /var/lib/private/lstmd/model-choice.json
 ct systemctl restart lstmd || fail "restart failed"
 serving="$(ct lstmctl status --endpoint "$control" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"]["version"])')"
