@@ -93,7 +93,7 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         // CURVE socket when no handler is bound.
         zap = try authenticator.map { try ZAPHandler(authenticator: $0, context: context) }
         sockets = try ServingSockets(
-            configuration: configuration, channels: model.model.channels, context: context, wakeEndpoint: wakeEndpoint,
+            configuration: configuration, context: context, wakeEndpoint: wakeEndpoint,
             curve: authenticator)
         waker = try Waker(context: context, endpoint: wakeEndpoint)
         let tap = LabelTap(buffer: retraining?.buffer, model: model.model, stride: configuration.labelStride)

@@ -30,7 +30,7 @@ public struct Configuration: Sendable, Equatable {
     /// Most timesteps one frame may carry.
     public var maxTimestepsPerFrame = 4096
     /// Largest frame payload accepted, bytes; larger ones are dropped (`oversize`). ZeroMQ's
-    /// ZMQ_MAXMSGSIZE is set to 4× this (plus headroom), so a peer sending more than that is
+    /// ZMQ_MAXMSGSIZE is set to 1.25× this (plus 4 KiB), so a peer sending more than that is
     /// disconnected by libzmq before the bytes are buffered.
     public var maxMessageBytes = 1 << 20
     /// Bytes the ingest queue may hold per producer connection (`ingest_memory_limit`): the
@@ -174,13 +174,13 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Configuration {
-    /// The ingest queue's bounds for a model of `channels` channels: the largest message part
-    /// libzmq accepts (`ZMQ_MAXMSGSIZE`: the largest payload this daemon can accept, with headroom
-    /// so slightly larger ones are still counted as `oversize`, not disconnected), and how many
-    /// may queue per producer connection (`ZMQ_RCVHWM`) within `ingestMemoryLimit`.
-    public func ingestQueue(channels: Int) -> (maxMessageSize: Int, highWaterMark: Int) {
-        let largest = min(maxMessageBytes, 4 * maxTimestepsPerFrame * max(1, channels))
-        let maxMessageSize = largest + largest / 4 + 4096
+    /// The ingest queue's bounds: the largest message part libzmq accepts (`ZMQ_MAXMSGSIZE`:
+    /// `max_message_bytes` with headroom, so somewhat larger payloads are still counted as
+    /// `oversize` rather than disconnected, whatever model a reload brings), and how many such
+    /// parts may queue per producer connection (`ZMQ_RCVHWM`) within `ingestMemoryLimit`. The
+    /// bound holds for any bytes a peer sends, not only for valid frames.
+    public func ingestQueue() -> (maxMessageSize: Int, highWaterMark: Int) {
+        let maxMessageSize = maxMessageBytes + maxMessageBytes / 4 + 4096
         let derived = max(16, ingestMemoryLimit / (maxMessageSize + 512))
         return (maxMessageSize, receiveHighWaterMark ?? derived)
     }

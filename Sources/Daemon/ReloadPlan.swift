@@ -52,8 +52,10 @@ struct ReloadPlan: Sendable {
             let configured = configuration.modelPath ?? LoadedModel.defaultPath
             let loaded: LoadedModel
             if requested.hasPrefix("/"), ModelChoice.sameFile(requested, configured) {
-                // The configured file, by any spelling: the operator's own file, not confined.
-                loaded = try LoadedModel(path: requested, maxBytes: configuration.maxModelBytes)
+                // The configured file, by any spelling: the operator's own file, not confined. It
+                // is opened by the configured path, not the requested one, which a symlink swapped
+                // since the comparison could point elsewhere.
+                loaded = try LoadedModel(path: configured, maxBytes: configuration.maxModelBytes)
             } else {
                 loaded = try LoadedModel(confined: requested, reader: ModelFileReader(configuration: configuration))
             }

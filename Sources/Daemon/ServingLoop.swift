@@ -301,6 +301,8 @@ final class ServingLoop {
             return FrameRejection(.streamLimit, .streams(configuration.maxStreams))
         case .keyQuota:
             return FrameRejection(.keyQuota, .keyStreams(configuration.maxStreamsPerKey))
+        case .otherOwner:
+            return FrameRejection(.keyQuota, .otherOwner)
         case .new(let new):
             slot = new
             classifier.remove(slot: slot)  // a reused slot starts from zero

@@ -22,7 +22,7 @@ final class ServingSockets {
     /// each listener as it binds, so plain endpoints are bound first, then CURVE is switched on.
     /// - Throws: `DaemonError`; its `key` names the setting at fault, or is nil when a retry
     ///   may succeed (an address in use, or not yet configured on an interface at boot).
-    init(configuration: Configuration, channels: Int, context: ZMQContext, wakeEndpoint: String, curve: CurveAuthenticator? = nil) throws {
+    init(configuration: Configuration, context: ZMQContext, wakeEndpoint: String, curve: CurveAuthenticator? = nil) throws {
         func bind(_ socket: ZMQSocket, _ endpoints: [String], key: String, role: CurveRole) throws {
             let tcp = endpoints.filter { $0.hasPrefix("tcp://") }
             for endpoint in endpoints.filter({ !$0.hasPrefix("tcp://") }) + tcp {
@@ -51,7 +51,7 @@ final class ServingSockets {
         do {
             ingest = try ZMQSocket(.pull, context: context)
             try monitor(ingest, "ingest")
-            let queue = configuration.ingestQueue(channels: channels)
+            let queue = configuration.ingestQueue()
             try ingest.set(.receiveHighWaterMark, to: queue.highWaterMark)
             try ingest.set(.maxMessageSize, to: queue.maxMessageSize)
             try ingest.set(.linger, to: 0)
@@ -87,9 +87,13 @@ final class ServingSockets {
             guard !path.isEmpty, !path.hasPrefix("@"), path != "*" else { continue }
             var info = stat()
             if stat(path, &info) == 0 { ipcFiles.append((path, UInt64(info.st_dev), UInt64(info.st_ino))) }
-            // Control sockets are the group's (under systemd: root and the group lstmd-control); the
-            // directory's mode decides who reaches them (RuntimeDirectoryMode=0750).
-            if configuration.controlEndpoints.contains(endpoint) { chmod(path, 0o660) }
+            // Under systemd, control sockets in the runtime directory are the group's (root and the
+            // group lstmd-control); the directory's mode decides who reaches them
+            // (RuntimeDirectoryMode=0750). Elsewhere the umask decides, as before.
+            let runtime = (ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"] ?? "").split(separator: ":")
+            if configuration.controlEndpoints.contains(endpoint), runtime.contains(where: { path.hasPrefix($0 + "/") }) {
+                chmod(path, 0o660)
+            }
         }
     }
 

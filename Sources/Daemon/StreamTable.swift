@@ -45,6 +45,8 @@ struct StreamTable {
         case rejected
         /// A new stream of an owner already holding `maxStreamsPerKey` streams: drop.
         case keyQuota
+        /// A frame of a stream another CURVE key made: drop (no key may reset or feed another's).
+        case otherOwner
         /// A new stream whose id is not UTF-8 (the decoder lets only UTF-8 through; kept so the
         /// table never holds an id it cannot print).
         case invalidID
@@ -87,12 +89,13 @@ struct StreamTable {
     var occupiedSlots: [Int] { Array(slots.values) }
 
     /// Judges a frame of stream `id` numbered `sequence`, received at `now`; an accepted frame
-    /// (`new`, `next`, `gap`) becomes the stream's last. `owner` (the sender's CURVE key, nil
-    /// without CURVE) is asked only for a new stream.
+    /// (`new`, `next`, `gap`, `restart`) becomes the stream's last. `owner` is the sender's
+    /// CURVE key (nil without CURVE): a stream belongs to the key that made it.
     mutating func accept(id: UnsafeRawBufferPointer, sequence: UInt64, now: UInt64, owner: () -> String? = { nil }) -> Admission {
         lookupKey.bytes.removeAll(keepingCapacity: true)
         lookupKey.bytes.append(contentsOf: id)
         if let slot = slots[lookupKey] {
+            if let owned = records[slot]!.owner, owner() != owned { return .otherOwner }
             let last = records[slot]!.lastSequence
             if sequence == last { return .duplicate(last: last) }
             let restart = sequence < last && (sequence == 0 || last - sequence > reorderWindow)

@@ -20,6 +20,8 @@ public enum DropDetail: Sendable, Equatable {
     case streams(Int)
     /// The sender's CURVE key holds this many streams (`max_streams_per_key`).
     case keyStreams(Int)
+    /// The stream was made by another CURVE key.
+    case otherOwner
 
     /// A sentence for the log, e.g. `got 3 channels, model has 6`; nil for `.none`.
     public var text: String? {
@@ -37,6 +39,7 @@ public enum DropDetail: Sendable, Equatable {
         case .sequence(let got, let last): "sequence \(got) after \(last)"
         case .streams(let count): "the stream table is full (\(count) streams, max_streams)"
         case .keyStreams(let count): "the sender's key holds \(count) streams (max_streams_per_key)"
+        case .otherOwner: "the stream belongs to another key"
         }
     }
 

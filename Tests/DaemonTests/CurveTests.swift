@@ -123,4 +123,18 @@ import ZeroMQ
         table.remove(slot: first)
         guard case .new = accept("a3", Self.keyA) else { Issue.record("a3 not admitted after a1 left"); return }
     }
+
+    /// With sequence 0 meaning a producer restart, another key (or a sender without one) must not
+    /// be able to reset, or feed, a stream a key made; its owner goes on.
+    @Test func aStreamTakesFramesOnlyFromItsOwner() {
+        var table = StreamTable(maxStreams: 10, idleTimeout: 1_000_000_000)
+        func accept(_ sequence: UInt64, _ owner: String?) -> StreamTable.Admission {
+            Array("a".utf8).withUnsafeBytes { table.accept(id: $0, sequence: sequence, now: 0, owner: { owner }) }
+        }
+        guard case .new(let slot) = accept(5, Self.keyA) else { Issue.record("not new"); return }
+        #expect(accept(0, Self.keyB) == .otherOwner)
+        #expect(accept(0, nil) == .otherOwner)
+        #expect(accept(6, Self.keyA) == .next(slot: slot))
+        #expect(accept(0, Self.keyA) == .restart(slot: slot, last: 6))
+    }
 }

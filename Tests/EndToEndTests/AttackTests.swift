@@ -53,15 +53,16 @@ import Testing
     }
 
     /// Attack 1, locally: another user (uid 65534, as the review did) must not reach the control
-    /// socket. The daemon makes its ipc control socket 0660 (owner and group), so only root and
-    /// the group get in; here the daemon runs as root, the attacker as nobody.
+    /// socket. In its runtime directory (as under systemd) the daemon makes its ipc control socket
+    /// 0660 (owner and group), so only root and the group get in; here the daemon runs as root,
+    /// the attacker as nobody.
     @Test func anotherUserCannotUseTheControlSocket() throws {
         let tools = ClientToolTests()
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
             print("skipping the other-user control test: needs root and /usr/bin/setpriv")
             return
         }
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(environment: ["RUNTIME_DIRECTORY": "/tmp"])
         defer { daemon.stop() }
         let path = String(daemon.controlEndpoint.dropFirst("ipc://".count))
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
