@@ -310,3 +310,20 @@ import Testing
         #expect(help.contains("--max-timesteps-per-frame <n> (or --max-timesteps): "))
     }
 }
+
+@Suite struct IngestQueueTests {
+    /// The queue's bound holds for any bytes a peer sends: HWM × the largest part libzmq takes ≤
+    /// the budget; an explicit receive_hwm wins.
+    @Test func hwmAndMessageSizeFollowTheBudgetAndMaxMessageBytes() {
+        var configuration = Configuration()
+        let defaults = configuration.ingestQueue()
+        #expect(defaults.maxMessageSize == (1 << 20) + (1 << 18) + 4096)
+        #expect(defaults.highWaterMark == 204)
+        #expect(defaults.highWaterMark * defaults.maxMessageSize <= configuration.ingestMemoryLimit)
+        configuration.maxMessageBytes = 4096
+        configuration.ingestMemoryLimit = 16 << 20
+        #expect(configuration.ingestQueue() == (maxMessageSize: 9216, highWaterMark: 1724))
+        configuration.receiveHighWaterMark = 7
+        #expect(configuration.ingestQueue().highWaterMark == 7)
+    }
+}
