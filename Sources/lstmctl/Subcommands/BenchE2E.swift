@@ -390,7 +390,7 @@ final class LoadGenerator {
     func sendOne() throws {
         let stream = next
         next = (next + 1) % streams
-        var header = FrameHeader(channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: benchRealtimeNanoseconds())
+        var header = FrameHeader(channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: realtimeNanoseconds())
         header.flags = 0
         sequences[stream] += 1
         guard try socket.send(ids[stream], more: true) else {
@@ -426,11 +426,6 @@ final class LoadGenerator {
     }
 }
 
-func benchRealtimeNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}
 
 /// Subscribes to all labels on a thread and records each label's frame timestamp (`timestamp_ns`)
 /// and its receive time − frame timestamp, in µs.
@@ -454,7 +449,7 @@ final class LabelLatencyCollector: Sendable {
             while !stopFlag.load(ordering: .acquiring) {
                 guard (try? socket.receive(into: &message)) == true else { continue }
                 guard message.hasMore, (try? socket.receive(into: &message)) == true else { continue }
-                let now = benchRealtimeNanoseconds()
+                let now = realtimeNanoseconds()
                 let stamp: Int64? = message.withUnsafeBytes { raw in
                     let bytes = raw.bindMemory(to: UInt8.self)
                     guard bytes.count > key.count else { return nil }

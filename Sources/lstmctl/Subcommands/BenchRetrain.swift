@@ -139,7 +139,7 @@ struct BenchRetrain: ParsableCommand {
             return base >= number(buffer?["records"])
         }
         printError("[4/6] appends: \(samples) training samples of \(window) timesteps, as fast as lstmd takes them…")
-        let floodStart = benchRealtimeNanoseconds()
+        let floodStart = realtimeNanoseconds()
         let clock = ContinuousClock(), began = clock.now
         let sendSeconds = try sendTrainingSamples(data, endpoint: endpoints[0])
         var durable = base
@@ -148,7 +148,7 @@ struct BenchRetrain: ParsableCommand {
             return durable >= base + Double(samples)
         }
         let fillSeconds = (clock.now - began).seconds
-        let flood = (floodStart, benchRealtimeNanoseconds())
+        let flood = (floodStart, realtimeNanoseconds())
         let records = number(try status()["buffer"]?["records"])
 
         // 5. The job, with epochs for about --job-seconds of training.
@@ -156,7 +156,7 @@ struct BenchRetrain: ParsableCommand {
         let jobEpochs = epochs ?? max(1, min(1000, Int((jobSeconds * baselineRate / expected).rounded())))
         try recipeText(epochs: jobEpochs, window: window, hop: served.hop).write(to: recipeURL, atomically: true, encoding: .utf8)
         printError("[5/6] retrain: \(Int(records)) records in the buffer, \(jobEpochs) epochs (about \(formatSeconds(jobSeconds)) s of training)…")
-        let jobStart = benchRealtimeNanoseconds()
+        let jobStart = realtimeNanoseconds()
         let reply = try controlRequest("retrain", options: .requests(to: control, timeout: 5))
         guard let job = reply["job"] else { throw CommandFailure("lstmd's retrain reply names no job: \(reply.jsonText)") }
         var outcome = reply
@@ -165,7 +165,7 @@ struct BenchRetrain: ParsableCommand {
             let state = outcome["state"]?.stringValue ?? "-"
             return state != "queued" && state != "running"
         }
-        let during = (jobStart, benchRealtimeNanoseconds())
+        let during = (jobStart, realtimeNanoseconds())
         let end = try status()
         load.stop()
         usleep(300_000)
@@ -219,9 +219,9 @@ struct BenchRetrain: ParsableCommand {
 
     /// Lets the load run for `seconds`; returns the realtime span (ns) the phase covers.
     private func phase(seconds: Double) -> (Int64, Int64) {
-        let from = benchRealtimeNanoseconds()
+        let from = realtimeNanoseconds()
         usleep(UInt32(seconds * 1e6))
-        return (from, benchRealtimeNanoseconds())
+        return (from, realtimeNanoseconds())
     }
 
     /// The retraining recipe: bench train's workload (Adam 1e-3, clip 1, batch 64, no dropout,
@@ -292,7 +292,7 @@ struct BenchRetrain: ParsableCommand {
         let began = ContinuousClock.now
         for (index, sample) in data.samples.enumerated() {
             let header = FrameHeader(
-                channels: data.channels, timesteps: sample.length, sequence: UInt64(index), timestamp: benchRealtimeNanoseconds(),
+                channels: data.channels, timesteps: sample.length, sequence: UInt64(index), timestamp: realtimeNanoseconds(),
                 label: sample.label, trainingSample: true)
             guard try socket.send(id, more: true) else { throw CommandFailure("lstmd took no training sample for 30 s") }
             try socket.send(header.encoded, more: true)
@@ -375,7 +375,7 @@ final class PacedLabelledLoad: Sendable {
                     }
                 }
                 let header = FrameHeader(
-                    channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: benchRealtimeNanoseconds(),
+                    channels: channels, timesteps: timesteps, sequence: sequences[stream], timestamp: realtimeNanoseconds(),
                     label: labelled.load(ordering: .relaxed) ? k : nil)
                 sequences[stream] += 1
                 index += 1

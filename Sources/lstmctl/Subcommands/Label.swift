@@ -142,20 +142,11 @@ struct Label: ParsableCommand {
     private func send(_ samples: [Dataset.Sample], labels: [Int], channels c: Int, timeout: Double) throws {
         let ingest = endpoint ?? Self.defaultIngest
         let streamID = Array((stream ?? Self.defaultStream).utf8)
-        let milliseconds = max(1, Int(timeout * 1000))
         let started = Date()
         var timesteps = 0
         let keys = try curve.keys()
         do {
-            let context = try ZMQContext()
-            let socket = try ZMQSocket(.push, context: context)
-            // Queue only on a completed connection, so a missing daemon shows as a send timeout.
-            try socket.set(.immediate, to: true)
-            try socket.set(.sendTimeout, to: milliseconds)
-            // Sockets default to linger 0: without this, closing would discard queued frames.
-            try socket.set(.linger, to: milliseconds)
-            try keys.apply(to: socket)
-            try socket.connect(ingest)
+            let socket = try producerSocket(to: ingest, timeout: timeout, keys: keys)
             for (index, (sample, label)) in zip(samples, labels).enumerated() {
                 var payload = [UInt8](repeating: 0, count: sample.length * c * 4)
                 payload.withUnsafeMutableBytes { raw in
@@ -164,7 +155,7 @@ struct Label: ParsableCommand {
                     }
                 }
                 let header = FrameHeader(
-                    channels: c, timesteps: sample.length, sequence: UInt64(index), timestamp: wallClockNanoseconds(), label: label,
+                    channels: c, timesteps: sample.length, sequence: UInt64(index), timestamp: realtimeNanoseconds(), label: label,
                     trainingSample: true)
                 guard try socket.send(streamID, more: true) else {
                     throw CommandFailure(
@@ -283,9 +274,3 @@ private struct DaemonCounters: Equatable {
     }
 }
 
-/// CLOCK_REALTIME, ns since the epoch: the frame timestamp.
-private func wallClockNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}

@@ -103,16 +103,7 @@ struct Send: ParsableCommand {
         let sendingEnded: UInt64
         let keys = try curve.keys()
         do {
-            let context = try ZMQContext()
-            let socket = try ZMQSocket(.push, context: context)
-            // Queue frames only on a completed connection, so a missing daemon shows as a send
-            // timeout instead of frames piling up in a pipe to nowhere.
-            try socket.set(.immediate, to: true)
-            try socket.set(.sendTimeout, to: milliseconds)
-            // Sockets default to linger 0: without this, closing would discard queued frames.
-            try socket.set(.linger, to: milliseconds)
-            try keys.apply(to: socket)
-            try socket.connect(endpoint)
+            let socket = try producerSocket(to: endpoint, timeout: timeout, keys: keys)
             for _ in 0..<repeatCount {
                 for (sample, label) in zip(chosen, labels) {
                     var start = 0
@@ -228,12 +219,6 @@ private func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
-/// CLOCK_REALTIME, ns since the epoch: the frame timestamp.
-private func realtimeNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}
 
 /// Sleeps until CLOCK_MONOTONIC reaches `deadline` ns (absolute, so pacing never drifts).
 private func sleep(until deadline: UInt64) {
