@@ -16,6 +16,19 @@ extension EndToEnd {
             return request
         }
 
+        /// Two models of one shape (3 channels, window 2, hop 1): "small" (version `small`), and
+        /// "big" (hidden size 1000, version `big`, ~16 MB), whose load takes long enough to be seen.
+        static func smallAndBigModels(in models: TemporaryDirectory) throws -> (small: String, big: URL) {
+            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
+            var big = ModelFile.randomlyInitialized(
+                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
+                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
+            big.provenance = .object(["version": .string("big")])
+            let url = models.url.appendingPathComponent("big.safetensors")
+            try big.write(to: url)
+            return (small, url)
+        }
+
         /// The first 8 bytes of `text` read as the little-endian header length a naive loader
         /// would print.
         static func headerLength(_ text: String) -> String {
@@ -166,13 +179,7 @@ extension EndToEnd {
         @Test func aSecondReloadDuringALoadIsRefused() throws {
             let models = try TemporaryDirectory()
             defer { models.remove() }
-            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
-            var big = ModelFile.randomlyInitialized(
-                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
-                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
-            big.provenance = .object(["version": .string("big")])
-            let bigURL = models.url.appendingPathComponent("big.safetensors")
-            try big.write(to: bigURL)
+            let (small, bigURL) = try Self.smallAndBigModels(in: models)
             let configuration = models.url.appendingPathComponent("lstmd.conf")
             try "model = \(small)\nmodel_directory = \(models.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
             try withDaemon(["--config", configuration.path], subscribe: false) { daemon in
@@ -192,13 +199,7 @@ extension EndToEnd {
         @Test func aSighupDuringALoadIsTakenUpAfterIt() throws {
             let models = try TemporaryDirectory()
             defer { models.remove() }
-            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
-            var big = ModelFile.randomlyInitialized(
-                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
-                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
-            big.provenance = .object(["version": .string("big")])
-            let bigURL = models.url.appendingPathComponent("big.safetensors")
-            try big.write(to: bigURL)
+            let (small, bigURL) = try Self.smallAndBigModels(in: models)
             let configuration = models.url.appendingPathComponent("lstmd.conf")
             try "model = \(small)\nmodel_directory = \(models.path)\n".write(to: configuration, atomically: true, encoding: .utf8)
             try withDaemon(["--config", configuration.path], subscribe: false) { daemon in
@@ -227,13 +228,7 @@ extension EndToEnd {
         @Test func labelsKeepFlowingWhileALargeModelLoads() throws {
             let models = try TemporaryDirectory()
             defer { models.remove() }
-            let (small, _) = try TestModels.write(to: models, name: "small", window: 2, hop: 1, version: "small", seed: 1)
-            var big = ModelFile.randomlyInitialized(
-                architecture: Architecture(inputSize: 3, hiddenSize: 1000, numClasses: 4), window: 2, hop: 1,
-                scaler: .zscore(mean: [0, 0, 0], std: [1, 1, 1]), seed: 3)
-            big.provenance = .object(["version": .string("big")])
-            let bigURL = models.url.appendingPathComponent("big.safetensors")
-            try big.write(to: bigURL)
+            let (small, bigURL) = try Self.smallAndBigModels(in: models)
 
             try withDaemon(["--model", small, "--model-directory", models.path]) { daemon in
                 let control = try ZMQSocket(.req, context: daemon.context)
