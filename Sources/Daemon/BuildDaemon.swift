@@ -27,6 +27,13 @@ public struct DaemonBuildOptions: Sendable {
     /// The program run as `PROGRAM retrain-worker DIR` for each retraining job; default this
     /// process's own executable (lstmd).
     public var workerExecutable: String?
+    /// Called on the thread that rebuilds the streams' states in a new model, before it starts
+    /// (a test seam: holding it lets frames arrive while a swap is under way). nil: none.
+    public var primingGate: (@Sendable () -> Void)?
+    /// Called by the retraining thread between the steps of filing a candidate: `stored` (in
+    /// the model store), `promoted` (the `current` pointer names it; the swap follows). A test
+    /// seam for a crash in the middle of a promotion. nil: none.
+    public var promotionHook: (@Sendable (String) -> Void)?
 
     public init() {}
 }
@@ -81,7 +88,7 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
             }
             reloadHook?(event)
         },
-        configurationLoader: options.configurationLoader)
+        configurationLoader: options.configurationLoader, primingGate: options.primingGate)
     let wakeEndpoint = "inproc://lstmd-wake-\(UUID().uuidString)"
     let sockets: ServingSockets
     let loop: ServingLoop
@@ -100,7 +107,8 @@ public func buildDaemon(configuration: Configuration, logger: Logger, options: D
         retrainer = retraining.map {
             Retrainer(
                 configuration: configuration, buffer: $0.buffer, store: $0.store, jobsDirectory: $0.jobs,
-                workerExecutable: options.workerExecutable ?? ownExecutable(), counters: tap.counters, waker: waker, logger: logger)
+                workerExecutable: options.workerExecutable ?? ownExecutable(), counters: tap.counters, waker: waker, logger: logger,
+                clock: options.clock, promotionHook: options.promotionHook)
         }
         loop = try ServingLoop(
             configuration: configuration, model: model, sockets: sockets, state: state, clock: options.clock, tap: tap,

@@ -79,7 +79,7 @@ extension Configuration {
     public static func unknownEnvironmentVariables(_ environment: [String: String]) -> [(variable: String, suggestion: String?)] {
         // Read elsewhere: the configuration file's path, the build's -march, test hooks.
         table.unknownEnvironmentVariables(
-            environment, prefix: environmentPrefix, ignoring: ["LSTMD_CONFIG", "LSTMD_MARCH", "LSTMD_DEBUG_STALL_AFTER_MS"])
+            environment, prefix: environmentPrefix, ignoring: ["LSTMD_CONFIG", "LSTMD_MARCH", "LSTMD_DEBUG_STALL_AFTER_MS", "LSTMD_DEBUG_PAUSE_PROMOTION"])
     }
 
     /// Sets `key` from its items.

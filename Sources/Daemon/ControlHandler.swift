@@ -253,6 +253,8 @@ extension ServingLoop: ControlTarget {
     func resetStream(_ id: String) -> Bool {
         guard let slot = table.slot(of: id) else { return false }
         classifier.reset(slot: slot)
+        tap.reset(slot: slot)
+        streamStateChanged(slot: slot)
         logger.debug("stream reset (control)", metadata: ["stream": "\(id)"])
         return true
     }
@@ -261,6 +263,8 @@ extension ServingLoop: ControlTarget {
         guard let slot = table.slot(of: id) else { return false }
         table.remove(slot: slot)
         classifier.remove(slot: slot)
+        tap.remove(slot: slot)
+        streamStateChanged(slot: slot)
         logger.debug("stream closed (control)", metadata: ["stream": "\(id)"])
         return true
     }

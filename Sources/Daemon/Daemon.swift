@@ -49,11 +49,15 @@ final class DaemonState: Sendable {
     let metrics: (any ServingMetrics)?
     let reloadHook: (@Sendable (ReloadEvent) -> Void)?
     let configurationLoader: (@Sendable () throws -> Configuration)?
+    /// Called on the priming thread before a swap's replay (`DaemonBuildOptions.primingGate`).
+    let primingGate: (@Sendable () -> Void)?
 
     init(
         labelledSink: (@Sendable (String, FrameHeader, [Float]) -> Void)?, metrics: (any ServingMetrics)?,
-        reloadHook: (@Sendable (ReloadEvent) -> Void)?, configurationLoader: (@Sendable () throws -> Configuration)?
+        reloadHook: (@Sendable (ReloadEvent) -> Void)?, configurationLoader: (@Sendable () throws -> Configuration)?,
+        primingGate: (@Sendable () -> Void)? = nil
     ) {
+        self.primingGate = primingGate
         self.labelledSink = labelledSink
         self.metrics = metrics
         self.reloadHook = reloadHook

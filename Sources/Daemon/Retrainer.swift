@@ -81,6 +81,11 @@ final class Retrainer: Sendable {
     let workerExecutable: String
     let counters: LabelTap.Counters
     let logger: Logger
+    /// Job timing (the interval trigger) follows the daemon's clock, so tests can inject one.
+    let clock: any ServingClock
+    /// Called between the steps of filing a candidate (`stored`, `promoted`): a test seam for
+    /// crashing in the middle of a promotion.
+    let promotionHook: (@Sendable (String) -> Void)?
     private let waker: Waker
     private let schedule: Mutex<RetrainSchedule>
     private let results = Mutex<[String: JSONValue]>([:])
@@ -93,8 +98,11 @@ final class Retrainer: Sendable {
 
     init(
         configuration: Configuration, buffer: LabelledBuffer, store: ModelStore, jobsDirectory: URL, workerExecutable: String,
-        counters: LabelTap.Counters, waker: Waker, logger: Logger
+        counters: LabelTap.Counters, waker: Waker, logger: Logger, clock: any ServingClock = SystemServingClock(),
+        promotionHook: (@Sendable (String) -> Void)? = nil
     ) {
+        self.clock = clock
+        self.promotionHook = promotionHook
         self.configuration = configuration
         self.buffer = buffer
         self.store = store
@@ -103,17 +111,18 @@ final class Retrainer: Sendable {
         self.counters = counters
         self.waker = waker
         self.logger = logger
-        schedule = Mutex(RetrainSchedule(interval: configuration.retrainInterval, minimumNew: configuration.retrainMinNew, now: Self.now()))
+        schedule = Mutex(RetrainSchedule(interval: configuration.retrainInterval, minimumNew: configuration.retrainMinNew, now: Double(clock.monotonicNanoseconds()) / 1e9))
     }
 
-    static func now() -> Double { Double(SystemServingClock().monotonicNanoseconds()) / 1e9 }
+    /// The clock's monotonic time in seconds.
+    func now() -> Double { Double(clock.monotonicNanoseconds()) / 1e9 }
 
     /// The serving loop says which file serves now (jobs start from it).
     func serving(_ path: String) { served.withLock { $0 = path } }
 
     /// Control `retrain`.
     func request() -> RetrainSchedule.Job {
-        let job = schedule.withLock { $0.request(now: Self.now()) }
+        let job = schedule.withLock { $0.request(now: now()) }
         wake.signal()
         return job
     }
@@ -145,7 +154,7 @@ final class Retrainer: Sendable {
     /// The retraining thread's loop: starts due jobs until `stop()`.
     func serve() {
         while !stopping.load(ordering: .acquiring) {
-            let job = schedule.withLock { $0.next(now: Self.now(), newSinceLastJob: counters.sinceLastJob.load(ordering: .relaxed)) }
+            let job = schedule.withLock { $0.next(now: now(), newSinceLastJob: counters.sinceLastJob.load(ordering: .relaxed)) }
             if let job {
                 run(job)
                 schedule.withLock { $0.finished() }
@@ -234,8 +243,10 @@ final class Retrainer: Sendable {
             metadata: .init(
                 version: version, trigger: job.trigger, verdict: result.promoted ? .promoted : .rejected, reason: result.reason,
                 gate: result.gate, job: resultJSON))
+        promotionHook?("stored")
         if result.promoted {
             try store.promote(version)
+            promotionHook?("promoted")
             swaps.withLock { $0.append(SwapRequest(path: store.modelURL(version: version).path, reason: "retrain", job: resultJSON)) }
             waker.send(.swap)
             totals.withLock { $0.promoted += 1 }

@@ -85,18 +85,93 @@ extension ServingLoop {
         return .object(["ok": .bool(true), "pending": .bool(true)])
     }
 
-    /// The loader finished: swaps the model in (or reports the refusal), answers the waiting
-    /// control request, then takes up a configuration reload or promotion that arrived meanwhile.
+    /// How a new model takes over a stream at its next frame.
+    enum Replay {
+        /// Replay the stream's whole history (at most `W` timesteps); `total` is its timesteps
+        /// since reset under the old model.
+        case full(total: Int)
+        /// The state was primed before the swap: advance it by the stream's last `n` timesteps,
+        /// which arrived while it was primed.
+        case catchUp(Int)
+    }
+
+    /// The longest the new model's stream states are rebuilt before the swap (a `reload`'s reply
+    /// waits for it); streams left over are replayed at their next frame.
+    static let primingBudget = Duration.seconds(1)
+
+    /// A swap waiting for its streams' states to be rebuilt in the new model (`SwapPrimer`).
+    struct Priming {
+        var prepared: PreparedReload
+        var pending: PendingReload
+        /// Slot → its epoch and timesteps since reset when snapshotted.
+        var snapshots: [Int: (epoch: UInt64, total: Int)]
+    }
+
+    /// The loader finished: primes the new model's stream states beside serving (replay), or
+    /// swaps it in at once (or reports the refusal).
     func finishReload() {
-        guard let pending = pendingReload, let outcome = loader.take() else { return }
-        pendingReload = nil
-        let reply: JSONValue
+        guard let pending = pendingReload, priming == nil, let outcome = loader.take() else { return }
         switch outcome {
         case .success(let prepared):
-            reply = swapIn(prepared, pending: pending)
+            let next: StreamClassifier
+            do {
+                next = try prepared.loaded.classifier(configuration: prepared.replacement ?? configuration)
+            } catch {
+                complete(pending, reply: refuse(pending, error))
+                return
+            }
+            if startPriming(next, prepared: prepared, pending: pending) { return }
+            complete(pending, reply: swapIn(prepared, next: next, primed: [:], pending: pending))
         case .failure(let error):
-            reply = refuse(pending, error)
+            complete(pending, reply: refuse(pending, error))
         }
+    }
+
+    /// The primer finished: the primed model is swapped in.
+    func finishPriming() {
+        guard let priming, let (next, primed) = primer.take() else { return }
+        self.priming = nil
+        let marks = priming.snapshots.filter { primed.contains($0.key) }
+        if marks.count < priming.snapshots.count {
+            logger.info(
+                "streams not primed within the budget are replayed at their next frame",
+                metadata: ["primed": "\(marks.count)", "streams": "\(priming.snapshots.count)"])
+        }
+        complete(priming.pending, reply: swapIn(priming.prepared, next: next, primed: marks, pending: priming.pending))
+    }
+
+    /// Snapshots every stream's history and starts replaying it into `next` on the primer's
+    /// thread. - Returns: false when there is nothing to prime (reset continuity, a new shape,
+    /// no streams).
+    private func startPriming(_ next: StreamClassifier, prepared: PreparedReload, pending: PendingReload) -> Bool {
+        let model = prepared.loaded.model
+        guard (prepared.replacement ?? configuration).swapContinuity == .replay,
+            model.file.window == tap.window, model.channels == tap.channels
+        else { return false }
+        flushBatch()
+        var snapshots: [SwapPrimer.Snapshot] = []
+        var marks: [Int: (epoch: UInt64, total: Int)] = [:]
+        // The most recently active streams first: within the budget they are the ones whose
+        // next frame is soonest.
+        let slots = table.occupiedSlots.sorted { table[$0].lastSeen > table[$1].lastSeen }
+        for slot in slots {
+            let history = tap.history(slot: slot)
+            guard history.count > 0 else { continue }
+            let total = classifier.timesteps(slot: slot)
+            snapshots.append(.init(slot: slot, epoch: epoch(slot: slot), values: history.values, count: history.count, total: total))
+            marks[slot] = (epoch(slot: slot), total)
+        }
+        guard !snapshots.isEmpty else { return false }
+        logger.info("rebuilding the streams' states in the new model beside serving", metadata: ["streams": "\(snapshots.count)"])
+        priming = Priming(prepared: prepared, pending: pending, snapshots: marks)
+        primer.start(next, snapshots: snapshots, budget: Self.primingBudget)
+        return true
+    }
+
+    /// Answers the request that started the load and takes up a configuration reload or
+    /// promotion that arrived meanwhile.
+    private func complete(_ pending: PendingReload, reply: JSONValue) {
+        pendingReload = nil
         if pending.repliesToControl { _ = try? sockets.control?.send(Array(reply.jsonText.utf8)) }
         if deferredConfigurationReload {
             deferredConfigurationReload = false
@@ -129,16 +204,13 @@ extension ServingLoop {
     }
 
     /// Swaps a loaded model in between frames: every stream keeps its record (sequence tracking,
-    /// counters) in the stream table; its state is rebuilt from its history at its next frame
-    /// (`swap_continuity = replay`) or starts from zero (`reset`); labels carry the new version.
-    private func swapIn(_ prepared: PreparedReload, pending: PendingReload) -> JSONValue {
+    /// counters) in the stream table; its state was primed from a snapshot of its history
+    /// (`primed`, caught up at its next frame), or is rebuilt from its history at its next frame
+    /// (`swap_continuity = replay`), or starts from zero (`reset`); labels carry the new version.
+    private func swapIn(
+        _ prepared: PreparedReload, next: StreamClassifier, primed: [Int: (epoch: UInt64, total: Int)], pending: PendingReload
+    ) -> JSONValue {
         let loaded = prepared.loaded
-        let next: StreamClassifier
-        do {
-            next = try loaded.classifier(configuration: prepared.replacement ?? configuration)
-        } catch {
-            return refuse(pending, error)
-        }
         if var replacement = prepared.replacement {
             // Sockets stay as bound; everything else takes the new values.
             replacement.ingestEndpoints = configuration.ingestEndpoints
@@ -162,8 +234,21 @@ extension ServingLoop {
         retrainer?.serving(loaded.path)
         pendingReplay.removeAll()
         if configuration.swapContinuity == .replay, sameShape {
-            for slot in table.occupiedSlots { pendingReplay[slot] = previous.timesteps(slot: slot) }
+            for slot in table.occupiedSlots {
+                let total = previous.timesteps(slot: slot)
+                if let mark = primed[slot], mark.epoch == epoch(slot: slot) {
+                    let behind = total - mark.total
+                    if behind == 0 { continue }
+                    if behind > 0, behind <= tap.window {
+                        pendingReplay[slot] = .catchUp(behind)
+                        continue
+                    }
+                }
+                next.remove(slot: slot)
+                pendingReplay[slot] = .full(total: total)
+            }
         }
+        for slot in primed.keys where !table.isOccupied(slot) { next.remove(slot: slot) }
         counts.reloads += 1
         let version = loaded.model.file.version
         publishModelEvent(old: oldVersion, new: version, reason: pending.reason, job: pending.job)

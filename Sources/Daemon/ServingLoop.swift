@@ -54,9 +54,16 @@ final class ServingLoop {
     let retrainer: Retrainer?
     /// CURVE authorisation, when `curve_directory` is set.
     let authenticator: CurveAuthenticator?
-    /// Streams whose state a new model rebuilds from their history at their next frame (slot →
-    /// timesteps since reset under the old model): `swap_continuity = replay`.
-    var pendingReplay: [Int: Int] = [:]
+    /// Streams whose state a new model rebuilds from their history at their next frame:
+    /// `swap_continuity = replay`.
+    var pendingReplay: [Int: Replay] = [:]
+    /// Rebuilds the streams' states in a new model before the swap.
+    let primer: SwapPrimer
+    /// The swap waiting for `primer`: the old model serves until it has finished.
+    var priming: Priming?
+    /// Each slot's incarnation: bumped whenever its stream's state is reset, closed, evicted or
+    /// given to a new stream, so a state primed from an older snapshot is known to be stale.
+    private var slotEpochs: [UInt64] = []
     private var batch = FrameBatch()
     var counts = StatusSnapshot.Counts()
     var evicted = 0
@@ -79,6 +86,7 @@ final class ServingLoop {
         logger: Logger
     ) throws {
         loader = ModelLoader(waker: waker)
+        primer = SwapPrimer(waker: waker, gate: state.primingGate)
         self.tap = tap
         self.authenticator = authenticator
         self.retrainer = retrainer
@@ -175,6 +183,7 @@ final class ServingLoop {
                 }
             case .swap: takeSwaps()
             case .loaded: finishReload()
+            case .primed: finishPriming()
             case .stall:
                 // Debug: hang here (no progress stamps, so the watchdog stops pinging) until stop.
                 logger.warning("debug: the serving loop stalls until stopped")
@@ -219,7 +228,7 @@ final class ServingLoop {
         for (slot, id) in expired {
             classifier.remove(slot: slot)
             tap.remove(slot: slot)
-            pendingReplay[slot] = nil
+            streamStateChanged(slot: slot)
             logger.debug("stream evicted (idle)", metadata: ["stream": "\(id)"])
         }
         evicted += expired.count
@@ -307,7 +316,7 @@ final class ServingLoop {
             slot = new
             classifier.remove(slot: slot)  // a reused slot starts from zero
             tap.remove(slot: slot)
-            pendingReplay[slot] = nil
+            streamStateChanged(slot: slot)
             logger.debug("stream created", metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)"])
         case .next(let next):
             slot = next
@@ -322,13 +331,10 @@ final class ServingLoop {
                 metadata: ["stream": "\(table[slot].id)", "sequence": "\(header.sequence)", "last": "\(last)"])
             classifier.reset(slot: slot)
             tap.gap(slot: slot)
-            pendingReplay[slot] = nil
+            streamStateChanged(slot: slot)
             if restart { counts.sequenceRestarts += 1 } else { counts.gaps += 1 }
         }
-        if let total = pendingReplay.removeValue(forKey: slot) {
-            let history = tap.history(slot: slot)
-            classifier.prime(slot: slot, values: history.values, count: history.count, total: total)
-        }
+        if let replay = pendingReplay.removeValue(forKey: slot) { takeOver(slot: slot, replay) }
         tap.feed(slot: slot, id: table[slot].id, values: receiver.values[0..<count], timestamp: header.timestamp, label: header.label)
         counts.frames += 1
         counts.timesteps += header.timesteps
@@ -347,6 +353,32 @@ final class ServingLoop {
             state.metrics?.frame(timesteps: header.timesteps, receivedAt: now)
         }
         return nil
+    }
+
+    /// The stream in `slot` was reset, closed, evicted or given to a new stream: a replay planned
+    /// for it is void, and so is a state primed for it.
+    func streamStateChanged(slot: Int) {
+        if slot >= slotEpochs.count { slotEpochs.append(contentsOf: repeatElement(0, count: slot + 1 - slotEpochs.count)) }
+        slotEpochs[slot] &+= 1
+        pendingReplay[slot] = nil
+    }
+
+    func epoch(slot: Int) -> UInt64 { slot < slotEpochs.count ? slotEpochs[slot] : 0 }
+
+    /// Rebuilds (`full`) or catches up (`catchUp`) the new model's state of the stream in `slot`
+    /// from its history, before its first frame after a swap.
+    private func takeOver(slot: Int, _ replay: Replay) {
+        let history = tap.history(slot: slot)
+        switch replay {
+        case .full(let total):
+            classifier.prime(slot: slot, values: history.values, count: history.count, total: total)
+        case .catchUp(let timesteps):
+            let count = min(timesteps, history.count)
+            let c = classifier.model.channels
+            history.values.withUnsafeBufferPointer { buffer in
+                classifier.advance(slot: slot, values: buffer.baseAddress! + (history.count - count) * c, count: count)
+            }
+        }
     }
 
     /// Classifies the frames waiting in the batch (one per stream), all streams together.

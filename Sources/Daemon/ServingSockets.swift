@@ -138,6 +138,8 @@ final class Waker: Sendable {
         case swap = 4
         /// A model load finished on the loader thread: its outcome waits in `ModelLoader.take()`.
         case loaded = 5
+        /// The new model's stream states are rebuilt: the classifier waits in `SwapPrimer.take()`.
+        case primed = 6
     }
 
     /// A PAIR socket is not thread-safe: every send holds the lock.

@@ -178,6 +178,14 @@ final class StreamClassifier {
         }
     }
 
+    /// Advances the stream in `slot` by `count` raw timesteps (`values`, `[count, C]`) without
+    /// emitting labels: a state primed before a swap catches up on the timesteps that arrived
+    /// while it was primed (the old model labelled them).
+    func advance(slot: Int, values: UnsafePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        process(engine(slot: slot), values: values, timesteps: count) { _, _ in }
+    }
+
     /// Consumes one frame of the stream in `slot`; see `process(_:values:timesteps:emit:)`.
     func process(
         slot: Int, values: UnsafePointer<Float>, timesteps: Int, emit: (Int, UnsafePointer<Float>) -> Void

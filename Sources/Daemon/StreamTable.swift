@@ -85,6 +85,9 @@ struct StreamTable {
     /// The slot of the stream called `id`, if it is held.
     func slot(of id: String) -> Int? { slots[StreamKey(bytes: Array(id.utf8))] }
 
+    /// Whether `slot` holds a stream.
+    func isOccupied(_ slot: Int) -> Bool { slot < records.count && records[slot] != nil }
+
     /// The slots of every stream held, in no particular order.
     var occupiedSlots: [Int] { Array(slots.values) }
 

@@ -114,6 +114,7 @@ struct LSTMDCommand: ParsableCommand {
         var parts = DaemonBuildOptions()
         parts.notifier = notifier
         parts.configurationLoader = reloadConfiguration
+        parts.promotionHook = Self.debugPromotionPause(environment: environment, logger: logger)
         let daemon: Daemon
         do {
             daemon = try buildDaemon(configuration: configuration, logger: logger, options: parts)
@@ -164,6 +165,19 @@ struct LSTMDCommand: ParsableCommand {
             logger.warning("cannot restore SIGABRT's default action", metadata: ["errno": "\(errno)"])
         } else {
             logger.debug("SIGABRT ends the process at once (watchdog)", metadata: ["watchdog_s": "\(interval.seconds)"])
+        }
+    }
+
+    /// Test hook: `LSTMD_DEBUG_PAUSE_PROMOTION=stored|promoted` blocks the retraining thread for
+    /// good at that step of filing a candidate (after logging it), so a test can kill -9 the
+    /// daemon in the middle of a promotion. Not for production use.
+    private static func debugPromotionPause(environment: [String: String], logger: Logger) -> (@Sendable (String) -> Void)? {
+        guard let stage = environment["LSTMD_DEBUG_PAUSE_PROMOTION"] else { return nil }
+        logger.warning("debug: promotions will pause", metadata: ["stage": "\(stage)"])
+        return { reached in
+            guard reached == stage else { return }
+            logger.warning("debug: promotion paused", metadata: ["stage": "\(reached)"])
+            while true { sleep(3600) }
         }
     }
 

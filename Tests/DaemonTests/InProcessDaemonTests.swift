@@ -21,7 +21,10 @@ import ZeroMQ
         let finished = DispatchSemaphore(value: 0)
         var sequence: [String: UInt64] = [:]
 
-        init(mode: StreamingMode = .continuous, hop: Int = 1) throws {
+        init(
+            mode: StreamingMode = .continuous, hop: Int = 1, primingGate: (@Sendable () -> Void)? = nil,
+            configure: (inout Configuration, inout DaemonBuildOptions) -> Void = { _, _ in }
+        ) throws {
             context = try ZMQContext()
             let name = UUID().uuidString
             var configuration = Configuration()
@@ -35,6 +38,8 @@ import ZeroMQ
             configuration.modelDirectoryList = [FileManager.default.temporaryDirectory.path]
             var options = DaemonBuildOptions()
             options.context = context
+            options.primingGate = primingGate
+            configure(&configuration, &options)
             var logger = Logger(label: "test")
             logger.logLevel = .error
             daemon = try buildDaemon(configuration: configuration, logger: logger, options: options)
@@ -216,6 +221,93 @@ import ZeroMQ
             let got = try #require(label["probabilities"]?[name]?.numberValue)
             #expect(abs(Float(got) - expected[index]) <= 1e-5, "class \(name)")
         }
+        harness.stop()
+    }
+
+    /// The new model's stream states are rebuilt beside serving: frames arriving meanwhile are
+    /// labelled by the old model, the primed states catch up on them, and the first label after
+    /// the swap is still exactly the new model's forward of its window. A stream that appeared
+    /// during the priming is replayed from its history instead.
+    @Test func framesArrivingWhileASwapIsPrimedAreCaughtUp() throws {
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let harness = try Harness(mode: .window, hop: 10, primingGate: { entered.signal(); release.wait() })
+        try harness.waitForSubscription()
+        let old = harness.model
+        let c = old.channels, window = old.file.window
+        var file = ModelFile.randomlyInitialized(
+            architecture: old.file.architecture, classes: old.classes, window: window, hop: old.file.hop, scaler: old.file.scaler,
+            seed: 78)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-prime-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: path) }
+        try file.write(to: path)
+        let new = try LSTMModel(contentsOf: path)
+        var generator = SplitMix64(seed: 10)
+        let values = (0..<((window + 70) * c)).map { _ in generator.uniform(-2, 2) }
+        let late = (0..<((window + 10) * c)).map { _ in generator.uniform(-2, 2) }
+        func slice(_ source: [Float], _ range: Range<Int>) -> [Float] { Array(source[(range.lowerBound * c)..<(range.upperBound * c)]) }
+        try harness.send("r", slice(values, 0..<(window + 50)), timesteps: window + 50)
+        for _ in 0..<6 { _ = try harness.label("r") }
+
+        try harness.req.send(Array(#"{"command":"reload","model":"\#(path.path)"}"#.utf8))
+        try #require(entered.wait(timeout: .now() + 30) == .success, "priming did not start")
+        // While the new model is primed, the old one labels: r at W+60, and a new stream at W.
+        try harness.send("r", slice(values, (window + 50)..<(window + 60)), timesteps: 10)
+        let (_, during) = try harness.label("r")
+        #expect(during["model_version"]?.stringValue == old.file.version)
+        #expect(during["timesteps"]?.numberValue == Double(window + 60))
+        try harness.send("late", slice(late, 0..<window), timesteps: window)
+        let (_, lateDuring) = try harness.label("late")
+        #expect(lateDuring["model_version"]?.stringValue == old.file.version)
+        release.signal()
+        let reply = try #require(try harness.req.receiveMultipart(maxParts: 1))
+        let reloaded = try JSONValue.parse(String(decoding: reply.parts[0], as: UTF8.self))
+        try #require(reloaded["ok"] == .bool(true), "\(reloaded)")
+
+        try harness.send("r", slice(values, (window + 60)..<(window + 70)), timesteps: 10)
+        try harness.send("late", slice(late, window..<(window + 10)), timesteps: 10)
+        for (stream, source, end) in [("r", values, window + 70), ("late", late, window + 10)] {
+            let (_, label) = try harness.label(stream)
+            #expect(label["model_version"]?.stringValue == new.file.version, "\(stream)")
+            #expect(label["timesteps"]?.numberValue == Double(end), "\(stream)")
+            let expected = try new.forward(slice(source, (end - window)..<end), batchSize: 1, timesteps: window, threads: 1).probabilities
+            for (index, name) in new.classes.enumerated() {
+                let got = try #require(label["probabilities"]?[name]?.numberValue)
+                #expect(abs(Float(got) - expected[index]) <= 1e-5, "\(stream) class \(name)")
+            }
+        }
+        harness.stop()
+    }
+
+    /// The interval trigger runs on the daemon's clock: with the clock frozen no job starts; one
+    /// minute later (on the injected clock, not the wall) the job starts (and fails here: the
+    /// worker is /bin/false), and the model keeps serving.
+    @Test func theRetrainIntervalFollowsTheInjectedClock() throws {
+        let clock = ManualServingClock()
+        let harness = try Harness(configure: { configuration, options in
+            configuration.retrainInterval = 60
+            configuration.retrainMinNew = 1
+            options.clock = clock
+            options.workerExecutable = "/bin/false"
+        })
+        let model = harness.model
+        let values = [Float](repeating: 0.5, count: model.file.window * model.channels)
+        let header = FrameHeader(channels: model.channels, timesteps: model.file.window, sequence: 0, timestamp: 1, label: 0, trainingSample: true)
+        let payload = values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        try harness.push.send(parts: [Array("samples".utf8), header.encoded, payload])
+        func retrain() throws -> JSONValue? { try harness.control(#"{"command":"status"}"#)["retrain"] }
+        var stored = false
+        for _ in 0..<2000 where !stored { stored = try harness.control(#"{"command":"status"}"#)["buffer"]?["records"]?.numberValue == 1 }
+        try #require(stored, "the training sample was not stored")
+        #expect(try retrain()?["new_since_last_job"]?.numberValue == 1)
+        #expect(try retrain()?["jobs"]?.numberValue == 0)
+        clock.advance(by: 61_000_000_000)
+        // The retraining thread looks at the schedule at least every 0.5 s (wall time).
+        let deadline = Date().addingTimeInterval(20)
+        var failed = false
+        while !failed, Date() < deadline { failed = try retrain()?["failed"]?.numberValue == 1 }
+        let after = try retrain()
+        #expect(failed, "no job started one injected minute later: \(String(describing: after))")
+        #expect(try harness.control(#"{"command":"status"}"#)["model"]?["version"]?.stringValue == model.file.version)
         harness.stop()
     }
 
