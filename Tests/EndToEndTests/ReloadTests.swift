@@ -74,6 +74,46 @@ extension EndToEnd {
             }
         }
 
+        /// Continuous mode across a swap (`swap_continuity = replay`), in the real daemon: the new
+        /// model's state is its forward over the stream's last `W` timesteps, then it steps on, so
+        /// the first label after the swap is the new model's offline forward over timesteps
+        /// `N−W ..< N+1`, and the stream's timestep count goes on.
+        @Test func continuousModeReplaysTheLastWindowIntoTheNewModel() throws {
+            let (firstDirectory, secondDirectory) = (try TemporaryDirectory(), try TemporaryDirectory())
+            defer {
+                firstDirectory.remove()
+                secondDirectory.remove()
+            }
+            // The same name gives the same class names: a plain reload, no force, no reset.
+            let (firstPath, first) = try TestModels.write(
+                to: firstDirectory, name: "m", window: 6, hop: 1, mode: .continuous, version: "c-v1", seed: 3)
+            let (secondPath, second) = try TestModels.write(
+                to: secondDirectory, name: "m", window: 6, hop: 1, mode: .continuous, version: "c-v2", seed: 4)
+            try withDaemon(["--model", firstPath, "--mode", "continuous", "--model-directory", secondDirectory.path]) { daemon in
+                var generator = SplitMix64(seed: 31)
+                let values = (0..<(11 * 3)).map { _ in generator.uniform(-2, 2) }
+                var stream = TestStream(id: "c", channels: 3)
+                try daemon.send(stream.frame(values: Array(values[0..<30])))
+                #expect(try daemon.subscriber.waitFor(stream: "c", count: 10))
+                let before = try #require(daemon.subscriber.labels(of: "c").last)
+                let expectedBefore = try first.forward(Array(values[0..<30]), batchSize: 1, timesteps: 10, threads: 1).probabilities
+                for (index, name) in first.classes.enumerated() {
+                    #expect(abs((before.probabilities[name] ?? -1) - expectedBefore[index]) <= 1e-5, "before: \(name)")
+                }
+                let reply = try daemon.request(["command": .string("reload"), "model": .string(secondPath)])
+                try #require(reply["ok"] == .bool(true), "\(reply)")
+                try daemon.send(stream.frame(values: Array(values[30..<33])))
+                #expect(try daemon.subscriber.waitFor(stream: "c", count: 11))
+                let after = try #require(daemon.subscriber.labels(of: "c").last)
+                #expect(after.modelVersion == "c-v2")
+                #expect(after.timesteps == 11)
+                let expected = try second.forward(Array(values[(4 * 3)..<33]), batchSize: 1, timesteps: 7, threads: 1).probabilities
+                for (index, name) in second.classes.enumerated() {
+                    #expect(abs((after.probabilities[name] ?? -1) - expected[index]) <= 1e-5, "after: \(name)")
+                }
+            }
+        }
+
         /// A `model` that is not a string must be refused, not taken as "reload the current file"
         /// (which silently resets every stream).
         @Test
