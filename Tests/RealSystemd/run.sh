@@ -19,7 +19,8 @@
 #   reload to a new model (labels carry its version when reload returns), reload of a corrupt
 #   model (reload fails, the old model serves), watchdog restart of a stalled loop, state kept
 #   across a restart (DynamicUser + StateDirectory), stop within the drain bound, structured
-#   journal lines, two instances side by side, uninstall (and --purge).
+#   journal lines, two instances side by side, CURVE keys as the README makes them (an allowed
+#   key streams and gets labels, an unknown one is refused and counted), uninstall (and --purge).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -396,6 +397,44 @@ expect [ "$(labels_from tcp://127.0.0.1:5611 tcp://127.0.0.1:5610 b 2 ipc:///run
 ct systemctl reload lstmd@a || fail "systemctl reload lstmd@a failed"
 ct systemctl stop lstmd@a lstmd@b || fail "stopping the instances failed"
 pass
+
+# --- CURVE ----------------------------------------------------------------------------------------
+# Keys made exactly as the README's "Authentication (CURVE)" section says; lstmd@c runs as a
+# dynamic user in the group lstmd-control and must read server.key_secret through that group.
+step "CURVE under the unit: an allowed key streams and gets labels, an unknown key gets nothing and is counted"
+ct install -d -m 0750 -g lstmd-control /etc/lstmd/curve
+ct lstmctl keygen --out /etc/lstmd/curve/server > /dev/null || fail "keygen (server) failed"
+ct chgrp lstmd-control /etc/lstmd/curve/server.key_secret
+ct chmod 0640 /etc/lstmd/curve/server.key_secret
+gw_key="$(ct lstmctl keygen --out /root/gw1)" || fail "keygen (client) failed"
+ct lstmctl keygen --out /root/intruder > /dev/null || fail "keygen (intruder) failed"
+for list in producers subscribers operators; do
+    ct sh -c "printf '%s gw1\n' '$gw_key' >> /etc/lstmd/curve/$list"
+done
+ct sh -c 'printf "ingest = tcp://127.0.0.1:5620\npublish = tcp://127.0.0.1:5621\nmetrics = 127.0.0.1:9472\ncurve_directory = /etc/lstmd/curve\n" > /etc/lstmd/c.conf'
+ct systemctl start lstmd@c || { ct journalctl --no-pager -u lstmd@c -n 30 >&2; fail "lstmd@c with curve_directory did not start"; }
+curve_keys=(--server-key /etc/lstmd/curve/server.key --client-key /root/gw1.key_secret)
+ct lstmctl listen --endpoint tcp://127.0.0.1:5621 "${curve_keys[@]}" --stream curve --json --count 1 --timeout 30 \
+    > "$work/curve-labels.json" 2> "$work/curve-listen.err" &
+curve_listener=$!
+i=0
+while kill -0 "$curve_listener" 2>/dev/null && [ $i -lt 100 ]; do
+    i=$((i + 1))
+    ct lstmctl send --endpoint tcp://127.0.0.1:5620 "${curve_keys[@]}" --control ipc:///run/lstmd-c/control.sock \
+        --stream "curve-$i" --data "$bm_test" --samples 1 > /dev/null 2>> "$work/curve-send.err" \
+        || { cat "$work/curve-send.err" >&2; fail "an allowed producer key could not stream"; }
+    sleep 0.1
+done
+wait "$curve_listener" || { cat "$work/curve-listen.err" >&2; fail "an allowed subscriber key got no label over CURVE"; }
+if ct lstmctl send --endpoint tcp://127.0.0.1:5620 --server-key /etc/lstmd/curve/server.key --client-key /root/intruder.key_secret \
+    --control ipc:///run/lstmd-c/control.sock --stream intruder --data "$bm_test" --samples 1 --timeout 3 > /dev/null 2> "$work/intruder.err"; then
+    fail "an unknown key's frames were taken"
+fi
+refused="$(ct lstmctl status --endpoint ipc:///run/lstmd-c/control.sock --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["security"]; print(s["curve"], s["refused_by_role"].get("producers", 0))')"
+[ "${refused%% *}" = True ] && [ "${refused##* }" != 0 ] || fail "status.security after the intruder: $refused"
+if ct journalctl --no-pager -u lstmd@c -o cat | grep -qi "permission denied"; then fail "lstmd@c logged a permission error"; fi
+ct systemctl stop lstmd@c || fail "stopping lstmd@c failed"
+pass "producers refused: ${refused##* }"
 
 step "the installed lstmctl runs its helpers from the share directory, and a failed baseline fails"
 if ct lstmctl bench step --hidden 8 --layers 1 --seconds 0.05 --compare-pytorch > "$work/bench.log" 2>&1; then
