@@ -299,7 +299,7 @@ import Testing
         let recipe = directory.url.appendingPathComponent("retrain.recipe")
         try Self.recipe(epochs: 25, learningRate: 0.01, seed: 5).write(to: recipe, atomically: true, encoding: .utf8)
         let good = directory.url.appendingPathComponent("good.safetensors").path
-        let trained = try tools.run(tools.lstmctl, ["train", "--train", Self.train, "--recipe", goodRecipe.path, "--out", good])
+        let trained = try tools.run(tools.lstmctl, ["train", "--train", Self.train, "--recipe", goodRecipe.path, "--out", good], timeout: 600)
         try #require(trained.status == 0, "\(trained.err)")
         // The training file with its labels permuted (i → 7i + 3 mod 40): about 3 in 4 are wrong.
         let text = try String(contentsOfFile: Self.train, encoding: .utf8)
