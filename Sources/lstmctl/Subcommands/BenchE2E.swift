@@ -92,7 +92,7 @@ struct BenchE2E: ParsableCommand {
         let engine = try LSTMModel(model)
         let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
         let sgemmRate = BLAS.measuredRate(seconds: 0.6)
-        print(String(format: "one-core sgemm rate of this binary's GEMM on this machine: %.1f GFLOP/s (best square product of 128, 256, 512)", sgemmRate))
+        print(String(format: "one-core sgemm rate of this binary's GEMM on this machine: %.1f GFLOP/s (sustained, best of square products of 128, 256, 512)", sgemmRate))
         print("engine ceiling (the daemon's continuous-mode engine in-process, 1 core, no sockets; \(flops / 1000) kFLOP per timestep):")
         fflush(nil)
         for streamCount in streamCounts {
