@@ -57,14 +57,16 @@ let package = Package(
             providers: [.apt(["libsystemd-dev"])]),
         // glibc's <malloc.h> (malloc_trim); part of libc, so nothing to link.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
-        .systemLibrary(
-            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]),
+        // BLIS's typed sgemm (no pkg-config file ships; the serial build: lstmd threads itself).
+        .systemLibrary(name: "CBLIS", path: "Sources/CBLIS", providers: [.apt(["libblis-serial-dev"])]),
+        // Kernels for instruction sets beyond x86-64-v3 (AVX-512), one function attribute each,
+        // so the target itself builds for the baseline and loads on any x86-64-v3 CPU.
+        .target(name: "LSTMKernelsC", path: "Sources/LSTMKernelsC"),
 
         // Numerics: tensors, kernels, layers, model file. No sockets, no files but the model.
         .target(
             name: "LSTMKit",
-            dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CBLIS", "LSTMKernelsC", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: kernelSettings),
         // `key = value` files: one parser and one declarative key table, shared by lstmd.conf and
         // the training recipe. No dependencies.
@@ -110,7 +112,7 @@ let package = Package(
             ],
             swiftSettings: kernelSettings),
 
-        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit", "LSTMKernelsC"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "KeyValueTests", dependencies: ["KeyValue"]),

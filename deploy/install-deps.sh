@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lstmd builds against, only those that are missing.
 set -euo pipefail
-packages=(libzmq3-dev libsystemd-dev libopenblas-dev pkg-config)
+packages=(libzmq3-dev libsystemd-dev libblis-serial-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -14,7 +14,7 @@
 #   --allow-dynamic  with --skip-build: accept binaries that need the Swift toolchain at run time
 #
 # Builds with `swift build -c release --static-swift-stdlib` (so the binaries need no Swift
-# toolchain at run time; libzmq5, libsystemd0 and libopenblas0 still come from apt); a
+# toolchain at run time; libzmq5, libsystemd0 and libblis4-serial still come from apt); a
 # --skip-build binary that links the Swift runtime dynamically is refused (--allow-dynamic
 # installs it anyway, with a warning: only for a machine that keeps that toolchain). The
 # configuration /etc/lstmd/lstmd.conf is installed only when missing: an existing one is never

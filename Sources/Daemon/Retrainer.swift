@@ -184,7 +184,7 @@ final class Retrainer: Sendable {
             try JSONEncoder().encode(spec).write(to: directory.appendingPathComponent("spec.json"))
             let child = try ChildProcess.spawn(
                 executable: workerExecutable, arguments: ["retrain-worker", directory.path],
-                environment: ["OPENBLAS_NUM_THREADS": "1", "LSTMD_DAEMON_PID": "\(getpid())"], outputPath: directory.appendingPathComponent("worker.log").path)
+                environment: ["LSTMD_DAEMON_PID": "\(getpid())"], outputPath: directory.appendingPathComponent("worker.log").path)
             logger.info("retraining job started", metadata: ["job": "\(job.id)", "trigger": "\(job.trigger)", "pid": "\(child.pid)"])
             let deadline = SystemServingClock().monotonicNanoseconds() + UInt64(configuration.retrainTimeout * 1e9)
             let exit = child.wait(deadline: deadline) { stopping.load(ordering: .acquiring) }

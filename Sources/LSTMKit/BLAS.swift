@@ -1,7 +1,12 @@
 import Foundation
-internal import COpenBLAS
+internal import CBLIS
 
-/// The BLAS routines the engine uses (OpenBLAS through CBLAS). No C type leaves this file.
+/// The matrix products the engine hands to a library: single-precision GEMM from BLIS (one thread
+/// per caller; lstmd parallelises across samples itself). No C type leaves this file.
+///
+/// BLIS's kernels are compiled in (no JIT, so the hardened units' `MemoryDenyWriteExecute=yes`
+/// holds), and lstmd picks its kernel set from the CPU's feature flags (`ISA.current`) rather
+/// than from BLIS's own model-number tables, which know no CPU newer than the library.
 public enum BLAS {
     /// `C = alpha·A·B + beta·C`, all row-major: A [m×k] (lda), B [k×n] (ldb), C [m×n] (ldc).
     @inline(__always)
@@ -10,14 +15,14 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        guard m > 0, n > 0 else { return }
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
-            a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        sgemm(
+            transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc)
     }
 
     /// `C = alpha·op(A)·op(B) + beta·C`, row-major, where `op(X)` is `X` or `Xᵀ`: op(A) [m×k],
-    /// op(B) [k×n], C [m×n]. `lda`/`ldb` are the row strides of A and B as stored.
+    /// op(B) [k×n], C [m×n]. `lda`/`ldb` are the row strides of A and B as stored. Runs on the
+    /// calling thread; the result depends only on the operands and the kernel set (`path`).
     @inline(__always)
     public static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -25,28 +30,90 @@ public enum BLAS {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
-        cblas_sgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        _ = configured
+        var alpha = alpha, beta = beta
+        // BLIS takes a row and a column stride per operand: a transpose is a swap of the two.
+        let (rowA, columnA) = transposeA ? (1, lda) : (lda, 1)
+        let (rowB, columnB) = transposeB ? (1, ldb) : (ldb, 1)
+        bli_sgemm(
+            0, 0, Int64(m), Int64(n), Int64(k), &alpha,
+            UnsafeMutablePointer(mutating: a), Int64(rowA), Int64(columnA),
+            UnsafeMutablePointer(mutating: b), Int64(rowB), Int64(columnB),
+            &beta, c, Int64(ldc), 1)
     }
 
-    /// Makes every BLAS call single-threaded unless `OPENBLAS_NUM_THREADS` is set: callers that
-    /// parallelise across samples themselves (the inference engine, the trainer) call this first.
-    public static func useCallingThreadOnly() { _ = singleThreaded }
+    /// Kept for callers that parallelise across samples: every GEMM already runs on the calling
+    /// thread only, so this just configures the library early.
+    public static func useCallingThreadOnly() { _ = configured }
 
-    /// lstmd parallelises across samples itself, so each BLAS call runs on the calling thread
-    /// (unless `OPENBLAS_NUM_THREADS` says otherwise). Done once, when the first model is built.
-    static let singleThreaded: Void = {
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-            openblas_set_num_threads(1)
+    /// Which GEMM runs here, e.g. "BLIS 0.9.0 sgemm, skx kernels (from the CPU flags), 1 thread per caller".
+    public static var path: String { configured }
+
+    /// The BLIS kernel set ("sub-configuration") for a CPU and instruction-set path, or nil to
+    /// leave the choice to BLIS. BLIS 0.9 picks by vendor, family and, for AVX-512 Xeons, by
+    /// parsing the model name: Xeons whose name it does not know get its AVX2 kernels, AMD
+    /// families after 0x19 its unoptimised generic ones. lstmd knows the flags, so it chooses:
+    /// skx for AVX-512, haswell for AVX2 (zen3 on AMD families BLIS does not know; BLIS's own
+    /// zen/zen2/zen3 choice on those it does).
+    static func kernelSet(cpu: CPU, isa: ISA) -> String? {
+        switch isa {
+        case .avx512: return "skx"
+        case .avx2 where cpu.vendor == "AuthenticAMD": return cpu.family > 0x19 ? "zen3" : nil
+        case .avx2: return "haswell"
         }
+    }
+
+    /// BLIS 0.9.0's arch_t ids of the kernel sets lstmd may ask for (checked against
+    /// `bli_arch_string` before use, so another BLIS build is never given a wrong id).
+    private static let architectureIDs = ["skx": 0, "haswell": 3, "zen3": 6]
+
+    /// Chooses the kernel set (through `BLIS_ARCH_TYPE`, which BLIS reads at its first call,
+    /// unless the user set it) and one thread per call; returns the `path` text.
+    private static let configured: String = {
+        let environment = ProcessInfo.processInfo.environment
+        var how = "BLIS's own detection"
+        if environment["BLIS_ARCH_TYPE"] != nil {
+            how = "BLIS_ARCH_TYPE from the environment"
+        } else if let set = kernelSet(cpu: .current, isa: ISA.current), let id = architectureIDs[set],
+            String(cString: bli_arch_string(Int32(id))) == set
+        {
+            setenv("BLIS_ARCH_TYPE", String(id), 1)
+            how = "chosen from the CPU flags"
+        }
+        bli_thread_set_num_threads(1)
+        let version = String(cString: bli_info_get_version_str())
+        let kernels = String(cString: bli_arch_string(bli_arch_query_id()))
+        return "BLIS \(version) sgemm, \(kernels) kernels (\(how)), 1 thread per caller"
     }()
 
-    /// Sets the number of threads OpenBLAS uses for one call (1 for per-stream work).
-    public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(count))
+    /// The one-core rate of this GEMM, in GFLOP/s: square products of 128, 256 and 512 repeated
+    /// for a third of `seconds` each, total FLOPs over total time (sustained, as the engine
+    /// ceiling it is compared with is measured), the best of the three sizes.
+    public static func measuredRate(seconds: Double) -> Double {
+        var best = 0.0
+        for size in [128, 256, 512] {
+            let a = [Float](repeating: 0.5, count: size * size), b = [Float](repeating: 0.25, count: size * size)
+            var c = [Float](repeating: 0, count: size * size)
+            let clock = ContinuousClock()
+            var products = 0
+            let start = clock.now
+            let deadline = start + .nanoseconds(Int64(seconds / 3 * 1e9))
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        repeat {
+                            sgemm(
+                                m: size, n: size, k: size, a: a.baseAddress!, lda: size, b: b.baseAddress!, ldb: size,
+                                beta: 0, c: c.baseAddress!, ldc: size)
+                            products += 1
+                        } while clock.now < deadline
+                    }
+                }
+            }
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            best = max(best, Double(products) * 2 * Double(size * size * size) / seconds / 1e9)
+        }
+        return best
     }
-
-    /// The number of threads OpenBLAS currently uses.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
 }

@@ -37,7 +37,7 @@ public final class LSTMModel: Sendable {
     /// - Throws: `ModelError` when the description is invalid.
     public init(_ file: ModelFile) throws {
         try file.validate()
-        BLAS.singleThreaded
+        BLAS.useCallingThreadOnly()
         self.file = file
         let arch = file.architecture
         let h = arch.hiddenSize

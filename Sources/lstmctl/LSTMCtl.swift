@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMKit
 
 /// `lstmctl`: the command-line companion of the `lstmd` daemon.
 @main
@@ -17,6 +18,12 @@ struct LSTMCtl: AsyncParsableCommand {
     /// message without the usage banner and exit 65/78; everything else goes through
     /// ArgumentParser (usage mistakes: banner and 64; failures: 1).
     static func main() async {
+        do {
+            try ISA.validateEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(InputError.configuration)
+        }
         do {
             var command = try parseAsRoot()
             if var asynchronous = command as? any AsyncParsableCommand {

@@ -53,6 +53,12 @@ struct LSTMDCommand: ParsableCommand {
             FileHandle.standardError.write(Data("lstmd: configuration: \(error)\n".utf8))
             throw ExitCode(Self.configurationExitCode)
         }
+        do {
+            try ISA.validateEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("lstmd: configuration: \(error)\n".utf8))
+            throw ExitCode(Self.configurationExitCode)
+        }
         let destination: LoggingBootstrap.Destination =
             switch configuration.logDestination {
             case "journal": .journal

@@ -91,6 +91,23 @@ import Testing
         #expect(old.out.contains("integrity   unverified (no checksum)"), "\(old.out)")
     }
 
+    @Test func inspectSaysWhichComputePathsRunAndRejectsAnISATheCPULacks() throws {
+        let result = try run(try lstmctl, ["inspect", "Sources/Daemon/Resources/default.safetensors", "--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as! [String: Any]
+        let compute = try #require(object["compute"] as? [String: Any])
+        #expect((compute["gemm"] as? String)?.hasPrefix("BLIS ") == true)
+        #expect(["avx2", "avx512"].contains(compute["isa"] as? String ?? ""))
+        #expect((compute["paths"] as? [String])?.first?.contains("single-stream step: lstmd's fused gate kernel") == true)
+        let text = try run(try lstmctl, ["inspect", "Sources/Daemon/Resources/default.safetensors"])
+        #expect(text.out.contains("  GEMM      BLIS "), "\(text.out)")
+        // LSTMD_ISA is checked before any work: a name that is no path is a configuration error.
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        let bad = try run(env, ["LSTMD_ISA=sse", try lstmctl.path, "inspect", "Sources/Daemon/Resources/default.safetensors"])
+        #expect(bad.status == 78)
+        #expect(bad.err.contains("LSTMD_ISA='sse' is not one of avx2, avx512"), "\(bad.err)")
+    }
+
     /// The Python client (pyzmq + numpy) against the real daemon: `deploy/clients/python/test_client.py`.
     /// The Python package (format reader, exporters, scaler fitting) passes its own tests; the
     /// torch/keras parts skip themselves when those are not installed.

@@ -77,7 +77,6 @@ final class DaemonProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         environment["WATCHDOG_USEC"] = nil
-        environment["OPENBLAS_NUM_THREADS"] = "1"
         environment.merge(extra) { $1 }
         process.environment = environment
         context = try ZMQContext()

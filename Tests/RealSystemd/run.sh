@@ -25,7 +25,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${LSTMD_SYSTEMD_CACHE:-/var/tmp/lstmd-systemd}"
-packages="systemd,systemd-sysv,dbus,procps,python3,libzmq5,libopenblas0,libsystemd0"
+packages="systemd,systemd-sysv,dbus,procps,python3,libzmq5,libblis4-serial,libsystemd0"
 # The tree is keyed on the package list, so a changed list makes a new one.
 tree="$cache/bookworm-minbase-$(printf '%s' "$packages" | cksum | cut -d' ' -f1)"
 keep=0

@@ -2,6 +2,8 @@
 // Backward functions accumulate into gradients the caller zeroed. Gate order i, f, g, o (PyTorch);
 // a gate row holds 4H values [i(H) f(H) g(H) o(H)], activated in place by the forward pass.
 
+internal import LSTMKernelsC
+
 /// Loads `count` ≤ 16 floats, the other lanes zero.
 @inline(__always)
 func loadLanes(_ pointer: UnsafePointer<Float>, count: Int) -> Vector16 {
@@ -111,17 +113,35 @@ func addColumnSums(
 /// `C[m×n] (+)= A[m×k] · B[k×n]`, all row-major, for the small per-timestep recurrent products
 /// (B rows ≈ batch shard, k and n ≈ H or 4H). `n` must be a multiple of 16.
 ///
-/// Register-blocked: for each 16-column block of B (which stays in L1 across the rows), four rows
-/// of A at a time accumulate `Σ_k A[r,k]·B[k, block]` in four SIMD16 registers with FMA. Unlike a
-/// BLAS call it repacks nothing, which at these sizes is a sixth of the work.
-/// - Parameters:
-///   - accumulate: add to `c` (`beta = 1`) instead of overwriting it (`beta = 0`).
+/// Runs the AVX-512 C kernel when this process's path is AVX-512 (`ComputePath`), else the Swift
+/// kernel below, which is the reference it is tested against. Both accumulate every element in
+/// the same order with one FMA per term, so they give the same bits.
 @inline(__always)
 func recurrentProduct(
     _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int,
     _ b: UnsafePointer<Float>, ldb: Int, m: Int, k: Int, n: Int, accumulate: Bool
 ) {
     precondition(n % 16 == 0, "recurrentProduct needs n a multiple of 16")
+    if ComputePath.avx512Kernels {
+        lstmd_recurrent_product_avx512(
+            c, Int64(ldc), a, Int64(lda), b, Int64(ldb), Int64(m), Int64(k), Int64(n), accumulate ? 1 : 0)
+    } else {
+        recurrentProductSIMD(c, ldc: ldc, a, lda: lda, b, ldb: ldb, m: m, k: k, n: n, accumulate: accumulate)
+    }
+}
+
+/// The Swift (x86-64-v3) recurrent product: the reference kernel, and the AVX2 path.
+///
+/// Register-blocked: for each 16-column block of B (which stays in L1 across the rows), four rows
+/// of A at a time accumulate `Σ_k A[r,k]·B[k, block]` in four SIMD16 registers with FMA. Unlike a
+/// BLAS call it repacks nothing, which at these sizes is a sixth of the work.
+/// - Parameters:
+///   - accumulate: add to `c` (`beta = 1`) instead of overwriting it (`beta = 0`).
+@inline(__always)
+func recurrentProductSIMD(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int,
+    _ b: UnsafePointer<Float>, ldb: Int, m: Int, k: Int, n: Int, accumulate: Bool
+) {
     var column = 0
     while column < n {
         let bColumn = b + column

@@ -58,12 +58,16 @@ extension TrainingWorkspace {
         let output = layers[layer].output
         let inputs = offsets.inputSize
 
-        // G = X·W_ihᵀ for all rows at once; the summed bias (b_ih + b_hh) is added per step, while
-        // the row is in cache.
+        // G = X·W_ihᵀ for all rows at once, from a stored W_ihᵀ (see `inputTransposed`); the summed
+        // bias (b_ih + b_hh) is added per step, while the row is in cache.
         for j in 0..<(4 * h) { bias[j] = p[offsets.biasIH + j] + p[offsets.biasHH + j] }
+        let inputWeights = p + offsets.weightIH, inputTransposed = buffers.inputTransposed
+        for gate in 0..<(4 * h) {
+            for j in 0..<inputs { inputTransposed[j * 4 * h + gate] = inputWeights[gate * inputs + j] }
+        }
         BLAS.sgemm(
-            transposeA: false, transposeB: true, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
-            b: p + offsets.weightIH, ldb: inputs, beta: 0, c: buffers.gates, ldc: 4 * h)
+            transposeA: false, transposeB: false, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
+            b: inputTransposed, ldb: 4 * h, beta: 0, c: buffers.gates, ldc: 4 * h)
 
         // W_hhᵀ [H, 4H] for the per-step product (the parameters change between batches).
         let recurrent = p + offsets.weightHH, transposed = buffers.recurrentTransposed

@@ -25,6 +25,24 @@ struct BenchOptions: ParsableArguments {
     var comparePytorch = false
 }
 
+/// The gate-product FLOPs of the LSTM layers for one timestep of one sequence (a multiply-add
+/// counts 2): Σ over layers and directions of 2·4H·(inputs + H). What every bench's GFLOP/s uses.
+func lstmFlopsPerTimestep(_ architecture: Architecture) -> Double {
+    let h = architecture.hiddenSize, directions = architecture.directions
+    var total = 0
+    for layer in 0..<architecture.numLayers {
+        let inputs = layer == 0 ? architecture.inputSize : h * directions
+        total += directions * 2 * 4 * h * (inputs + h)
+    }
+    return Double(total)
+}
+
+/// The line under every bench's title: the CPU model, the instruction-set path, the kernels and
+/// the GEMM that produce its numbers.
+func printComputePaths() {
+    print("machine: \(ComputePath.summary)")
+}
+
 /// Parses "32,64,128".
 func integerList(_ text: String) throws -> [Int] {
     try text.split(separator: ",").map {
@@ -152,10 +170,10 @@ struct BenchStep: ParsableCommand {
     func run() throws {
         let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
         let c = options.channels, seconds = options.seconds
-        BLAS.setThreads(1)
         print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
+        printComputePaths()
         print("read floor: the time to only read the step's packed weights once (SIMD loads, 8 accumulators) on this machine")
-        print("   H   L   ns/step   steps/s      state bytes   weight KiB   read floor ns   step/floor")
+        print("   H   L   ns/step   steps/s  GFLOP/s      state bytes   weight KiB   read floor ns   step/floor")
         var generator = SplitMix64(seed: 7)
         let inputs = (0..<(1024 * options.channels)).map { _ in generator.normal() }
         for l in layerCounts {
@@ -179,8 +197,9 @@ struct BenchStep: ParsableCommand {
                 let ns = elapsed / Double(steps) * 1e9
                 let floor = streamingReadNanoseconds(bytes: model.stepWeightBytes, seconds: seconds / 4)
                 print(String(
-                    format: "%4d %3d %9.1f %11.0f %12d %12.1f %15.1f %12.2f", h, l, ns, 1e9 / ns, state.byteCount,
-                    Double(model.stepWeightBytes) / 1024, floor, ns / floor))
+                    format: "%4d %3d %9.1f %9.0f %8.1f %12d %12.1f %15.1f %12.2f", h, l, ns, 1e9 / ns,
+                    lstmFlopsPerTimestep(architecture) / ns, state.byteCount, Double(model.stepWeightBytes) / 1024, floor,
+                    ns / floor))
             }
         }
         if options.comparePytorch {
@@ -214,7 +233,8 @@ struct BenchWindow: ParsableCommand {
     func run() throws {
         let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
         print("lstmctl bench window: B=\(batch) T=\(timesteps) C=\(options.channels), scaler + LSTM + head, median of runs")
-        print("   H   L threads   median ms    min ms   windows/s")
+        printComputePaths()
+        print("   H   L threads   median ms    min ms   windows/s   GFLOP/s (LSTM gate products at the median)")
         var generator = SplitMix64(seed: 11)
         let input = (0..<(batch * timesteps * options.channels)).map { _ in generator.normal() }
         for l in layerCounts {
@@ -236,7 +256,10 @@ struct BenchWindow: ParsableCommand {
                     }
                     times.sort()
                     let median = times[times.count / 2]
-                    print(String(format: "%4d %3d %7d %11.3f %9.3f %11.0f", h, l, threadCount, median * 1e3, times[0] * 1e3, Double(batch) / median))
+                    let flops = Double(batch * timesteps) * lstmFlopsPerTimestep(architecture)
+                    print(String(
+                        format: "%4d %3d %7d %11.3f %9.3f %11.0f %9.1f", h, l, threadCount, median * 1e3, times[0] * 1e3,
+                        Double(batch) / median, flops / median / 1e9))
                 }
             }
         }

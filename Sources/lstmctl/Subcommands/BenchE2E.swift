@@ -86,16 +86,22 @@ struct BenchE2E: ParsableCommand {
         let binary = lstmd ?? executableDirectory().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
+        printComputePaths()
         // The compute ceiling: the daemon's continuous-mode engine alone, in this process, one
         // thread, no sockets, no JSON; one label per frame as the daemon publishes.
         let engine = try LSTMModel(model)
         let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
+        let sgemmRate = BLAS.measuredRate(seconds: 0.6)
+        print(String(format: "one-core sgemm rate of this binary's GEMM on this machine: %.1f GFLOP/s (sustained, best of square products of 128, 256, 512)", sgemmRate))
         print("engine ceiling (the daemon's continuous-mode engine in-process, 1 core, no sockets; \(flops / 1000) kFLOP per timestep):")
         fflush(nil)
         for streamCount in streamCounts {
             for size in frameSizes {
                 let rate = Self.engineTimestepsPerSecond(engine, streams: min(streamCount, 1024), timesteps: size)
-                print(String(format: "  %6d streams, T=%2d: %10.0f ts/s per core (%.1f GFLOP/s)", streamCount, size, rate, rate * Double(flops) / 1e9))
+                let gflops = rate * Double(flops) / 1e9
+                print(String(
+                    format: "  %6d streams, T=%2d: %10.0f ts/s per core (%.1f GFLOP/s, %.0f%% of the sgemm rate)", streamCount, size,
+                    rate, gflops, 100 * gflops / sgemmRate))
                 fflush(nil)  // a pipe sees each line as it is measured
             }
         }
@@ -141,8 +147,16 @@ struct BenchE2E: ParsableCommand {
                             if process.isRunning { process.terminate() }
                             process.waitUntilExit()
                         }
-                        let result = try runCase(
-                            endpoints: endpoints, streams: streamCount, timesteps: size, pid: process.processIdentifier, curve: keys)
+                        let result: CaseResult
+                        do {
+                            result = try runCase(
+                                endpoints: endpoints, streams: streamCount, timesteps: size, pid: process.processIdentifier, curve: keys)
+                        } catch let failure as CommandFailure {
+                            // Bounded either way: report the case and go on with the others.
+                            print(String(format: "%-7@ %-10@ %7d %2d  failed: %@", daemonName as NSString, mode as NSString, streamCount, size, failure.message as NSString))
+                            fflush(nil)
+                            continue
+                        }
                         print(String(
                             format: "%-7@ %-10@ %7d %2d %15.0f %9.0f %13.0f %10.1f %8.1f %9.1f %5d %13.0f",
                             daemonName as NSString, mode as NSString, streamCount, size, result.timestepsPerSecond, result.labelsPerSecond,
@@ -280,16 +294,20 @@ struct BenchE2E: ParsableCommand {
             printError("  the daemon had not handled every frame sent after \(phaseLimit); measuring what it did")
             return (counters, false)
         }
-        // Wait until the daemon answers.
+        // Wait until the daemon answers (the Python reference imports torch first: on a busy
+        // 2-core machine that alone took over 10 s).
         var ready = false
-        let startDeadline = clock.now + .seconds(10)
+        let startLimit = Duration.seconds(60)
+        let startDeadline = clock.now + startLimit
         while !ready, clock.now < startDeadline {
             guard kill(pid, 0) == 0 else { break }
             ready = (try? status(by: clock.now + .seconds(1))) != nil
             if !ready { usleep(100_000) }
         }
         // Our daemon, not another process on the same ports.
-        guard ready, kill(pid, 0) == 0 else { throw ValidationError("the daemon (pid \(pid)) did not start") }
+        guard ready, kill(pid, 0) == 0 else {
+            throw CommandFailure("the daemon (pid \(pid)) did not answer status within \(startLimit) of its start")
+        }
         let rssBefore = residentBytes(pid)
 
         let load = LoadGenerator(endpoint: endpoints[0], streams: streams, timesteps: timesteps, channels: channels, curve: curve)

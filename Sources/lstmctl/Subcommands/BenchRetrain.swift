@@ -177,10 +177,11 @@ struct BenchRetrain: ParsableCommand {
         // 6. The report.
         printError("[6/6] done")
         served = try ModelFile(contentsOf: modelURL)
-        let cpu = Self.cpuModel().map { ", \($0)" } ?? ""
+        let cpu = ", \(CPU.current.modelName)"
         print("lstmctl bench retrain: model H=\(served.architecture.hiddenSize) L=\(served.architecture.numLayers) C=\(channels) "
               + "K=\(classes.count) \(served.mode.rawValue) W=\(window) hop \(served.hop); ipc sockets; "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores\(cpu) shared by daemon, job and load generator")
+        printComputePaths()
         print(String(format: "offered load: %d streams, %.0f frames/s × T=%d (%.0f timesteps/s) for the whole run", streams, rate, frame, rate * Double(frame)))
         print("phase                 seconds  labels  p50 µs    p99 µs  p99.9 µs  p99/idle")
         let idleStats = Self.latency(labels, idle)
@@ -322,15 +323,6 @@ struct BenchRetrain: ParsableCommand {
         guard !sorted.isEmpty else { return (0, .nan, .nan, .nan) }
         func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
         return (sorted.count, at(0.5), at(0.99), at(0.999))
-    }
-
-    /// `lscpu`'s model name, when there is one.
-    static func cpuModel() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-            let colon = line.firstIndex(of: ":")
-        else { return nil }
-        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 }
 

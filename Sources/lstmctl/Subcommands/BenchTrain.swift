@@ -50,6 +50,7 @@ struct BenchTrain: ParsableCommand {
         configuration.seed = seed
         let trainer = try Trainer(configuration: configuration)
         print("lstmctl bench train: N=\(samples) T=\(timesteps) C=\(channels), \(layers)×LSTM(\(hidden)) → dense(\(classes)), batch \(batch), \(threads) threads")
+        printComputePaths()
         let result = try trainer.train(dataset) { event in
             if case .epoch(let record, _) = event {
                 print(String(format: "  epoch %d: %.3f s, loss %.4f", record.epoch, record.seconds, record.trainLoss))
@@ -60,8 +61,12 @@ struct BenchTrain: ParsableCommand {
         let timed = seconds.count >= 3 ? Array(seconds.dropFirst()) : seconds
         let median = timed.sorted()[timed.count / 2]
         let peak = peakResidentMiB()
-        print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, peak RSS %.1f MiB (%.1f MiB before training)",
-                     median, timed.min() ?? 0, Double(samples) / median, peak, rssBefore))
+        // Forward and backward gate products: the backward pass multiplies twice as much (input
+        // and weight gradients), so an epoch is about 3× the forward FLOPs.
+        let architecture = Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: classes)
+        let flops = 3 * Double(samples * timesteps) * lstmFlopsPerTimestep(architecture)
+        print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, %.1f GFLOP/s (3× the forward gate products), peak RSS %.1f MiB (%.1f MiB before training)",
+                     median, timed.min() ?? 0, Double(samples) / median, flops / median / 1e9, peak, rssBefore))
         guard comparePytorch else { return }
         let arguments = [
             "--samples", "\(samples)", "--timesteps", "\(timesteps)", "--channels", "\(channels)", "--hidden", "\(hidden)",

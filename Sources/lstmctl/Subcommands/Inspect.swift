@@ -37,6 +37,11 @@ struct Inspect: ParsableCommand {
                 "mode": .string(file.mode.rawValue),
                 "scaler": scaler,
                 "provenance": file.provenance,
+                "compute": .object([
+                    "cpu": .string(CPU.current.modelName), "isa": .string(ISA.current.rawValue),
+                    "kernels": .string(ComputePath.kernels), "gemm": .string(BLAS.path),
+                    "paths": .array(ComputePath.engineLines(hiddenSize: a.hiddenSize).map { .string($0) }),
+                ]),
             ])))
             return
         }
@@ -54,6 +59,10 @@ struct Inspect: ParsableCommand {
         print("scaler      \(file.scaler.kind.rawValue)")
         print("  \(names.0.padding(toLength: 8, withPad: " ", startingAt: 0))  \(file.scaler.offset.map { String(format: "%.6g", $0) }.joined(separator: " "))")
         print("  \(names.1.padding(toLength: 8, withPad: " ", startingAt: 0))  \(file.scaler.second.map { String(format: "%.6g", $0) }.joined(separator: " "))")
+        print("compute     \(CPU.current.modelName) (\(CPU.current.vectorSummary)), ISA path \(ISA.current.rawValue)")
+        print("  kernels   \(ComputePath.kernels)")
+        print("  GEMM      \(BLAS.path)")
+        for line in ComputePath.engineLines(hiddenSize: a.hiddenSize) { print("  \(line)") }
         print("provenance")
         if case .object(let members) = file.provenance {
             for key in members.keys.sorted() {

@@ -1,0 +1,20 @@
+// lstmd's hand-written kernels in C for instruction sets beyond the package's x86-64-v3 baseline,
+// each compiled for its own target with a function attribute so one portable binary carries them. The Swift
+// kernels in LSTMKit are the reference these are tested against; LSTMKit picks a variant once,
+// from the CPU's flags (`ISA.current`).
+#ifndef LSTMD_KERNELS_C_H
+#define LSTMD_KERNELS_C_H
+
+#include <stdint.h>
+
+/// `C[m×n] (+)= A[m×k]·B[k×n]`, all row-major, `n` a multiple of 16: the per-timestep recurrent
+/// product of the training passes (the Swift `recurrentProduct`, which stays the AVX2 path: a
+/// 6-row AVX2 C variant measured no faster). 8 rows × 32 columns in 16 zmm accumulators; every
+/// element accumulates `Σ_p A[r,p]·B[p,j]` in order of `p` with one fused multiply-add per term,
+/// exactly as the Swift kernel does, so both give the same bits. `accumulate`: nonzero adds to C
+/// (beta = 1), zero overwrites it (beta = 0). Only call it when the CPU has AVX-512 F.
+void lstmd_recurrent_product_avx512(
+    float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t k,
+    int64_t n, int accumulate);
+
+#endif
