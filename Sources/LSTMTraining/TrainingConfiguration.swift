@@ -21,6 +21,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var dropout = Architecture.Dropout(input: 0, betweenLayers: 0.2, head: 0.2)
 
     // Data.
+    /// Normalisation before the scaler, stored in the model: `global` (the scaler alone) or
+    /// `perSample` (each sample/window z-normalised per channel on its own; the model's scaler is
+    /// then the identity and `scaler` is not used).
+    public var normalize: Preprocessing.Normalization = .global
+    /// Raw timesteps averaged into one model step, stored in the model: `K ≥ 1`, or 0 for auto
+    /// (`Preprocessing.autoFactor`: the longest training sample becomes ≤ 200 steps).
+    public var downsample = 1
     /// Per-channel scaling fitted on the training split.
     public var scaler: Scaler.Kind = .zscore
     /// Class balancing of the training split.
@@ -85,6 +92,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         } catch let error as ModelError {
             throw TrainingError(error.message)
         }
+    }
+
+    /// The preprocessing this recipe writes into a model trained on data whose longest sample
+    /// has `longest` raw timesteps (`downsample` auto resolved).
+    public func preprocessing(longest: Int) -> Preprocessing {
+        Preprocessing(
+            normalization: normalize, downsample: downsample == 0 ? Preprocessing.autoFactor(longest: longest) : downsample)
     }
 
     /// The network this recipe trains for `inputSize` channels and `classes` classes.
