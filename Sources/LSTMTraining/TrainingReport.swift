@@ -53,13 +53,14 @@ public struct TrainingReport: Sendable {
 
     /// One self-contained HTML5 page: no external resources and no JavaScript.
     ///
-    /// It holds the title and a summary, the notes, the training data's summary and suggestions,
-    /// the settings table, inline SVG line charts of
-    /// (1) train and validation loss, (2) train and validation accuracy and validation macro-F1,
-    /// (3) the learning rate (log scale when it spans more than 10×), each with axes, ticks, a
-    /// legend and a marker at the best epoch; the class counts before and after balancing as a
-    /// table and a bar chart; the validation confusion matrix as a table shaded by row-normalised
-    /// value, with per-class precision, recall and F1; and a table of all epochs.
+    /// In this order: the title and a summary, the notes (warnings first), inline SVG line charts
+    /// of (1) train and validation loss (log scale), (2) train and validation accuracy and
+    /// validation macro-F1, (3) the learning rate (log scale when it spans more than 10×), each
+    /// with axes, ticks, a legend listing only the series the run has, and a marker at the best
+    /// epoch; the validation confusion matrix as a table shaded by row-normalised value, with
+    /// per-class precision, recall and F1; the training data's summary and suggestions; the class
+    /// counts before and after balancing as a table and a bar chart; a table of all epochs; and
+    /// last the settings table.
     ///
     /// All text is HTML-escaped. Missing or non-finite values leave gaps in the charts and show as
     /// "—" in tables, so no coordinate is NaN. Equal input gives byte-identical output: numbers
@@ -84,12 +85,12 @@ public struct TrainingReport: Sendable {
             page += notes.map { "<p class=\"note\">\(Self.escape($0))</p>\n" }.joined()
             page += "</section>\n"
         }
-        page += dataSection()
-        page += settingsSection()
         page += curvesSection()
-        page += classBalanceSection()
         page += validationSection()
+        page += dataSection()
+        page += classBalanceSection()
         page += epochsSection()
+        page += settingsSection()
         page += "</body>\n</html>\n"
         return page
     }
