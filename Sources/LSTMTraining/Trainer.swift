@@ -187,6 +187,8 @@ public struct Trainer: Sendable {
 
         var history = TrainingHistory(epochs: [], bestEpoch: nil, stoppedEarly: false)
         var best = (loss: Double.infinity, parameters: parameters)
+        /// The weights after each of the last `swa` epochs, oldest first.
+        var recent: [[Float]] = []
         var order = Array(balanced.samples.indices)
         var shuffler = SplitMix64(seed: config.seed &+ 29)
         for epoch in 1...config.epochs {
@@ -233,6 +235,10 @@ public struct Trainer: Sendable {
             }
             history.epochs.append(record)
             progress(.epoch(record, improved: improved))
+            if config.swa > 1 {
+                if recent.count == config.swa { recent.removeFirst() }
+                recent.append(parameters)
+            }
             if epoch == min(ChanceCheck.epoch, config.epochs),
                 ChanceCheck.isNearChance(accuracy: record.trainAccuracy, majorityRate: balancedMajority)
             {
@@ -256,7 +262,12 @@ public struct Trainer: Sendable {
                     last.trainAccuracy, last.epoch, min(ChanceCheck.epoch, config.epochs)))
         }
         let keepBest = config.keep == .best || (config.keep == .auto && validationSet != nil)
-        if keepBest {
+        if config.swa > 1 {
+            parameters = Self.average(recent)
+            history.bestEpoch = history.epochs.count
+            history.selection = .averaged
+            history.averagedEpochs = recent.count
+        } else if keepBest {
             parameters = best.parameters
             history.selection = validationSet != nil ? .bestValidationLoss : .bestTrainingLoss
         } else {
@@ -338,6 +349,17 @@ public struct Trainer: Sendable {
                 + "the model saw in training. Leave window at 0 (the longest sample, \(longest)) unless that is intended."
         }
         return nil
+    }
+
+    /// The elementwise mean of equally long weight vectors, summed in order in `Float`.
+    static func average(_ weights: [[Float]]) -> [Float] {
+        precondition(!weights.isEmpty, "nothing to average")
+        var sum = weights[0]
+        for other in weights.dropFirst() {
+            for index in sum.indices { sum[index] += other[index] }
+        }
+        let scale = Float(weights.count)
+        return sum.map { $0 / scale }
     }
 
     static func optimizer(_ settings: Optimizer.Settings, layout: ParameterLayout) throws -> Optimizer {

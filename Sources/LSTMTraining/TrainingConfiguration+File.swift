@@ -111,6 +111,10 @@ extension TrainingConfiguration {
         Setting(
             "keep", \.keep, .choice(),
             summary: "Weights to keep: best (lowest monitored loss), last, or auto (best with validation data, else last)."),
+        Setting(
+            "swa", \.swa, .integer,
+            summary: "Weight averaging: the model gets the mean of the last K epochs' weights (0 or 1: off; keep then does not apply).",
+            validate: rule("≥ 0 (0: off)") { $0 >= 0 }),
 
         // Run, and the streaming defaults written into the model.
         Setting("seed", \.seed, .integer, summary: "Seed for every random choice."),

@@ -58,6 +58,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// `auto` (default): `best` when there is validation data, `last` otherwise (the minimum of a
     /// training loss measured under augmentation and dropout is mostly noise).
     public var keep: KeepPolicy = .auto
+    /// Weight averaging: the model gets the mean of the weights after each of the last `swa`
+    /// epochs run (fewer when fewer ran) instead of one epoch's (`keep` then does not apply);
+    /// 0 or 1 (the default): off. No inference cost.
+    public var swa = 0
     /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
     public var seed: UInt64 = 1
     /// Threads (batch shards); the result depends on it, never on timing.

@@ -108,7 +108,7 @@ struct Train: ParsableCommand {
             "Trained on \(data): \(TrainingProgress.sampleCount(plan)) for training and \(plan.validationSamples) "
                 + "validation samples, \(plan.parameters) parameters.",
             "Kept weights: \(history.keptSummary)"
-                + (history.stoppedEarly ? (history.selection == .last ? "; stopped early." : "; stopped early, best weights restored.") : "."),
+                + (history.stoppedEarly ? (history.selection == .last || history.selection == .averaged ? "; stopped early." : "; stopped early, best weights restored.") : "."),
         ]
         notes += plan.notes.map { "Note: \($0)" }
         if !plan.preprocessing.isIdentity {

@@ -151,7 +151,9 @@ final class TrainingProgress {
             print(
                 "\(history.keptSummary)\(history.stoppedEarly ? ", stopped early" : ""), \(String(format: "%.1f", result.seconds)) s")
             if let validation = result.validation {
-                print(history.selection == .last ? "validation (last epoch's weights):" : "validation (restored weights):")
+                print(
+                    history.selection == .last ? "validation (last epoch's weights):"
+                        : history.selection == .averaged ? "validation (averaged weights):" : "validation (restored weights):")
                 print(validation.formatted())
             }
         }
