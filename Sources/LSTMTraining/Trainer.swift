@@ -254,8 +254,9 @@ public struct Trainer: Sendable {
                 break
             }
         }
+        // A late start is reported once it is clear: halfway from chance to 1.
         if !runWarnings.isEmpty, let last = history.epochs.last, last.epoch > ChanceCheck.epoch,
-            !ChanceCheck.isNearChance(accuracy: last.trainAccuracy, majorityRate: balancedMajority)
+            last.trainAccuracy >= balancedMajority + 0.5 * (1 - balancedMajority)
         {
             runWarnings.append(
                 String(format: "training accuracy rose to %.3f by epoch %d: the near-chance warning of epoch %d no longer applies",
