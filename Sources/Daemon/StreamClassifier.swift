@@ -6,6 +6,9 @@ final class StreamEngine {
     /// Timesteps consumed since the state was last reset.
     var timesteps = 0
     fileprivate var engine: Engine
+    /// The raw timesteps of the current downsampling block `[K, C]` (empty without downsampling):
+    /// timestep `n` sits at row `n % K`; when the row `K - 1` is written, their mean is one model step.
+    fileprivate var block: [Float]
 
     fileprivate enum Engine {
         /// One state, never reset except on a gap, eviction or explicit reset.
@@ -19,15 +22,17 @@ final class StreamEngine {
         case detached
     }
 
-    fileprivate init(engine: Engine) {
+    fileprivate init(engine: Engine, block: Int) {
         self.engine = engine
+        self.block = [Float](repeating: 0, count: block)
     }
 
     /// Bytes held by the states and buffers (approximate, for memory accounting).
     var byteCount: Int {
+        let blockBytes = block.count * 4
         switch engine {
-        case .continuous(let state): return state.byteCount
-        case .staggered(let states, let starts): return states.reduce(0) { $0 + $1.byteCount } + starts.count * 8
+        case .continuous(let state): return state.byteCount + blockBytes
+        case .staggered(let states, let starts): return states.reduce(0) { $0 + $1.byteCount } + starts.count * 8 + blockBytes
         case .buffered(let ring): return ring.count * 4
         case .detached: return 0
         }
@@ -41,8 +46,17 @@ final class StreamEngine {
 /// - window, unidirectional model (last or attention head): one shared first-layer input
 ///   projection plus ⌈W/hop⌉ recurrent steps (the staggered windows), so the work does not grow
 ///   with `W` beyond that factor. Each label is exactly the window's offline forward.
-/// - window, bidirectional model: the last `W` timesteps are kept; each label runs the batch
-///   forward over them, O(W) per label.
+/// - window, bidirectional model, or a model with per-sample normalisation (which needs the whole
+///   window's statistics): the last `W` raw timesteps are kept; each label runs the batch forward
+///   (preprocessing included) over them, O(W) per label, i.e. O(W/hop) per timestep.
+///
+/// A model that downsamples by `K` (`Preprocessing.downsample`) keeps `window` and `hop` in raw
+/// timesteps, both multiples of `K`: in the step-based modes each stream accumulates `K` raw
+/// timesteps and then makes one model step from their mean (`Preprocessing.blockMean`), so the
+/// costs above are divided by `K` and stay O(1) per raw timestep. Blocks are aligned to the
+/// stream's timesteps since its last reset (timesteps `jK ..< (j+1)K`), so every window, which
+/// starts at a multiple of `hop`, is made of whole blocks and each label is exactly the offline
+/// forward of its raw window. Such models advance continuous streams one by one (no batching).
 final class StreamClassifier {
     let model: LSTMModel
     let mode: StreamingMode
@@ -55,10 +69,20 @@ final class StreamClassifier {
     private var probabilities: [Float]
     private var windowValues: [Float]
     private let stepper: BatchStepper?
+    /// `K`: raw timesteps per model step.
+    private let downsample: Int
+    /// Whether each label needs the whole raw window (bidirectional or per-sample normalisation).
+    private let buffers: Bool
+    /// The mean of a block, `[C]`; owned by the classifier (freed in `deinit`).
+    private let blockInput: UnsafeMutablePointer<Float>
     /// Per-stream state by stream-table slot; made when a slot's first frame arrives.
     private var engines: [StreamEngine?] = []
     /// Fewer pending streams than this run one by one (the fused step beats a small sgemm).
     static let smallestBatch = 4
+
+    deinit {
+        blockInput.deallocate()
+    }
 
     /// Whether frames of many streams can be advanced together (`processBatch`).
     var batches: Bool { stepper != nil }
@@ -69,6 +93,20 @@ final class StreamClassifier {
             throw ModelError(.input, "continuous mode needs a unidirectional model; this one is bidirectional")
         }
         guard hop >= 1 else { throw ModelError(.input, "hop must be at least 1") }
+        let preprocessing = model.file.preprocessing
+        let buffers = !model.supportsStep || preprocessing.normalization == .perSample
+        if mode == .continuous && preprocessing.normalization == .perSample {
+            throw ModelError(
+                .input, "continuous mode needs a model without per-sample normalisation (it normalises whole windows)")
+        }
+        if !buffers && hop % preprocessing.downsample != 0 {
+            throw ModelError(
+                .input, "hop \(hop) must be a multiple of the model's downsampling factor \(preprocessing.downsample)")
+        }
+        self.buffers = buffers
+        downsample = preprocessing.downsample
+        blockInput = .allocate(capacity: model.channels)
+        blockInput.initialize(repeating: 0, count: model.channels)
         self.model = model
         self.mode = mode
         self.window = model.file.window
@@ -79,7 +117,7 @@ final class StreamClassifier {
         scratch = [Float](repeating: 0, count: model.channels)
         probabilities = [Float](repeating: 0, count: model.classCount)
         windowValues = [Float](repeating: 0, count: window * model.channels)
-        stepper = mode == .continuous ? BatchStepper(model: model) : nil
+        stepper = mode == .continuous && preprocessing.downsample == 1 ? BatchStepper(model: model) : nil
     }
 
     /// Consumes one frame for each of several distinct streams at once (continuous mode): the
@@ -135,14 +173,16 @@ final class StreamClassifier {
 
     /// A state that has seen nothing.
     private func makeEngine() -> StreamEngine {
+        let block = downsample > 1 ? downsample * channels : 0
         switch mode {
         case .continuous:
-            return StreamEngine(engine: .continuous(model.makeState()))
-        case .window where model.supportsStep:
+            return StreamEngine(engine: .continuous(model.makeState()), block: block)
+        case .window where !buffers:
             return StreamEngine(
-                engine: .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots)))
+                engine: .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots)),
+                block: block)
         case .window:
-            return StreamEngine(engine: .buffered(ring: [Float](repeating: 0, count: window * channels)))
+            return StreamEngine(engine: .buffered(ring: [Float](repeating: 0, count: window * channels)), block: 0)
         }
     }
 
@@ -204,14 +244,17 @@ final class StreamClassifier {
         switch session.engine {
         case .continuous(let state):
             for t in 0..<timesteps {
-                model.step(state, input: values + t * c)
-                session.timesteps += 1
+                guard let input = blockStep(session, values + t * c) else { continue }
+                model.step(state, input: input)
                 if session.timesteps % hop == 0 { label(state, session.timesteps, emit) }
             }
         case .staggered(let states, var starts):
             session.engine = .detached
+            let k = downsample
             for t in 0..<timesteps {
-                let n = session.timesteps
+                guard let input = blockStep(session, values + t * c) else { continue }
+                // The model step covers raw timesteps n ..< n + K.
+                let n = session.timesteps - k
                 if n % hop == 0 {
                     let slot = (n / hop) % slots
                     states[slot].reset()
@@ -219,14 +262,13 @@ final class StreamClassifier {
                 }
                 projection.withUnsafeMutableBufferPointer { p in
                     scratch.withUnsafeMutableBufferPointer { s in
-                        model.projectInput(values + t * c, into: p.baseAddress!, scratch: s.baseAddress!)
+                        model.projectInput(input, into: p.baseAddress!, scratch: s.baseAddress!)
                     }
                 }
-                session.timesteps += 1
                 projection.withUnsafeBufferPointer { p in
                     for slot in 0..<slots where starts[slot] >= 0 {
                         model.step(states[slot], projectedInput: p.baseAddress!)
-                        if n - starts[slot] + 1 == window {
+                        if n + k - starts[slot] == window {
                             label(states[slot], session.timesteps, emit)
                             starts[slot] = -1
                         }
@@ -257,6 +299,24 @@ final class StreamClassifier {
         case .detached:
             preconditionFailure("a stream is being processed re-entrantly")
         }
+    }
+
+    /// Counts one raw timestep of `session` and returns the model step it completes: the timestep
+    /// itself without downsampling, else the mean of its block once the block's last timestep
+    /// arrives (nil before). The pointer is valid until the next call.
+    private func blockStep(_ session: StreamEngine, _ raw: UnsafePointer<Float>) -> UnsafePointer<Float>? {
+        let n = session.timesteps
+        session.timesteps += 1
+        guard downsample > 1 else { return raw }
+        let c = channels, row = n % downsample
+        session.block.withUnsafeMutableBufferPointer { block in
+            (block.baseAddress! + row * c).update(from: raw, count: c)
+        }
+        guard row == downsample - 1 else { return nil }
+        session.block.withUnsafeBufferPointer { block in
+            Preprocessing.blockMean(block.baseAddress!, count: downsample, channels: c, into: blockInput)
+        }
+        return UnsafePointer(blockInput)
     }
 
     private func label(_ state: LSTMState, _ timesteps: Int, _ emit: (Int, UnsafePointer<Float>) -> Void) {

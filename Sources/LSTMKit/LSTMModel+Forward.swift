@@ -45,9 +45,11 @@ extension LSTMModel {
 
     /// Classifies a batch of windows.
     ///
-    /// Inputs are raw (unscaled): the model's scaler is applied first. Each sample `b` uses its
-    /// first `lengths[b]` timesteps; the rest is padding and is ignored (PyTorch
-    /// `pack_padded_sequence` semantics).
+    /// Inputs are raw (unscaled): the model's preprocessing (`ModelFile.preprocessing`: per-sample
+    /// normalisation and downsampling of each sample's valid timesteps) and scaler are applied
+    /// first. Each sample `b` uses its first `lengths[b]` timesteps; the rest is padding and is
+    /// ignored (PyTorch `pack_padded_sequence` semantics). With downsampling by `K`, the layer
+    /// outputs have `⌊T/K⌋` (at least 1) timesteps.
     /// - Parameters:
     ///   - input: [B, T, C] row-major raw values.
     ///   - lengths: [B] valid timesteps per sample, each in 1...T; nil means all T.
@@ -58,7 +60,7 @@ extension LSTMModel {
         _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int]? = nil,
         keepLayerOutputs: Bool = false, threads: Int = LSTMModel.parallelism
     ) throws -> ForwardResult {
-        let c = channels, k = classCount
+        let c = channels
         guard batchSize >= 0, timesteps >= 1, input.count == batchSize * timesteps * c else {
             throw ModelError(.input, "input holds \(input.count) values, expected B·T·C = \(batchSize)·\(timesteps)·\(c)")
         }
@@ -75,6 +77,37 @@ extension LSTMModel {
                 throw ModelError(.input, "sample \(b) timestep \((bad - base) / c) channel \((bad - base) % c) is not finite")
             }
         }
+        let preprocessing = file.preprocessing
+        guard preprocessing.isIdentity else {
+            // Each sample's valid timesteps through the model's preprocessing, then padded again.
+            let steps = preprocessing.outputLength(timesteps)
+            var prepared = [Float](repeating: 0, count: batchSize * steps * c)
+            var scratch = [Float](repeating: 0, count: timesteps * c)
+            input.withUnsafeBufferPointer { raw in
+                prepared.withUnsafeMutableBufferPointer { out in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for b in 0..<batchSize {
+                            preprocessing.apply(
+                                raw.baseAddress! + b * timesteps * c, length: lengths[b], channels: c,
+                                into: out.baseAddress! + b * steps * c, scratch: s.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return run(
+                prepared, batchSize: batchSize, timesteps: steps, lengths: lengths.map { preprocessing.outputLength($0) },
+                keepLayerOutputs: keepLayerOutputs, threads: threads)
+        }
+        return run(
+            input, batchSize: batchSize, timesteps: timesteps, lengths: lengths, keepLayerOutputs: keepLayerOutputs,
+            threads: threads)
+    }
+
+    /// `forward` after the checks and the preprocessing: `input` holds the model's steps.
+    private func run(
+        _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int], keepLayerOutputs: Bool, threads: Int
+    ) -> ForwardResult {
+        let c = channels, k = classCount
         var result = ForwardResult(
             batchSize: batchSize, classCount: k,
             logits: [Float](repeating: 0, count: batchSize * k),

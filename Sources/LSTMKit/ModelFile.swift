@@ -27,8 +27,10 @@ public enum StreamingMode: String, Sendable, Codable, CaseIterable {
 /// Everything a model file holds: architecture, weights, classes, scaler, streaming defaults and
 /// provenance. See the model format in the README: tensor names are PyTorch `nn.LSTM` names.
 public struct ModelFile: Sendable {
-    /// Version written to `format_version`; readers refuse newer major versions.
-    public static let formatVersion = 1
+    /// The newest version this build reads and writes to `format_version`; readers refuse newer
+    /// versions. A file is written as version 1 unless it needs version 2's `preprocessing`
+    /// (non-identity preprocessing), so older readers refuse what they would misclassify.
+    public static let formatVersion = 2
 
     /// The network's shape.
     public var architecture: Architecture
@@ -42,6 +44,9 @@ public struct ModelFile: Sendable {
     public var mode: StreamingMode
     /// Input scaling fitted at training.
     public var scaler: Scaler
+    /// Per-sample normalisation and downsampling applied before the scaler (`Preprocessing`);
+    /// `.none` for files without the `preprocessing` key.
+    public var preprocessing: Preprocessing
     /// Where the model came from: `created_at`, `trainer`, `dataset_digest`, `validation`, ….
     public var provenance: JSONValue
     /// Weights by tensor name.
@@ -67,9 +72,10 @@ public struct ModelFile: Sendable {
     /// Creates a model description; `validate()` checks it.
     public init(
         architecture: Architecture, classes: [String], window: Int, hop: Int,
-        mode: StreamingMode = .window, scaler: Scaler, provenance: JSONValue = .object([:]),
-        tensors: [String: Tensor]
+        mode: StreamingMode = .window, scaler: Scaler, preprocessing: Preprocessing = .none,
+        provenance: JSONValue = .object([:]), tensors: [String: Tensor]
     ) {
+        self.preprocessing = preprocessing
         self.architecture = architecture
         self.classes = classes
         self.window = window
@@ -105,6 +111,12 @@ public struct ModelFile: Sendable {
             throw ModelError(.metadata, "hop \(hop) must be in 1...window (\(window))")
         }
         try scaler.validate(channels: architecture.inputSize)
+        try preprocessing.validate()
+        let k = preprocessing.downsample
+        guard window % k == 0, hop % k == 0 else {
+            throw ModelError(
+                .metadata, "window \(window) and hop \(hop) must be multiples of preprocessing.downsample \(k) (whole blocks)")
+        }
         let expected = architecture.tensorShapes
         for name in expected.keys.sorted() {
             guard let tensor = tensors[name] else {
@@ -221,6 +233,7 @@ extension ModelFile {
             }
             mode = parsed
         }
+        let preprocessing = metadata["preprocessing"] == nil ? Preprocessing.none : try Preprocessing(json: try json("preprocessing"))
         let provenance = metadata["provenance"] == nil ? JSONValue.object([:]) : try json("provenance")
         var tensors: [String: Tensor] = [:]
         for (name, entry) in container.entries {
@@ -232,7 +245,7 @@ extension ModelFile {
         self.init(
             architecture: architecture, classes: classes, window: try integer("window"),
             hop: try integer("hop"), mode: mode, scaler: try Scaler(json: try json("scaler")),
-            provenance: provenance, tensors: tensors)
+            preprocessing: preprocessing, provenance: provenance, tensors: tensors)
         try validate()
         digest = Self.sha256(bytes)
         self.integrity = integrity
@@ -266,9 +279,9 @@ extension ModelFile {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let architectureText = (try? encoder.encode(architecture)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return [
+        var metadata = [
             "format": "lstmd",
-            "format_version": String(Self.formatVersion),
+            "format_version": preprocessing.isIdentity ? "1" : "2",
             "architecture": architectureText,
             "classes": JSONValue.array(classes.map { .string($0) }).jsonText,
             "window": String(window),
@@ -277,6 +290,8 @@ extension ModelFile {
             "scaler": scaler.json.jsonText,
             "provenance": provenance.jsonText,
         ]
+        if !preprocessing.isIdentity { metadata["preprocessing"] = preprocessing.json.jsonText }
+        return metadata
     }
 
     /// The file's bytes, with the tensor data's checksum (`tensorChecksumKey`) in the metadata:

@@ -9,6 +9,9 @@ public enum TrainingEvent: Sendable {
     case batch(epoch: Int, step: Int, steps: Int, loss: Double)
     /// After each epoch; `improved` when it is the best so far (its weights are kept).
     case epoch(EpochRecord, improved: Bool)
+    /// A problem found while training, e.g. training accuracy still near chance after
+    /// `ChanceCheck.epoch` epochs; also kept in `TrainingResult.warnings`.
+    case warning(epoch: Int, message: String)
 }
 
 /// The shape of a training run, known before the first epoch.
@@ -39,6 +42,10 @@ public struct TrainingPlan: Sendable {
     /// Remarks on how the run is scored, e.g. validation data holding only some classes;
     /// printed before the first epoch and kept in the report.
     public var notes: [String] = []
+    /// The raw training data's lengths, amplitude spread and class balance, with suggestions.
+    public var data: DataSummary? = nil
+    /// The preprocessing written into the model (`downsample auto` resolved).
+    public var preprocessing: Preprocessing = .none
 }
 
 /// A trained model and how it got there.
@@ -51,12 +58,15 @@ public struct TrainingResult: Sendable {
     public var validation: ClassificationMetrics?
     /// Wall-clock seconds of the whole run.
     public var seconds: Double
+    /// Warnings raised while training (`TrainingEvent.warning`), for the report.
+    public var warnings: [String] = []
 }
 
 /// Trains a classifier with the recipe in a `TrainingConfiguration`.
 ///
-/// Order of operations: stratified hold-out split (or the given validation set), scaler fitted on
-/// the training split only, rebalancing of the training split in scaled space, then epochs of
+/// Order of operations: the model's preprocessing (`Preprocessing`: per-sample normalisation,
+/// downsampling) of every sample, stratified hold-out split (or the given validation set), scaler
+/// fitted on the training split only (the identity with per-sample normalisation), rebalancing of the training split in scaled space, then epochs of
 /// shuffled mini-batches with on-the-fly augmentation and dropout, one optimiser step per batch,
 /// validation after each epoch driving the schedule and early stopping (monitored: validation
 /// loss, or training loss without validation data); the best epoch's weights are restored when
@@ -110,9 +120,15 @@ public struct Trainer: Sendable {
             (trainIndices, validationIndices) = Splitting.stratifiedHoldout(
                 labels: labels, classCount: k, validationFraction: config.validationFraction, seed: config.seed)
         }
-        let scaler = warmStart?.scaler ?? Scaler.fit(config.scaler, on: dataset, indices: trainIndices)
-        let trainSplit = dataset.subset(trainIndices).scaled(by: scaler)
-        let validationSet = (validation ?? (validationIndices.isEmpty ? nil : dataset.subset(validationIndices)))?.scaled(by: scaler)
+        // Preprocessing (the model's own, applied again by every reader of it), then the scaler.
+        let preprocessing = warmStart?.preprocessing ?? config.preprocessing(longest: dataset.maxLength)
+        let prepared = dataset.preprocessed(by: preprocessing)
+        let scaler = warmStart?.scaler
+            ?? (preprocessing.normalization == .perSample
+                ? Scaler.identity(channels: dataset.channels) : Scaler.fit(config.scaler, on: prepared, indices: trainIndices))
+        let trainSplit = prepared.subset(trainIndices).scaled(by: scaler)
+        let validationSet = (validation?.preprocessed(by: preprocessing)
+            ?? (validationIndices.isEmpty ? nil : prepared.subset(validationIndices)))?.scaled(by: scaler)
         let balanced = Rebalancer.rebalance(
             trainSplit, strategy: config.balancing, seed: config.seed &+ 17, neighbours: config.smoteNeighbours)
         let classWeights = config.balancing == .classWeights ? Rebalancer.classWeights(counts: trainSplit.classCounts) : nil
@@ -143,19 +159,36 @@ public struct Trainer: Sendable {
         var gradient = [Float](repeating: 0, count: layout.count)
 
         let steps = (balanced.samples.count + config.batchSize - 1) / config.batchSize
-        let window = config.window > 0 ? config.window : dataset.maxLength
-        let hop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)
-        let warnings = Self.windowWarning(window: window, hop: hop, samples: dataset).map { [$0] } ?? []
+        // Window and hop in raw timesteps, whole blocks of the downsampling factor.
+        let block = preprocessing.downsample
+        let rawWindow = config.window > 0 ? config.window : dataset.maxLength
+        let window = max(block, rawWindow / block * block)
+        let rawHop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)
+        let hop = max(block, rawHop / block * block)
+        var warnings = Self.windowWarning(window: window, hop: hop, samples: dataset).map { [$0] } ?? []
+        if block > 1 && (config.window > 0 && window != config.window || config.hop > 0 && hop != config.hop) {
+            warnings.append(
+                "window and hop are whole blocks of downsample \(block): window \(rawWindow) → \(window), hop \(rawHop) → \(hop) timesteps")
+        }
         let plan = TrainingPlan(
             classNames: dataset.classNames, trainSamples: trainSplit.samples.count,
             balancedSamples: balanced.samples.count, balancing: config.balancing,
             validationSamples: validationSet?.samples.count ?? 0, countsBefore: trainSplit.classCounts,
             countsAfter: balanced.classCounts, classWeights: classWeights, parameters: architecture.parameterCount,
-            stepsPerEpoch: steps, epochs: config.epochs, warnings: warnings, notes: notes)
+            stepsPerEpoch: steps, epochs: config.epochs, warnings: warnings, notes: notes,
+            data: DataSummary(
+                dataset.subset(trainIndices), normalizesPerSample: preprocessing.normalization == .perSample,
+                downsamples: preprocessing.downsample > 1),
+            preprocessing: preprocessing)
         progress(.started(plan))
+        var runWarnings: [String] = []
+        let balancedCounts = balanced.classCounts
+        let balancedMajority = Double(balancedCounts.max() ?? 0) / Double(max(1, balanced.samples.count))
 
         var history = TrainingHistory(epochs: [], bestEpoch: nil, stoppedEarly: false)
         var best = (loss: Double.infinity, parameters: parameters)
+        /// The weights after each of the last `swa` epochs, oldest first.
+        var recent: [[Float]] = []
         var order = Array(balanced.samples.indices)
         var shuffler = SplitMix64(seed: config.seed &+ 29)
         for epoch in 1...config.epochs {
@@ -202,14 +235,40 @@ public struct Trainer: Sendable {
             }
             history.epochs.append(record)
             progress(.epoch(record, improved: improved))
+            if config.swa > 1 {
+                if recent.count == config.swa { recent.removeFirst() }
+                recent.append(parameters)
+            }
+            if epoch == min(ChanceCheck.epoch, config.epochs),
+                ChanceCheck.isNearChance(accuracy: record.trainAccuracy, majorityRate: balancedMajority)
+            {
+                let message = ChanceCheck.warning(
+                    accuracy: record.trainAccuracy, epoch: epoch, majorityRate: balancedMajority, summary: plan.data!,
+                    learningRate: config.optimizer.learningRate, preprocessing: preprocessing)
+                runWarnings.append(message)
+                progress(.warning(epoch: epoch, message: message))
+            }
             rates.finishEpoch(monitoredLoss: monitored)
             if config.patience > 0, let bestEpoch = history.bestEpoch, epoch - bestEpoch >= config.patience, epoch < config.epochs {
                 history.stoppedEarly = true
                 break
             }
         }
+        // A late start is reported once it is clear: halfway from chance to 1.
+        if !runWarnings.isEmpty, let last = history.epochs.last, last.epoch > ChanceCheck.epoch,
+            last.trainAccuracy >= balancedMajority + 0.5 * (1 - balancedMajority)
+        {
+            runWarnings.append(
+                String(format: "training accuracy rose to %.3f by epoch %d: the near-chance warning of epoch %d no longer applies",
+                    last.trainAccuracy, last.epoch, min(ChanceCheck.epoch, config.epochs)))
+        }
         let keepBest = config.keep == .best || (config.keep == .auto && validationSet != nil)
-        if keepBest {
+        if config.swa > 1 {
+            parameters = Self.average(recent)
+            history.bestEpoch = history.epochs.count
+            history.selection = .averaged
+            history.averagedEpochs = recent.count
+        } else if keepBest {
             parameters = best.parameters
             history.selection = validationSet != nil ? .bestValidationLoss : .bestTrainingLoss
         } else {
@@ -243,12 +302,12 @@ public struct Trainer: Sendable {
         }
         let model = ModelFile(
             architecture: architecture, classes: dataset.classNames, window: window,
-            hop: hop, scaler: scaler,
+            hop: hop, scaler: scaler, preprocessing: preprocessing,
             provenance: .object(provenanceFields), tensors: layout.tensors(from: parameters))
         try model.validate()
         return TrainingResult(
             model: model, plan: plan, history: history, validation: validationMetrics,
-            seconds: Date().timeIntervalSince(started))
+            seconds: Date().timeIntervalSince(started), warnings: runWarnings)
     }
 
     /// Validation data with its labels numbered like the training data's classes, and a note
@@ -291,6 +350,17 @@ public struct Trainer: Sendable {
                 + "the model saw in training. Leave window at 0 (the longest sample, \(longest)) unless that is intended."
         }
         return nil
+    }
+
+    /// The elementwise mean of equally long weight vectors, summed in order in `Float`.
+    static func average(_ weights: [[Float]]) -> [Float] {
+        precondition(!weights.isEmpty, "nothing to average")
+        var sum = weights[0]
+        for other in weights.dropFirst() {
+            for index in sum.indices { sum[index] += other[index] }
+        }
+        let scale = Float(weights.count)
+        return sum.map { $0 / scale }
     }
 
     static func optimizer(_ settings: Optimizer.Settings, layout: ParameterLayout) throws -> Optimizer {

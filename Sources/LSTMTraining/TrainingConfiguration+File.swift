@@ -34,6 +34,15 @@ extension TrainingConfiguration {
             validate: rule("in [0, 1)", fraction)),
 
         // Data.
+        Setting(
+            "normalize", \.normalize, .choice(),
+            summary: "Normalisation stored in the model: global (the scaler alone) or per-sample (each sample/window "
+                + "z-normalised per channel on its own; the scaler is then the identity)."),
+        Setting(
+            "downsample", \.downsample, downsampleFactor,
+            summary: "Average blocks of K raw timesteps into one model step (stored in the model): K (1: none), or auto "
+                + "(K so the longest training sample becomes ≤ 200 steps).",
+            validate: rule("≥ 1 or auto") { $0 >= 0 && $0 <= 100_000 }),
         Setting("scaler", \.scaler, .choice(), summary: "Per-channel scaling fitted on the training split: zscore or minmax."),
         Setting(
             "balancing", \.balancing, .choice(), summary: "Class balancing: none, oversample, undersample, smote, class-weights."),
@@ -102,6 +111,10 @@ extension TrainingConfiguration {
         Setting(
             "keep", \.keep, .choice(),
             summary: "Weights to keep: best (lowest monitored loss), last, or auto (best with validation data, else last)."),
+        Setting(
+            "swa", \.swa, .integer,
+            summary: "Weight averaging: the model gets the mean of the last K epochs' weights (0 or 1: off; keep then does not apply).",
+            validate: rule("≥ 0 (0: off)") { $0 >= 0 }),
 
         // Run, and the streaming defaults written into the model.
         Setting("seed", \.seed, .integer, summary: "Seed for every random choice."),
@@ -217,6 +230,14 @@ extension TrainingConfiguration {
             }
         },
         render: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") })
+
+    /// `auto` (stored as 0) or a factor K ≥ 1.
+    private static let downsampleFactor = ValueFormat<Int>.single("K|auto", render: { $0 == 0 ? "auto" : String($0) }) {
+        text throws(ValueError) in
+        if text == "auto" { return 0 }
+        guard let factor = Int(text), factor >= 1 else { throw ValueError("must be a factor K ≥ 1 or auto, got '\(text)'") }
+        return factor
+    }
 
     /// `LearningRateSchedule`'s text form.
     private static let schedule = ValueFormat<LearningRateSchedule>.single("schedule", render: { $0.description }) { text throws(ValueError) in

@@ -21,6 +21,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var dropout = Architecture.Dropout(input: 0, betweenLayers: 0.2, head: 0.2)
 
     // Data.
+    /// Normalisation before the scaler, stored in the model: `global` (the scaler alone) or
+    /// `perSample` (each sample/window z-normalised per channel on its own; the model's scaler is
+    /// then the identity and `scaler` is not used).
+    public var normalize: Preprocessing.Normalization = .global
+    /// Raw timesteps averaged into one model step, stored in the model: `K ≥ 1`, or 0 for auto
+    /// (`Preprocessing.autoFactor`: the longest training sample becomes ≤ 200 steps).
+    public var downsample = 1
     /// Per-channel scaling fitted on the training split.
     public var scaler: Scaler.Kind = .zscore
     /// Class balancing of the training split.
@@ -51,6 +58,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// `auto` (default): `best` when there is validation data, `last` otherwise (the minimum of a
     /// training loss measured under augmentation and dropout is mostly noise).
     public var keep: KeepPolicy = .auto
+    /// Weight averaging: the model gets the mean of the weights after each of the last `swa`
+    /// epochs run (fewer when fewer ran) instead of one epoch's (`keep` then does not apply);
+    /// 0 or 1 (the default): off. No inference cost.
+    public var swa = 0
     /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
     public var seed: UInt64 = 1
     /// Threads (batch shards); the result depends on it, never on timing.
@@ -85,6 +96,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         } catch let error as ModelError {
             throw TrainingError(error.message)
         }
+    }
+
+    /// The preprocessing this recipe writes into a model trained on data whose longest sample
+    /// has `longest` raw timesteps (`downsample` auto resolved).
+    public func preprocessing(longest: Int) -> Preprocessing {
+        Preprocessing(
+            normalization: normalize, downsample: downsample == 0 ? Preprocessing.autoFactor(longest: longest) : downsample)
     }
 
     /// The network this recipe trains for `inputSize` channels and `classes` classes.

@@ -95,6 +95,8 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
         case bestTrainingLoss = "best_training_loss"
         /// The last epoch: asked for (`keep = last`), or no validation data to choose by.
         case last
+        /// The mean of the last `averagedEpochs` epochs' weights (`swa`).
+        case averaged
     }
 
     /// The epochs in the order they ran.
@@ -106,6 +108,8 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
     public var stoppedEarly: Bool
     /// How `bestEpoch` was chosen.
     public var selection: Selection
+    /// With `selection == .averaged`: how many epochs' weights were averaged (the last ones).
+    public var averagedEpochs: Int?
 
     /// Creates a history.
     ///
@@ -129,6 +133,7 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
         case bestEpoch = "best_epoch"
         case stoppedEarly = "stopped_early"
         case selection
+        case averagedEpochs = "averaged_epochs"
     }
 
     /// Decodes a history; `selection` defaults to `best_validation_loss` when absent.
@@ -138,6 +143,7 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
         bestEpoch = try container.decodeIfPresent(Int.self, forKey: .bestEpoch)
         stoppedEarly = try container.decode(Bool.self, forKey: .stoppedEarly)
         selection = try container.decodeIfPresent(Selection.self, forKey: .selection) ?? .bestValidationLoss
+        averagedEpochs = try container.decodeIfPresent(Int.self, forKey: .averagedEpochs)
     }
 
     /// The record of `bestEpoch`, or `nil` when there is none.
@@ -151,7 +157,7 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
 
     /// The epoch a chart should mark as best: `bestEpoch` when one was chosen by a loss, `nil`
     /// when the last epoch was kept (nothing was picked).
-    public var markedEpoch: Int? { selection == .last ? nil : bestEpoch }
+    public var markedEpoch: Int? { selection == .last || selection == .averaged ? nil : bestEpoch }
 
     /// Which epoch's weights were kept and why, for people: `best epoch 37 of 100 (lowest
     /// validation loss)`, `last epoch (no validation data to pick a best one)`, ….
@@ -162,6 +168,9 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
             return "best epoch \(bestEpoch.map(String.init) ?? "–") of \(total) (lowest validation loss)"
         case .bestTrainingLoss:
             return "best epoch \(bestEpoch.map(String.init) ?? "–") of \(total) (lowest training loss; no validation data)"
+        case .averaged:
+            let count = averagedEpochs ?? 1
+            return "mean of the weights of the last \(count) epochs (\(total - count + 1)–\(total) of \(total), swa)"
         case .last:
             return hasValidation
                 ? "last epoch \(total) of \(total) (keep = last)"
@@ -177,6 +186,6 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
             CodingKeys.bestEpoch.rawValue: bestEpoch.map { .number(Double($0)) } ?? .null,
             CodingKeys.stoppedEarly.rawValue: .bool(stoppedEarly),
             CodingKeys.selection.rawValue: .string(selection.rawValue),
-        ])
+        ].merging(averagedEpochs.map { [CodingKeys.averagedEpochs.rawValue: JSONValue.number(Double($0))] } ?? [:]) { $1 })
     }
 }

@@ -13,7 +13,8 @@ extension TrainingReport {
         var values: [Double?]
     }
 
-    /// The three learning-curve charts.
+    /// The three learning-curve charts. A series without any value (validation curves of a run
+    /// without validation data) is left out, legend included; the loss is on a log scale.
     func lineCharts() -> [LineChart] {
         let epochs = history.epochs
         let numbers = epochs.map(\.epoch)
@@ -23,7 +24,7 @@ extension TrainingReport {
                 Series(name: "train loss", color: Self.blue, values: epochs.map(\.trainLoss)),
                 Series(name: "validation loss", color: Self.orange, values: epochs.map(\.validationLoss)),
             ],
-            bestEpoch: history.markedEpoch, bounds: 0...Double.greatestFiniteMagnitude)
+            bestEpoch: history.markedEpoch, bounds: 0...Double.greatestFiniteMagnitude, logScale: .always)
         let accuracy = LineChart(
             title: "Accuracy and macro-F1 per epoch", yLabel: "score", epochs: numbers,
             series: [
@@ -35,8 +36,13 @@ extension TrainingReport {
         let learningRate = LineChart(
             title: "Learning rate per epoch", yLabel: "learning rate", epochs: numbers,
             series: [Series(name: "learning rate", color: Self.purple, values: epochs.map(\.learningRate))],
-            bestEpoch: history.markedEpoch, allowsLogScale: true)
-        return [loss, accuracy, learningRate]
+            bestEpoch: history.markedEpoch, logScale: .whenWide)
+        return [loss, accuracy, learningRate].map { chart in
+            var chart = chart
+            let present = chart.series.filter { $0.values.contains { $0?.isFinite == true } }
+            if !present.isEmpty { chart.series = present }
+            return chart
+        }
     }
 
     static let blue = "#1f77b4"
@@ -54,8 +60,17 @@ extension TrainingReport {
         var bestEpoch: Int?
         /// The y axis never extends past these bounds (e.g. 0...1 for scores).
         var bounds: ClosedRange<Double>? = nil
-        /// Whether the y axis turns logarithmic when the positive values span more than 10×.
-        var allowsLogScale = false
+        /// When the y axis is logarithmic (only ever when every value is positive).
+        var logScale = LogScale.never
+
+        enum LogScale {
+            /// Always linear.
+            case never
+            /// Logarithmic when the values span more than 10×.
+            case whenWide
+            /// Logarithmic (a loss: its later epochs would be a flat line near 0 on a linear axis).
+            case always
+        }
 
         static let width = 720.0
         static let height = 300.0
@@ -69,8 +84,9 @@ extension TrainingReport {
             let plotHeight = Self.height - Self.top - Self.bottom
             let finite = series.flatMap { $0.values.compactMap { $0 }.filter(\.isFinite) }
             let positive = finite.filter { $0 > 0 }
-            let logarithmic = allowsLogScale && positive.count == finite.count && !positive.isEmpty
-                && positive.max()! > 10 * positive.min()!
+            let allPositive = positive.count == finite.count && !positive.isEmpty
+            let logarithmic = allPositive
+                && (logScale == .always && positive.max()! > positive.min()! || logScale == .whenWide && positive.max()! > 10 * positive.min()!)
             let yAxis = logarithmic ? Axis.logarithmic(positive) : Axis.linear(finite, bounds: bounds)
             let xAxis = Axis.epochs(epochs)
             func x(_ value: Double) -> Double { Self.left + xAxis.fraction(value) * plotWidth }

@@ -20,6 +20,8 @@ public struct TrainingReport: Sendable {
     public var validation: ClassificationMetrics?
     /// Free-form remarks shown near the top (warnings, provenance), one paragraph each.
     public var notes: [String]
+    /// The training data's summary and suggestions (`DataSummary`), or `nil`.
+    public var data: DataSummary?
 
     /// Creates a report.
     ///
@@ -32,10 +34,11 @@ public struct TrainingReport: Sendable {
     ///   - countsAfter: Training samples per class after balancing (may be empty).
     ///   - validation: Validation metrics of the kept model, or `nil`.
     ///   - notes: Remarks shown near the top.
+    ///   - data: The training data's summary and suggestions.
     public init(
         title: String, settings: [(key: String, value: String)] = [], history: TrainingHistory,
         classNames: [String], countsBefore: [Int] = [], countsAfter: [Int] = [],
-        validation: ClassificationMetrics? = nil, notes: [String] = []
+        validation: ClassificationMetrics? = nil, notes: [String] = [], data: DataSummary? = nil
     ) {
         self.title = title
         self.settings = settings
@@ -45,16 +48,19 @@ public struct TrainingReport: Sendable {
         self.countsAfter = countsAfter
         self.validation = validation
         self.notes = notes
+        self.data = data
     }
 
     /// One self-contained HTML5 page: no external resources and no JavaScript.
     ///
-    /// It holds the title and a summary, the notes, the settings table, inline SVG line charts of
-    /// (1) train and validation loss, (2) train and validation accuracy and validation macro-F1,
-    /// (3) the learning rate (log scale when it spans more than 10×), each with axes, ticks, a
-    /// legend and a marker at the best epoch; the class counts before and after balancing as a
-    /// table and a bar chart; the validation confusion matrix as a table shaded by row-normalised
-    /// value, with per-class precision, recall and F1; and a table of all epochs.
+    /// In this order: the title and a summary, the notes (warnings first), inline SVG line charts
+    /// of (1) train and validation loss (log scale), (2) train and validation accuracy and
+    /// validation macro-F1, (3) the learning rate (log scale when it spans more than 10×), each
+    /// with axes, ticks, a legend listing only the series the run has, and a marker at the best
+    /// epoch; the validation confusion matrix as a table shaded by row-normalised value, with
+    /// per-class precision, recall and F1; the training data's summary and suggestions; the class
+    /// counts before and after balancing as a table and a bar chart; a table of all epochs; and
+    /// last the settings table.
     ///
     /// All text is HTML-escaped. Missing or non-finite values leave gaps in the charts and show as
     /// "—" in tables, so no coordinate is NaN. Equal input gives byte-identical output: numbers
@@ -79,11 +85,12 @@ public struct TrainingReport: Sendable {
             page += notes.map { "<p class=\"note\">\(Self.escape($0))</p>\n" }.joined()
             page += "</section>\n"
         }
-        page += settingsSection()
         page += curvesSection()
-        page += classBalanceSection()
         page += validationSection()
+        page += dataSection()
+        page += classBalanceSection()
         page += epochsSection()
+        page += settingsSection()
         page += "</body>\n</html>\n"
         return page
     }
@@ -123,6 +130,17 @@ public struct TrainingReport: Sendable {
             html += "<tr><th>\(Self.escape(key))</th><td>\(Self.escape(value))</td></tr>\n"
         }
         return html + "</table>\n</section>\n"
+    }
+
+    private func dataSection() -> String {
+        guard let data else { return "" }
+        var html = "<section id=\"data\">\n<h2>Training data</h2>\n<table class=\"keyvalue\">\n"
+        for (key, value) in data.rows {
+            html += "<tr><th>\(Self.escape(key))</th><td>\(Self.escape(value))</td></tr>\n"
+        }
+        html += "</table>\n"
+        html += data.suggestions.map { "<p class=\"note\">Suggestion: \(Self.escape($0))</p>\n" }.joined()
+        return html + "</section>\n"
     }
 
     private func settingsSection() -> String {

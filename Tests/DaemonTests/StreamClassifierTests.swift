@@ -15,14 +15,17 @@ import Testing
         var testDescription: String { name }
 
         /// The engine; a z-score scaler that is not the identity, so scaling is exercised too.
-        func model(window: Int = StreamClassifierTests.window, seed: UInt64 = 7) throws -> LSTMModel {
+        func model(
+            window: Int = StreamClassifierTests.window, seed: UInt64 = 7, preprocessing: Preprocessing = .none
+        ) throws -> LSTMModel {
             let c = architecture.inputSize
             var generator = SplitMix64(seed: seed &+ 1000)
             let scaler = Scaler.zscore(
                 mean: (0..<c).map { _ in generator.uniform(-1, 1) },
                 std: (0..<c).map { _ in generator.uniform(0.5, 2) })
-            let file = ModelFile.randomlyInitialized(
-                architecture: architecture, window: window, hop: 5, scaler: scaler, seed: seed)
+            var file = ModelFile.randomlyInitialized(
+                architecture: architecture, window: window, hop: preprocessing.downsample * max(1, 5 / preprocessing.downsample), scaler: scaler, seed: seed)
+            file.preprocessing = preprocessing
             return try LSTMModel(file)
         }
     }
@@ -247,5 +250,83 @@ import Testing
         #expect(everyTimestep.byteCount - oncePerWindow.byteCount >= 19 * state)
         let bidirectional = try StreamClassifier(model: try Self.bidirectional[0].model(), mode: .window, hop: 5)
         #expect(bidirectional.engine(slot: 0).byteCount >= Self.window * 3 * 4)
+    }
+
+    // MARK: Preprocessing in the model
+
+    /// A model that downsamples by 4 (window 20 raw timesteps = 5 model steps): window labels
+    /// are the offline forward of the raw window, at the same timesteps, whatever the frames.
+    @Test(arguments: unidirectional, [4, 8, 20])
+    func downsampledWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(preprocessing: Preprocessing(downsample: 4))
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+        var generator = SplitMix64(seed: UInt64(hop) * 13 + 1)
+        let session = classifier.engine(slot: 0)
+        let values = Self.randomValues(timesteps: 93, channels: model.channels, generator: &generator)
+        let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
+        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) K 4 hop \(hop)")
+        // After a reset the blocks start again at the stream's first timestep.
+        classifier.reset(slot: 0)
+        let after = Self.randomValues(timesteps: 47, channels: model.channels, generator: &generator)
+        let second = Self.feed(classifier, session, after, channels: model.channels, generator: &generator)
+        try Self.checkWindows(second, model: model, values: after, hop: hop, context: "\(modelCase.name) K 4 after reset")
+    }
+
+    /// Continuous mode with downsampling: a label every `hop` raw timesteps equals the forward
+    /// over everything since the reset; such a classifier does not batch.
+    @Test(arguments: unidirectional, [4, 12])
+    func downsampledContinuousLabelsEqualForward(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(seed: 5, preprocessing: Preprocessing(downsample: 4))
+        let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
+        #expect(!classifier.batches)
+        var generator = SplitMix64(seed: 12)
+        let session = classifier.engine(slot: 0)
+        let values = Self.randomValues(timesteps: 70, channels: model.channels, generator: &generator)
+        let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
+        #expect(emitted.map(\.at) == Array(stride(from: hop, through: 70, by: hop)))
+        for label in emitted {
+            let difference = Self.maxAbsDifference(label.probabilities, try Self.offline(model, values, from: 0, to: label.at))
+            #expect(difference <= Self.tolerance, "\(modelCase.name) label at \(label.at) differs by \(difference)")
+        }
+    }
+
+    /// A per-sample-normalised model (with and without downsampling) runs on the raw window like
+    /// a bidirectional one: every label is the offline forward of the raw window.
+    @Test(arguments: unidirectional + bidirectional, [1, 5])
+    func perSampleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
+        for downsample in [1, 5] {
+            let model = try modelCase.model(seed: 9, preprocessing: Preprocessing(normalization: .perSample, downsample: downsample))
+            let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+            var generator = SplitMix64(seed: UInt64(hop) * 7 + UInt64(downsample))
+            let session = classifier.engine(slot: 0)
+            #expect(session.byteCount >= Self.window * model.channels * 4)
+            // Streams at very different levels and amplitudes.
+            let values = Self.randomValues(timesteps: 61, channels: model.channels, generator: &generator).map { 1000 + 300 * $0 }
+            let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
+            try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) per-sample K \(downsample)")
+        }
+    }
+
+    @Test func perSampleConstantStreamGivesFiniteLabels() throws {
+        let model = try Self.unidirectional[0].model(preprocessing: Preprocessing(normalization: .perSample))
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: 5)
+        var generator = SplitMix64(seed: 1)
+        let values = [Float](repeating: 42, count: 40 * model.channels)
+        let emitted = Self.feed(classifier, classifier.engine(slot: 0), values, channels: model.channels, generator: &generator)
+        #expect(emitted.count == 5)
+        #expect(emitted.allSatisfy { $0.probabilities.allSatisfy { $0.isFinite } })
+        // A constant window is all zeros after normalisation: the same as a zero window.
+        let zeros = try model.forward([Float](repeating: 0, count: 20 * model.channels), batchSize: 1, timesteps: 20, threads: 1)
+        #expect(emitted[0].probabilities == zeros.probabilities)
+    }
+
+    @Test func preprocessingPoliciesThatCannotStreamAreRefused() throws {
+        let perSample = try Self.unidirectional[0].model(preprocessing: Preprocessing(normalization: .perSample))
+        #expect(throws: ModelError.self) { try StreamClassifier(model: perSample, mode: .continuous, hop: 5) }
+        let downsampled = try Self.unidirectional[0].model(preprocessing: Preprocessing(downsample: 4))
+        #expect(throws: ModelError.self) { try StreamClassifier(model: downsampled, mode: .window, hop: 6) }
+        #expect(throws: ModelError.self) { try StreamClassifier(model: downsampled, mode: .continuous, hop: 2) }
+        // The buffered path takes any hop.
+        _ = try StreamClassifier(model: perSample, mode: .window, hop: 3)
     }
 }

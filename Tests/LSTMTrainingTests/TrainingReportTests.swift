@@ -195,9 +195,33 @@ struct TrainingReportTests {
         #expect(decaying.contains(">learning rate (log scale)</text>"))
         #expect(decaying.contains(">0.01</text>"))
         #expect(decaying.contains(">0.0001</text>"))
-        let constant = makeReport().html()
+        let constant = svgFragments(makeReport().html())[2]
         #expect(!constant.contains("(log scale)"))
         #expect(constant.contains(">learning rate</text>"))
+    }
+
+    @Test("the loss is on a log scale, so the later epochs are not a flat line at 0")
+    func lossScale() throws {
+        let loss = svgFragments(makeReport().html())[0]
+        #expect(loss.contains(">loss (log scale)</text>"))
+        #expect(SVGDocument(loss) != nil)
+    }
+
+    @Test("without validation data the legends list only the training series")
+    func legendsListPresentSeries() throws {
+        let html = makeReport(validation: false).html()
+        for legend in ["validation loss", "validation accuracy", "validation macro-F1"] {
+            #expect(!html.contains(">\(legend)</text>"), "legend \(legend)")
+        }
+        #expect(html.contains(">train loss</text>") && html.contains(">train accuracy</text>"))
+    }
+
+    @Test("summary, curves and confusion matrix come first, the settings table last")
+    func sectionOrder() throws {
+        let html = makeReport().html()
+        let order = ["id=\"summary\"", "id=\"notes\"", "id=\"curves\"", "id=\"validation\"", "id=\"classes\"", "id=\"epochs\"", "id=\"settings\""]
+        let positions = try order.map { try #require(html.range(of: $0)?.lowerBound, "\($0)") }
+        #expect(positions == positions.sorted())
     }
 
     @Test("equal input gives byte-identical output")

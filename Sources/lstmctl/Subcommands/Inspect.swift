@@ -36,6 +36,7 @@ struct Inspect: ParsableCommand {
                 "window": .number(Double(file.window)), "hop": .number(Double(file.hop)),
                 "mode": .string(file.mode.rawValue),
                 "scaler": scaler,
+                "preprocessing": file.preprocessing.json,
                 "provenance": file.provenance,
                 "compute": .object([
                     "cpu": .string(CPU.current.modelName), "isa": .string(ISA.current.rawValue),
@@ -55,6 +56,7 @@ struct Inspect: ParsableCommand {
         print("parameters  \(parameters)")
         print("classes     \(file.classes.joined(separator: ", "))")
         print("window      \(file.window) timesteps, hop \(file.hop), mode \(file.mode.rawValue)")
+        print("preprocess  \(TrainingProgress.describe(file.preprocessing))")
         let names = file.scaler.kind == .zscore ? ("mean", "std") : ("min", "max")
         print("scaler      \(file.scaler.kind.rawValue)")
         print("  \(names.0.padding(toLength: 8, withPad: " ", startingAt: 0))  \(file.scaler.offset.map { String(format: "%.6g", $0) }.joined(separator: " "))")

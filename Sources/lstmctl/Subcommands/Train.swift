@@ -103,20 +103,24 @@ struct Train: ParsableCommand {
     ) -> TrainingReport {
         let plan = result.plan
         let history = result.history
-        var notes = plan.warnings.map { "Warning: \($0)" }
+        var notes = (plan.warnings + result.warnings).map { "Warning: \($0)" }
         notes += [
             "Trained on \(data): \(TrainingProgress.sampleCount(plan)) for training and \(plan.validationSamples) "
                 + "validation samples, \(plan.parameters) parameters.",
             "Kept weights: \(history.keptSummary)"
-                + (history.stoppedEarly ? (history.selection == .last ? "; stopped early." : "; stopped early, best weights restored.") : "."),
+                + (history.stoppedEarly ? (history.selection == .last || history.selection == .averaged ? "; stopped early." : "; stopped early, best weights restored.") : "."),
         ]
         notes += plan.notes.map { "Note: \($0)" }
+        if !plan.preprocessing.isIdentity {
+            notes.append("Preprocessing stored in the model: \(TrainingProgress.describe(plan.preprocessing)).")
+        }
         if let weights = plan.classWeights {
             notes.append("Class weights: " + zip(plan.classNames, weights).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
         }
         return TrainingReport(
             title: title, settings: configuration.settings, history: result.history, classNames: plan.classNames,
-            countsBefore: plan.countsBefore, countsAfter: plan.countsAfter, validation: result.validation, notes: notes)
+            countsBefore: plan.countsBefore, countsAfter: plan.countsAfter, validation: result.validation, notes: notes,
+            data: plan.data)
     }
 }
 

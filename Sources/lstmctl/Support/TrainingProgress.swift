@@ -60,12 +60,21 @@ final class TrainingProgress {
                     "counts_after": .array(plan.countsAfter.map { .number(Double($0)) }),
                     "parameters": .number(Double(plan.parameters)), "steps_per_epoch": .number(Double(plan.stepsPerEpoch)),
                     "epochs": .number(Double(plan.epochs)),
+                    "data": plan.data?.json ?? .null,
+                    "preprocessing": plan.preprocessing.json,
                 ])
             case .bar, .lines:
                 printError(
                     "\(prefix)training on \(Self.sampleCount(plan)) (validation \(plan.validationSamples)), \(plan.parameters) parameters, \(plan.stepsPerEpoch) steps per epoch")
                 printError("\(prefix)class counts before → after balancing: \(counts)")
+                if !plan.preprocessing.isIdentity {
+                    printError("\(prefix)preprocessing: \(Self.describe(plan.preprocessing))")
+                }
+                if let data = plan.data {
+                    printError("\(prefix)data: " + data.rows.map { "\($0.key) \($0.value)" }.joined(separator: "; "))
+                }
             }
+            for suggestion in plan.data?.suggestions ?? [] { printError("\(prefix)suggestion: \(suggestion)") }
             for warning in plan.warnings { printError("\(prefix)warning: \(warning)") }
             for note in plan.notes { printError("\(prefix)note: \(note)") }
         case .batch(let epoch, let step, let steps, let loss):
@@ -82,6 +91,8 @@ final class TrainingProgress {
             }
             line += " | ETA \(eta(epoch: epoch, fraction: Double(step) / Double(steps)))"
             FileHandle.standardError.write(Data(line.utf8))
+        case .warning(let epoch, let message):
+            warned(epoch: epoch, message: message)
         case .epoch(let record, let improved):
             last = record
             epochStarted = Date()
@@ -104,6 +115,24 @@ final class TrainingProgress {
         }
     }
 
+    /// `per-sample normalisation, mean of every 8 timesteps`.
+    static func describe(_ preprocessing: Preprocessing) -> String {
+        var parts = [preprocessing.normalization == .perSample ? "per-sample normalisation" : "global scaler"]
+        if preprocessing.downsample > 1 { parts.append("mean of every \(preprocessing.downsample) timesteps") }
+        return parts.joined(separator: ", ")
+    }
+
+    func warned(epoch: Int, message: String) {
+        switch mode {
+        case .json:
+            emit(["event": .string("warning"), "epoch": .number(Double(epoch)), "message": .string(message)])
+        case .bar:
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K\(prefix)warning: \(message)\n").utf8))
+        case .lines:
+            printError("\(prefix)warning: \(message)")
+        }
+    }
+
     func finished(_ result: TrainingResult, model: ModelFile, modelPath: String, reportPath: String) {
         let history = result.history
         switch mode {
@@ -122,7 +151,9 @@ final class TrainingProgress {
             print(
                 "\(history.keptSummary)\(history.stoppedEarly ? ", stopped early" : ""), \(String(format: "%.1f", result.seconds)) s")
             if let validation = result.validation {
-                print(history.selection == .last ? "validation (last epoch's weights):" : "validation (restored weights):")
+                print(
+                    history.selection == .last ? "validation (last epoch's weights):"
+                        : history.selection == .averaged ? "validation (averaged weights):" : "validation (restored weights):")
                 print(validation.formatted())
             }
         }
