@@ -20,6 +20,8 @@ public struct TrainingReport: Sendable {
     public var validation: ClassificationMetrics?
     /// Free-form remarks shown near the top (warnings, provenance), one paragraph each.
     public var notes: [String]
+    /// The `lstmctl tune` search that chose the recipe, shown beside the summary (nil for `train`).
+    public var search: TuningResult? = nil
 
     /// Creates a report.
     ///
@@ -74,6 +76,7 @@ public struct TrainingReport: Sendable {
 
             """
         page += summarySection()
+        if let search { page += searchSection(search) }
         if !notes.isEmpty {
             page += "<section id=\"notes\">\n<h2>Notes</h2>\n"
             page += notes.map { "<p class=\"note\">\(Self.escape($0))</p>\n" }.joined()
