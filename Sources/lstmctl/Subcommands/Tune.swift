@@ -201,7 +201,8 @@ final class TuneProgress {
             let summary = result.completed
                 ? String(format: "accuracy %.4f ± %.4f over %d folds", result.mean, result.std, result.accuracies.count)
                 : "dropped by the budget after \(result.accuracies.count) folds"
-            let line = "\(position): \(candidates[candidate].label): \(summary), \(String(format: "%.1f", result.seconds)) s"
+            let line = "rung \(result.rung + 1)/\(plan.rungs.count) candidate \(candidate + 1)/\(candidates.count): "
+                + "\(candidates[candidate].label): \(summary), \(String(format: "%.1f", result.seconds)) s"
             if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             printError(line)
             if mode == .json {
