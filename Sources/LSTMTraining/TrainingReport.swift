@@ -22,6 +22,8 @@ public struct TrainingReport: Sendable {
     public var notes: [String]
     /// The training data's summary and suggestions (`DataSummary`), or `nil`.
     public var data: DataSummary?
+    /// The `lstmctl tune` search that chose the recipe, shown beside the summary (nil for `train`).
+    public var search: TuningResult? = nil
 
     /// Creates a report.
     ///
@@ -80,6 +82,7 @@ public struct TrainingReport: Sendable {
 
             """
         page += summarySection()
+        if let search { page += searchSection(search) }
         if !notes.isEmpty {
             page += "<section id=\"notes\">\n<h2>Notes</h2>\n"
             page += notes.map { "<p class=\"note\">\(Self.escape($0))</p>\n" }.joined()

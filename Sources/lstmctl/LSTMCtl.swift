@@ -9,7 +9,7 @@ struct LSTMCtl: AsyncParsableCommand {
         commandName: "lstmctl",
         abstract: "Inspect, run, benchmark and control lstmd LSTM classifiers.",
         subcommands: [
-            Inspect.self, Predict.self, Train.self, Evaluate.self, CrossValidate.self, Bench.self, Send.self, Listen.self,
+            Inspect.self, Predict.self, Train.self, Evaluate.self, CrossValidate.self, Tune.self, Bench.self, Send.self, Listen.self,
             Status.self, Streams.self, Reset.self, Close.self, Reload.self, Label.self, Retrain.self, Models.self, Rollback.self,
             Keygen.self,
         ])

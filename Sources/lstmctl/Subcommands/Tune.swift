@@ -1,0 +1,246 @@
+import ArgumentParser
+import Foundation
+import LSTMKit
+import LSTMTraining
+
+/// `lstmctl tune --train DATA [--budget 20m] [--folds 5] [--out MODEL] [recipe…]`: a
+/// time-budgeted search of the recipe by cross-validation, then the final model.
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Choose a recipe by cross-validation within a time budget, then train and write the model.",
+        discussion: """
+            Stratified k-fold cross-validation on the training data over the search space (README, \
+            "Tuning"): normalisation and downsampling (once the trainer has them), hidden size 32/64, \
+            1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size (once the \
+            trainer has it). Successive halving: every candidate trains a few epochs on about half the \
+            folds, the best third move on to more epochs and all folds, and so on up to the recipe's \
+            epochs. The winner has the best mean held-out accuracy on the highest rung; ties go to the \
+            cheaper model to stream (unidirectional, then fewer FLOPs per timestep). It is trained on all \
+            of --train and written with the search table in its report and provenance. \
+            The budget covers the search and the final training: the clock is checked before every fold \
+            training, a candidate whose rung does not fit is dropped, and the final training's time \
+            (estimated from the measured speeds) is kept free. Recipe flags fix settings: a searched \
+            setting given as a flag or in --recipe is not searched. There is no test-data option: tune \
+            never reads a test split. Deterministic for a fixed --seed unless the budget cuts the search.
+            """)
+
+    @Option(help: "Training data: a UEA/UCR .ts file or the documented CSV layout.")
+    var train: String
+
+    @Option(help: "Time for the search and the final training: 20m, 90s, 1h or plain seconds.")
+    var budget = "20m"
+
+    @Option(parsing: .unconditional, help: "Number of cross-validation folds K (at least 2).")
+    var folds = 5
+
+    @Option(help: "Where to write the model (default: DATA's name with .tuned.safetensors, in the current directory).")
+    var out: String?
+
+    @Option(help: "Where to write the HTML report (default: next to the model, NAME.report.html).")
+    var report: String?
+
+    @Flag(help: "Print one JSON object per candidate rung and a final summary on standard output, one per line.")
+    var json = false
+
+    @OptionGroup var recipe: RecipeOptions
+
+    func run() throws {
+        let seconds = try Self.seconds(budget)
+        guard folds >= 2 else {
+            throw InputError("--folds must be at least 2, got \(folds)", exitCode: InputError.configuration)
+        }
+        let configuration = try recipe.configuration()
+        let outPath = out ?? Self.defaultOut(for: train)
+        let reportPath = report ?? Train.reportPath(for: outPath)
+        try Train.checkWritable(outPath, option: "--out")
+        try Train.checkWritable(reportPath, option: report == nil ? "the report (next to --out)" : "--report")
+        let dataset = try loadDataset(train)
+        let tuner: Tuner
+        do {
+            tuner = try Tuner(base: configuration, folds: folds, budget: seconds, pinned: try pinnedKeys())
+        } catch let error as TrainingError {
+            throw InputError(error.message, exitCode: InputError.configuration)
+        }
+        let progress = TuneProgress(mode: TrainingProgress.mode(json: json), budget: seconds)
+        let search: TuningResult
+        do {
+            search = try tuner.search(dataset, progress: progress.handle)
+        } catch let error as TrainingError {
+            throw InputError(error.message)
+        }
+        guard let winner = search.winner, let index = search.outcome.winner, let rung = search.outcome.highestRung else {
+            throw InputError(
+                "the budget of \(budget) did not fit one rung of any candidate (the search took \(String(format: "%.1f", search.seconds)) s); "
+                    + "give a larger --budget (nothing was written)",
+                exitCode: InputError.configuration)
+        }
+        let score = search.outcome.records[index].results[rung]
+        progress.chose(winner, result: score, search: search)
+
+        let trainingProgress = TrainingProgress(mode: TrainingProgress.mode(json: false))
+        let result: TrainingResult
+        do {
+            result = try Trainer(configuration: winner.configuration).train(
+                dataset,
+                provenance: [
+                    "trainer": .string("lstmctl tune"),
+                    "dataset": .string(URL(fileURLWithPath: train).lastPathComponent),
+                    "dataset_digest": .string(try fileDigest(train)),
+                    "tuning": search.json,
+                ],
+                progress: trainingProgress.handle)
+        } catch let error as TrainingError {
+            throw InputError(error.message)
+        }
+        var model = result.model
+        do {
+            try model.write(to: URL(fileURLWithPath: outPath))
+        } catch let error as ModelError {
+            throw CommandFailure("\(outPath): \(error.message)")
+        }
+        var page = Train.report(
+            for: result, configuration: winner.configuration, title: URL(fileURLWithPath: outPath).lastPathComponent, data: train)
+        page.notes.insert(
+            "Recipe chosen by lstmctl tune: candidate \(index + 1) (\(winner.label)), mean cross-validation accuracy "
+                + "\(MeanStd(score.accuracies).formatted) over \(score.accuracies.count) folds at rung \(rung + 1).", at: 0)
+        page.search = search
+        try page.write(to: URL(fileURLWithPath: reportPath))
+        if json {
+            print(JSONValue.object([
+                "event": .string("finished"), "model": .string(outPath), "report": .string(reportPath),
+                "digest": .string(model.digest), "winner": search.candidateJSON(index, seconds: true),
+                "accuracy": .number(score.mean), "std": .number(score.std), "candidates": .number(Double(search.candidates.count)),
+                "budget_seconds": .number(seconds), "budget_bound": .bool(search.budgetBound),
+                "search_seconds": .number(search.seconds), "final_seconds": .number(result.seconds),
+                "epochs_run": .number(Double(result.history.epochs.count)),
+            ]).jsonText)
+            fflush(nil)
+        } else {
+            trainingProgress.finished(result, model: model, modelPath: outPath, reportPath: reportPath)
+        }
+    }
+
+    /// The keys the user fixed: recipe flags and the recipe file's keys.
+    private func pinnedKeys() throws -> Set<String> {
+        var keys = Set(try recipe.given().map(\.key))
+        if let path = recipe.recipe, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            keys.formUnion(TuningSpace.keys(inRecipe: text, path: path))
+        }
+        return keys
+    }
+
+    /// `20m`, `90s`, `1h`, `1.5h` or plain seconds, as seconds.
+    /// - Throws: `InputError` (78) for anything else, or a budget that is not more than 0.
+    static func seconds(_ text: String) throws -> Double {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(suffix: String, factor: Double)] = [("h", 3600), ("m", 60), ("s", 1)]
+        var number = trimmed
+        var factor = 1.0
+        if let unit = units.first(where: { trimmed.hasSuffix($0.suffix) }) {
+            number = String(trimmed.dropLast())
+            factor = unit.factor
+        }
+        guard let value = Double(number), value.isFinite else {
+            throw InputError("--budget must be a duration such as 20m, 90s, 1h or 300 (seconds), got '\(text)'", exitCode: InputError.configuration)
+        }
+        guard value > 0 else {
+            throw InputError("--budget must be more than 0, got '\(text)'", exitCode: InputError.configuration)
+        }
+        return value * factor
+    }
+
+    /// `data/BasicMotions_TRAIN.ts` → `BasicMotions_TRAIN.tuned.safetensors`.
+    static func defaultOut(for data: String) -> String {
+        URL(fileURLWithPath: data).deletingPathExtension().lastPathComponent + ".tuned.safetensors"
+    }
+}
+
+/// Shows the search: a bar on a terminal (rung, candidate, fold, epoch, time used of the budget),
+/// one line per candidate rung otherwise, or JSON `candidate` events on standard output.
+final class TuneProgress {
+    let mode: TrainingProgress.Mode
+    let budget: Double
+    private let started = Date()
+    private var candidates: [TuningCandidate] = []
+    private var plan = HalvingPlan(rungs: [.init(epochs: 1, folds: 1)], reduction: 2)
+    private var current = (candidate: 0, rung: 0, fold: 0)
+    private var epochs = 1
+    private var lastDraw = Date.distantPast
+
+    init(mode: TrainingProgress.Mode, budget: Double) {
+        self.mode = mode
+        self.budget = budget
+    }
+
+    func handle(_ event: TuningEvent) {
+        switch event {
+        case .planned(let candidates, let plan, let notes):
+            self.candidates = candidates
+            self.plan = plan
+            let rungs = plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
+            printError("tuning \(candidates.count) candidates in \(plan.rungs.count) rungs (\(rungs.joined(separator: "; "))), budget \(Self.clock(budget))")
+            for note in notes { printError("note: \(note)") }
+        case .fold(let candidate, let rung, let fold):
+            current = (candidate, rung, fold)
+            epochs = plan.rungs[rung].epochs
+        case .training(.batch(let epoch, let step, let steps, _)):
+            guard mode == .bar else { return }
+            let now = Date()
+            guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
+            lastDraw = now
+            let width = 20
+            let done = (Double(epoch - 1) + Double(step) / Double(steps)) / Double(epochs)
+            let filled = min(width, Int(Double(width) * done))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let line = "\r\u{1B}[2K\(position) fold \(current.fold + 1)/\(plan.rungs[current.rung].folds) "
+                + "epoch \(epoch)/\(epochs) \(bar) | \(Self.clock(now.timeIntervalSince(started))) of \(Self.clock(budget))"
+            FileHandle.standardError.write(Data(line.utf8))
+        case .training:
+            break
+        case .rung(let candidate, let result):
+            let summary = result.completed
+                ? String(format: "accuracy %.4f ± %.4f over %d folds", result.mean, result.std, result.accuracies.count)
+                : "dropped by the budget after \(result.accuracies.count) folds"
+            let line = "rung \(result.rung + 1)/\(plan.rungs.count) candidate \(candidate + 1)/\(candidates.count): "
+                + "\(candidates[candidate].label): \(summary), \(String(format: "%.1f", result.seconds)) s"
+            if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            printError(line)
+            if mode == .json {
+                print(JSONValue.object([
+                    "event": .string("candidate"), "candidate": .number(Double(candidate + 1)),
+                    "settings": .object(Dictionary(uniqueKeysWithValues: candidates[candidate].overrides.map { ($0.key, JSONValue.string($0.value)) })),
+                    "rung": .number(Double(result.rung + 1)), "epochs": .number(Double(plan.rungs[result.rung].epochs)),
+                    "folds": .number(Double(result.accuracies.count)), "accuracy": .number(result.mean), "std": .number(result.std),
+                    "fold_accuracies": .array(result.accuracies.map { .number($0) }), "completed": .bool(result.completed),
+                    "seconds": .number(result.seconds),
+                ]).jsonText)
+                fflush(nil)
+            }
+        }
+    }
+
+    /// Prints the choice (standard error; the table on standard output without --json).
+    func chose(_ winner: TuningCandidate, result: RungResult, search: TuningResult) {
+        printError(
+            "chose candidate \(winner.index + 1) (\(winner.label)): accuracy \(MeanStd(result.accuracies).formatted) at rung \(result.rung + 1); "
+                + "search \(String(format: "%.1f", search.seconds)) s\(search.budgetBound ? " (the budget dropped some candidates)" : ""); training the final model")
+        guard mode != .json else { return }
+        for (index, candidate) in search.candidates.enumerated() {
+            let record = search.outcome.records[index]
+            let rungs = record.results.map { $0.completed ? String(format: "%.3f", $0.mean) : "dropped" }.joined(separator: " → ")
+            let number = String(index + 1), outcome = record.outcome.rawValue
+            print(String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + outcome
+                + String(repeating: " ", count: max(0, 9 - outcome.count)) + "  " + candidate.label + "  " + rungs)
+        }
+    }
+
+    private var position: String {
+        "rung \(current.rung + 1)/\(plan.rungs.count) candidate \(current.candidate + 1)/\(candidates.count)"
+    }
+
+    /// `4m05s` or `42s`.
+    static func clock(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded())
+        return whole >= 60 ? "\(whole / 60)m\(String(format: "%02d", whole % 60))s" : "\(whole)s"
+    }
+}
