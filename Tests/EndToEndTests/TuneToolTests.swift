@@ -4,7 +4,9 @@ import Testing
 /// `lstmctl tune` as a user runs it (tiny models and 2 folds: these are debug builds).
 extension ClientToolTests {
     /// Fixes everything but `bidirectional` and `learning_rate`: 4 candidates, 2 rungs.
-    static let tinyTune = ["--hidden-size", "8", "--layers", "1", "--epochs", "3", "--batch-size", "8"]
+    static let tinyTune = [
+        "--hidden-size", "8", "--layers", "1", "--epochs", "3", "--batch-size", "8", "--normalize", "global", "--downsample", "1",
+    ]
 
     @Test func tuneSearchesThenWritesAModelWithItsSearchTable() throws {
         let directory = try temporaryDirectory()
