@@ -81,7 +81,7 @@ extension ServingLoop {
         logger.info("loading a model beside serving", metadata: ["request": "\(request)", "reason": "\(reason)"])
         pendingReload = PendingReload(repliesToControl: answeringControl, reason: reason, job: job, request: request)
         if answeringControl { controlReplyDeferred = true }
-        loader.start { try plan.prepare() }
+        loader.start { Result { try plan.prepare() } }
         return .object(["ok": .bool(true), "pending": .bool(true)])
     }
 
@@ -158,7 +158,7 @@ extension ServingLoop {
             let history = tap.history(slot: slot)
             guard history.count > 0 else { continue }
             let total = classifier.timesteps(slot: slot)
-            snapshots.append(.init(slot: slot, epoch: epoch(slot: slot), values: history.values, count: history.count, total: total))
+            snapshots.append(.init(slot: slot, values: history.values, count: history.count, total: total))
             marks[slot] = (epoch(slot: slot), total)
         }
         guard !snapshots.isEmpty else { return false }

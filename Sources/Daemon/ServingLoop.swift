@@ -34,7 +34,7 @@ final class ServingLoop {
     let descriptorLimit: Int
     private var connectionLog = RateLimiter<Int>(limit: 5, per: .seconds(10))
     /// Runs model loads off this thread.
-    let loader: ModelLoader
+    let loader: LoopTask<Result<PreparedReload, any Error>>
     /// The load running on the loader thread, if any.
     var pendingReload: PendingReload?
     /// SIGHUP or a promotion arrived while a load ran: taken up when it has finished.
@@ -85,7 +85,7 @@ final class ServingLoop {
         clock: any ServingClock, tap: LabelTap, retrainer: Retrainer?, waker: Waker, authenticator: CurveAuthenticator?,
         logger: Logger
     ) throws {
-        loader = ModelLoader(waker: waker)
+        loader = LoopTask(waker: waker, command: .loaded, name: "lstmd-model-load")
         primer = SwapPrimer(waker: waker, gate: state.primingGate)
         self.tap = tap
         self.authenticator = authenticator

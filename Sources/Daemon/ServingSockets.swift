@@ -136,7 +136,7 @@ final class Waker: Sendable {
         case stall = 3
         /// A promoted model waits in `Retrainer.takeSwaps()`.
         case swap = 4
-        /// A model load finished on the loader thread: its outcome waits in `ModelLoader.take()`.
+        /// A model load finished on the loader thread: its outcome waits in `ServingLoop.loader` (`LoopTask.take()`).
         case loaded = 5
         /// The new model's stream states are rebuilt: the classifier waits in `SwapPrimer.take()`.
         case primed = 6

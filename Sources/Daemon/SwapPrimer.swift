@@ -15,9 +15,6 @@ final class SwapPrimer: Sendable {
     /// first) and its timesteps since reset under the old model (`total`).
     struct Snapshot: Sendable {
         var slot: Int
-        /// The slot's incarnation (`ServingLoop.slotEpochs`) when snapshotted: a stream reset,
-        /// closed, evicted or replaced meanwhile makes the primed state worthless.
-        var epoch: UInt64
         var values: [Float]
         var count: Int
         var total: Int
@@ -27,17 +24,16 @@ final class SwapPrimer: Sendable {
     /// touch it until `take()` returns it, so exactly one thread uses it at any time.
     private struct Handoff: @unchecked Sendable {
         let classifier: StreamClassifier
-        var primed: Set<Int> = []
+        var primed: Set<Int>
     }
 
-    private let waker: Waker
+    private let task: LoopTask<Handoff>
     private let gate: (@Sendable () -> Void)?
-    private let outcome = Mutex<Handoff?>(nil)
 
     /// - Parameter gate: called on the priming thread before it starts (a test seam: holding it
     ///   lets frames arrive in the middle of a swap).
     init(waker: Waker, gate: (@Sendable () -> Void)?) {
-        self.waker = waker
+        task = LoopTask(waker: waker, command: .primed, name: "lstmd-swap-prime")
         self.gate = gate
     }
 
@@ -46,9 +42,9 @@ final class SwapPrimer: Sendable {
     /// replayed at their next frame), then wakes the loop (`Waker.Command.primed`). One priming
     /// runs at a time.
     func start(_ classifier: StreamClassifier, snapshots: [Snapshot], budget: Duration) {
-        let handoff = Handoff(classifier: classifier)
+        let handoff = Handoff(classifier: classifier, primed: [])
         let gate = self.gate
-        let thread = Thread { [self] in
+        task.start {
             gate?()
             let clock = ContinuousClock()
             let deadline = clock.now + budget
@@ -58,19 +54,12 @@ final class SwapPrimer: Sendable {
                 handoff.classifier.prime(slot: snapshot.slot, values: snapshot.values, count: snapshot.count, total: snapshot.total)
                 primed.insert(snapshot.slot)
             }
-            outcome.withLock { $0 = Handoff(classifier: handoff.classifier, primed: primed) }
-            waker.send(.primed)
+            return Handoff(classifier: handoff.classifier, primed: primed)
         }
-        thread.name = "lstmd-swap-prime"
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 
     /// The primed classifier and the slots it primed, once (nil while priming runs).
     func take() -> (classifier: StreamClassifier, primed: Set<Int>)? {
-        outcome.withLock { outcome in
-            defer { outcome = nil }
-            return outcome.map { ($0.classifier, $0.primed) }
-        }
+        task.take().map { ($0.classifier, $0.primed) }
     }
 }

@@ -101,6 +101,17 @@ import ZeroMQ
             Issue.record("no label came back from the warm-up stream")
         }
 
+        /// A model of the served one's shape, classes and scaler with weights drawn from `seed`,
+        /// written to a temporary file (the caller removes it) and read back.
+        func writeSibling(seed: UInt64) throws -> (path: URL, model: LSTMModel) {
+            var file = ModelFile.randomlyInitialized(
+                architecture: model.file.architecture, classes: model.classes, window: model.file.window, hop: model.file.hop,
+                scaler: model.file.scaler, seed: seed)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-sibling-\(UUID().uuidString).safetensors")
+            try file.write(to: path)
+            return (path, try LSTMModel(contentsOf: path))
+        }
+
         /// Stops the daemon and waits (bounded) until `run` returned.
         func stopDaemon() {
             daemon.triggerGracefulShutdown()
@@ -195,15 +206,9 @@ import ZeroMQ
     @Test func aSwapReplaysEachStreamsWindowIntoTheNewModel() throws {
         let harness = try Harness(mode: .window, hop: 10)
         try harness.waitForSubscription()
-        let old = harness.model
-        let c = old.channels, window = old.file.window
-        var file = ModelFile.randomlyInitialized(
-            architecture: old.file.architecture, classes: old.classes, window: window, hop: old.file.hop, scaler: old.file.scaler,
-            seed: 77)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-swap-\(UUID().uuidString).safetensors")
+        let c = harness.model.channels, window = harness.model.file.window
+        let (path, new) = try harness.writeSibling(seed: 77)
         defer { try? FileManager.default.removeItem(at: path) }
-        try file.write(to: path)
-        let new = try LSTMModel(contentsOf: path)
         var generator = SplitMix64(seed: 9)
         let values = (0..<((window + 60) * c)).map { _ in generator.uniform(-2, 2) }
         // W + 50 timesteps under the old model: labels at W, W+10, …, W+50.
@@ -217,10 +222,7 @@ import ZeroMQ
         #expect(label["model_version"]?.stringValue == new.file.version)
         #expect(label["timesteps"]?.numberValue == Double(window + 60))
         let expected = try new.forward(Array(values[(60 * c)...]), batchSize: 1, timesteps: window, threads: 1).probabilities
-        for (index, name) in new.classes.enumerated() {
-            let got = try #require(label["probabilities"]?[name]?.numberValue)
-            #expect(abs(Float(got) - expected[index]) <= 1e-5, "class \(name)")
-        }
+        try Self.expectProbabilities(label, equal: expected, classes: new.classes)
         harness.stop()
     }
 
@@ -234,13 +236,8 @@ import ZeroMQ
         try harness.waitForSubscription()
         let old = harness.model
         let c = old.channels, window = old.file.window
-        var file = ModelFile.randomlyInitialized(
-            architecture: old.file.architecture, classes: old.classes, window: window, hop: old.file.hop, scaler: old.file.scaler,
-            seed: 78)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-prime-\(UUID().uuidString).safetensors")
+        let (path, new) = try harness.writeSibling(seed: 78)
         defer { try? FileManager.default.removeItem(at: path) }
-        try file.write(to: path)
-        let new = try LSTMModel(contentsOf: path)
         var generator = SplitMix64(seed: 10)
         let values = (0..<((window + 70) * c)).map { _ in generator.uniform(-2, 2) }
         let late = (0..<((window + 10) * c)).map { _ in generator.uniform(-2, 2) }
@@ -270,10 +267,7 @@ import ZeroMQ
             #expect(label["model_version"]?.stringValue == new.file.version, "\(stream)")
             #expect(label["timesteps"]?.numberValue == Double(end), "\(stream)")
             let expected = try new.forward(slice(source, (end - window)..<end), batchSize: 1, timesteps: window, threads: 1).probabilities
-            for (index, name) in new.classes.enumerated() {
-                let got = try #require(label["probabilities"]?[name]?.numberValue)
-                #expect(abs(Float(got) - expected[index]) <= 1e-5, "\(stream) class \(name)")
-            }
+            try Self.expectProbabilities(label, equal: expected, classes: new.classes, stream)
         }
         harness.stop()
     }
@@ -309,6 +303,14 @@ import ZeroMQ
         #expect(failed, "no job started one injected minute later: \(String(describing: after))")
         #expect(try harness.control(#"{"command":"status"}"#)["model"]?["version"]?.stringValue == model.file.version)
         harness.stop()
+    }
+
+    /// Each class's probability in `label` is `expected`'s within 1e-5.
+    static func expectProbabilities(_ label: JSONValue, equal expected: [Float], classes: [String], _ context: String = "") throws {
+        for (index, name) in classes.enumerated() {
+            let got = try #require(label["probabilities"]?[name]?.numberValue, "\(context) class \(name)")
+            #expect(abs(Float(got) - expected[index]) <= 1e-5, "\(context) class \(name)")
+        }
     }
 
     static func first(_ list: JSONValue?) -> JSONValue? {
