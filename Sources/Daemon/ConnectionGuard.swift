@@ -7,6 +7,11 @@ import ZeroMQ
 /// sockets' monitors report each accept and disconnect; a connection accepted while
 /// `maxConnections` are open is shut down at once (libzmq then closes it), counted as refused,
 /// and the connections already open keep being served.
+///
+/// `open` counts only the connections kept: a refused one is remembered by (monitor, descriptor)
+/// until its disconnect arrives, which then does not count. libzmq reports a connection's
+/// disconnect before it closes the descriptor, so on one monitor a descriptor's disconnect always
+/// comes before the accept that reuses it.
 struct ConnectionGuard {
     /// What to do with a connection just accepted.
     enum Verdict: Equatable {
@@ -17,10 +22,21 @@ struct ConnectionGuard {
 
     /// Most connections open at once.
     let maxConnections: Int
+    /// Connections kept and not yet disconnected.
     private(set) var open = 0
     private(set) var refused = 0
     /// `accept` failures (EMFILE and the like) libzmq reported.
     private(set) var acceptFailures = 0
+    /// Refused connections whose disconnect has not arrived yet, by monitor and descriptor.
+    private var closing: Set<Connection> = []
+
+    private struct Connection: Hashable {
+        var monitor: Int
+        var fd: Int32
+    }
+
+    /// Refused connections libzmq has not closed yet.
+    var refusedClosing: Int { closing.count }
 
     init(maxConnections: Int) {
         self.maxConnections = maxConnections
@@ -40,15 +56,19 @@ struct ConnectionGuard {
         return Int(min(UInt64(limit.rlim_cur), UInt64(Int32.max)))
     }
 
-    mutating func handle(_ event: ZMQMonitorEvent) -> Verdict {
+    /// Applies the limit to `event`, reported by monitor number `monitor`.
+    mutating func handle(_ event: ZMQMonitorEvent, monitor: Int) -> Verdict {
         switch event.kind {
         case .accepted:
-            open += 1
-            guard open > maxConnections else { return .keep }
+            guard open >= maxConnections else {
+                open += 1
+                return .keep
+            }
             refused += 1
+            closing.insert(Connection(monitor: monitor, fd: event.value))
             return .refuse(fd: event.value)
         case .disconnected:
-            open = max(0, open - 1)
+            if closing.remove(Connection(monitor: monitor, fd: event.value)) == nil { open = max(0, open - 1) }
         case .acceptFailed:
             acceptFailures += 1
         case .other:
@@ -57,19 +77,63 @@ struct ConnectionGuard {
         return .keep
     }
 
-    /// Shuts `fd` down if it is still a connected stream socket (libzmq sees the end of the stream,
-    /// closes the connection and reports it disconnected). A descriptor already closed and reused
-    /// for a file is left alone.
-    static func shutDown(fd: Int32) {
+    /// Applies the limit to a batch of events, in order, and returns the descriptors to shut down:
+    /// those refused whose disconnect is not already in the batch (a descriptor already closed may
+    /// belong to another connection by now).
+    mutating func handle(_ batch: [(monitor: Int, event: ZMQMonitorEvent)]) -> [(fd: Int32, event: ZMQMonitorEvent)] {
+        var refusals: [(fd: Int32, event: ZMQMonitorEvent)] = []
+        for (index, entry) in batch.enumerated() {
+            guard case .refuse(let fd) = handle(entry.event, monitor: entry.monitor) else { continue }
+            let gone = batch[(index + 1)...].contains {
+                $0.monitor == entry.monitor && $0.event.kind == .disconnected && $0.event.value == fd
+            }
+            if !gone { refusals.append((fd, entry.event)) }
+        }
+        return refusals
+    }
+
+    /// Shuts `fd` down if it is still a connected stream socket of `endpoint`'s listener (libzmq
+    /// sees the end of the stream, closes the connection and reports it disconnected). A descriptor
+    /// already closed and reused, for a file or another listener's connection, is left alone.
+    static func shutDown(fd: Int32, endpoint: String) {
         var type: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else { return }
-        var peer = sockaddr_storage()
-        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let connected = withUnsafeMutablePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peerLength) == 0 }
+        var address = sockaddr_storage()
+        let connected = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                var addressLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                guard getpeername(fd, $0, &addressLength) == 0 else { return false }
+                addressLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                return getsockname(fd, $0, &addressLength) == 0
+            }
         }
-        guard connected else { return }
+        guard connected, belongs(local: address, to: endpoint) else { return }
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Whether a connection whose local address is `local` was accepted by the listener bound to
+    /// `endpoint` (`tcp://host:port` or `ipc://path`, as libzmq reports it).
+    static func belongs(local: sockaddr_storage, to endpoint: String) -> Bool {
+        var local = local
+        if endpoint.hasPrefix("ipc://") {
+            guard Int32(local.ss_family) == AF_UNIX else { return false }
+            let path = withUnsafeBytes(of: &local) { raw -> String in
+                let bytes = raw[MemoryLayout<sa_family_t>.size...].prefix { $0 != 0 }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return path == endpoint.dropFirst("ipc://".count)
+        }
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"),
+            let port = UInt16(endpoint[endpoint.index(after: colon)...])
+        else { return true }
+        switch Int32(local.ss_family) {
+        case AF_INET:
+            return withUnsafeBytes(of: &local) { $0.load(as: sockaddr_in.self).sin_port == port.bigEndian }
+        case AF_INET6:
+            return withUnsafeBytes(of: &local) { $0.load(as: sockaddr_in6.self).sin6_port == port.bigEndian }
+        default:
+            return false
+        }
     }
 }

@@ -148,9 +148,7 @@ final class ServingLoop {
                 drainIngest(limit: Self.drainLimit, deadline: clock.monotonicNanoseconds() + 100_000_000)
             }
             if !waitsForLoad, controlIndex >= 0, poller.isReadable(controlIndex) { serveControl() }
-            for index in monitorIndices where poller.isReadable(index) {
-                watchConnections(sockets.monitors[index - monitorIndices.lowerBound])
-            }
+            if monitorIndices.contains(where: poller.isReadable) { watchConnections() }
             housekeeping()
         }
         if let pending = pendingReload, pending.repliesToControl {
@@ -197,24 +195,29 @@ final class ServingLoop {
         return true
     }
 
-    /// Applies the connection limit to every event waiting on `monitor`.
-    private func watchConnections(_ monitor: ZMQSocket) {
-        while let message = try? monitor.receiveMultipart(maxParts: 2, dontWait: true),
-            let event = ZMQMonitorEvent(parts: message.parts)
-        {
-            if case .refuse(let fd) = connections.handle(event) {
-                ConnectionGuard.shutDown(fd: fd)
-                let decision = connectionLog.record(0)
-                if decision.allowed {
-                    var metadata: Logger.Metadata = [
-                        "endpoint": "\(event.endpoint)", "open": "\(connections.open)", "max_connections": "\(connections.maxConnections)",
-                    ]
-                    if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
-                    logger.warning("connection refused: too many open", metadata: metadata)
+    /// Applies the connection limit to every event waiting on the monitors, read as one batch so
+    /// a refused connection that is already gone is not shut down (its descriptor may be reused).
+    private func watchConnections() {
+        var batch: [(monitor: Int, event: ZMQMonitorEvent)] = []
+        for (number, monitor) in sockets.monitors.enumerated() {
+            while let message = try? monitor.receiveMultipart(maxParts: 2, dontWait: true) {
+                guard let event = ZMQMonitorEvent(parts: message.parts) else { continue }
+                batch.append((number, event))
+                if event.kind == .acceptFailed {
+                    logger.error("a listener cannot accept", metadata: ["endpoint": "\(event.endpoint)", "errno": "\(event.value)"])
                 }
-            } else if event.kind == .acceptFailed {
-                logger.error("a listener cannot accept", metadata: ["endpoint": "\(event.endpoint)", "errno": "\(event.value)"])
             }
+        }
+        for refusal in connections.handle(batch) {
+            ConnectionGuard.shutDown(fd: refusal.fd, endpoint: refusal.event.endpoint)
+            let decision = connectionLog.record(0)
+            guard decision.allowed else { continue }
+            var metadata: Logger.Metadata = [
+                "endpoint": "\(refusal.event.endpoint)", "open": "\(connections.open)",
+                "max_connections": "\(connections.maxConnections)",
+            ]
+            if let note = decision.suppressionNote { metadata["suppressed"] = "\(note)" }
+            logger.warning("connection refused: too many open", metadata: metadata)
         }
     }
 
