@@ -109,7 +109,8 @@ import Testing
     }
 
     /// The Python client (pyzmq + numpy) against the real daemon: `deploy/clients/python/test_client.py`.
-    /// The Python package (format reader, exporters, scaler fitting) passes its own tests; the
+    /// The Python package (format reader, exporters, scaler fitting) passes its own tests, among them
+    /// scalers and preprocessed (format version 2) models made by this build's `lstmctl`; the
     /// torch/keras parts skip themselves when those are not installed.
     @Test func pythonPackageTests() throws {
         let python = URL(fileURLWithPath: "/usr/bin/env")
@@ -118,7 +119,8 @@ import Testing
             print("skipping the Python package tests: python3 lacks numpy (pip install numpy)")
             return
         }
-        let result = try run(python, ["python3", "deploy/python/tests/test_package.py"], timeout: 300)
+        // With LSTMCTL the package also checks itself against the Swift trainer and `lstmctl predict`.
+        let result = try run(python, ["LSTMCTL=\(try lstmctl.path)", "python3", "deploy/python/tests/test_package.py"], timeout: 600)
         #expect(result.status == 0, "\(result.out)\n\(result.err)")
     }
 

@@ -9,8 +9,8 @@ tensors in sorted name order, contiguous, little-endian).
 Public API
 ----------
 read_model(path) -> (tensors, info)
-    Read and check an lstmd model; info holds architecture, classes, window, hop, mode, scaler,
-    provenance (decoded).
+    Read and check an lstmd model (format version 1 or 2); info holds architecture, classes,
+    window, hop, mode, scaler, preprocessing, provenance (decoded).
 write_model(path, tensors, architecture, classes, window, hop, scaler, provenance, mode=None)
     Validate and atomically write an lstmd model file (format version 1).
 read_safetensors(path) -> (tensors, metadata)
@@ -35,6 +35,9 @@ import numpy as np
 
 FORMAT = "lstmd"
 FORMAT_VERSION = "1"
+#: Format versions this reader understands: 2 adds `preprocessing` (per-sample normalisation,
+#: downsampling), which a version-1 reader must not ignore.
+READABLE_VERSIONS = ("1", "2")
 
 _DTYPES = {
     "F32": np.dtype("<f4"),
@@ -380,9 +383,9 @@ def read_model(path):
     """Read an lstmd model. Returns (tensors, info) where info holds the decoded metadata
     (architecture, classes, window, hop, mode, scaler, provenance)."""
     tensors, md = read_safetensors(path)
-    if md.get("format") != FORMAT or md.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: not an lstmd v1 model (format={md.get('format')!r}, "
-                         f"version={md.get('format_version')!r})")
+    if md.get("format") != FORMAT or md.get("format_version") not in READABLE_VERSIONS:
+        raise ValueError(f"{path}: not an lstmd model this reader knows (format={md.get('format')!r}, "
+                         f"version={md.get('format_version')!r}; readable: {', '.join(READABLE_VERSIONS)})")
     info = {
         "architecture": json.loads(md["architecture"]),
         "classes": json.loads(md["classes"]),
@@ -390,6 +393,7 @@ def read_model(path):
         "hop": json.loads(md["hop"]),
         "mode": md.get("mode", "window"),
         "scaler": json.loads(md["scaler"]),
+        "preprocessing": preprocessing_spec(md),
         "provenance": json.loads(md["provenance"]),
     }
     exp = expected_tensor_shapes(info["architecture"])
@@ -401,6 +405,51 @@ def read_model(path):
 # --------------------------------------------------------------------------------------------
 # Reference forward pass (numpy, float64)
 # --------------------------------------------------------------------------------------------
+
+def preprocessing_spec(metadata: dict) -> dict:
+    """The `preprocessing` of a model's raw metadata, checked; the identity when absent."""
+    spec = {"normalize": "global", "downsample": 1}
+    if "preprocessing" in metadata:
+        given = json.loads(metadata["preprocessing"])
+        if not isinstance(given, dict) or set(given) - {"normalize", "downsample"}:
+            raise ValueError(f"preprocessing must be an object with normalize and downsample, got {given!r}")
+        spec.update(given)
+    if spec["normalize"] not in ("global", "per-sample"):
+        raise ValueError(f"preprocessing.normalize must be global or per-sample, got {spec['normalize']!r}")
+    k = spec["downsample"]
+    if isinstance(k, float) and k.is_integer():
+        k = int(k)
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100000:
+        raise ValueError(f"preprocessing.downsample must be an integer in 1...100000, got {k!r}")
+    spec["downsample"] = k
+    return spec
+
+
+def apply_preprocessing(spec: dict, raw) -> np.ndarray:
+    """Preprocess one raw sample [T, C] exactly as lstmd does (before the scaler): per-sample
+    z-normalisation per channel (float64 statistics, population std; a constant channel becomes
+    zeros; result float32), then the float32 mean of each block of K timesteps (summed in time
+    order, then divided by K; a trailing partial block dropped unless it is the only one)."""
+    x = np.asarray(raw, dtype=np.float32)
+    if spec["normalize"] == "per-sample":
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=0)
+        std = np.sqrt(((x64 - mean) ** 2).mean(axis=0))
+        safe = np.where(std > 0, std, 1.0)
+        x = np.where(std > 0, (x64 - mean) / safe, 0.0).astype(np.float32)
+    k = spec["downsample"]
+    if k == 1:
+        return x
+    blocks = len(x) // k
+    groups = [x] if blocks == 0 else [x[b * k:(b + 1) * k] for b in range(blocks)]
+    out = np.zeros((len(groups), x.shape[1]), np.float32)
+    for b, group in enumerate(groups):
+        total = np.zeros(x.shape[1], np.float32)
+        for row in group:  # in time order, in float32, like lstmd
+            total = (total + row).astype(np.float32)
+        out[b] = total / np.float32(len(group))
+    return out
+
 
 def apply_scaler(scaler: dict, raw) -> np.ndarray:
     """Scale raw input exactly as lstmd does: in float32."""
@@ -435,13 +484,24 @@ def _lstm_dir(x, n, w_ih, w_hh, b, reverse):
 
 def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
     """Float64 forward pass from a model file's tensors and raw metadata (as returned by
-    read_safetensors). raw: [B, T, C] unscaled input; lengths: [B] valid steps (default T).
+    read_safetensors). raw: [B, T, C] unscaled input; lengths: [B] valid raw steps (default T).
+    The model's preprocessing (format version 2), if any, is applied to each sample first.
     Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K]}."""
     arch = json.loads(metadata["architecture"])
     scaler = json.loads(metadata["scaler"])
+    spec = preprocessing_spec(metadata)
+    raw = np.asarray(raw, dtype=np.float32)
+    lengths = np.full(raw.shape[0], raw.shape[1]) if lengths is None else np.asarray(lengths)
+    if spec != {"normalize": "global", "downsample": 1}:
+        # Each sample on its own valid length, then padded again (lengths in model steps now).
+        steps = [apply_preprocessing(spec, raw[b, :int(lengths[b])]) for b in range(raw.shape[0])]
+        lengths = np.array([len(s) for s in steps])
+        padded = np.zeros((raw.shape[0], int(lengths.max()), raw.shape[2]), np.float32)
+        for b, s in enumerate(steps):
+            padded[b, :len(s)] = s
+        raw = padded
     x_all = apply_scaler(scaler, raw).astype(np.float64)
     B, T, _ = x_all.shape
-    lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
     L = arch["num_layers"]
     D = 2 if arch["bidirectional"] else 1
     H = arch["hidden_size"]

@@ -205,6 +205,39 @@ class ScalerFromFile(unittest.TestCase):
                                     "--scaler", kind], check=True, capture_output=True, timeout=600)
                     self.assertEqual(scaler.scaler_from_file(FIXTURES / name, kind), lstmd.read_model(model)[1]["scaler"])
 
+    @unittest.skipUnless(os.environ.get("LSTMCTL"), "set LSTMCTL=/path/to/lstmctl to compare with the Swift trainer")
+    def test_preprocessed_models_forward_like_lstmctl_predict(self):
+        """Format version 2 (preprocessing in the model): this reader and its numpy forward agree
+        with `lstmctl predict` on every test sample."""
+        test_data = FIXTURES / "BasicMotions_TEST.ts"
+        for options in (["--normalize", "per-sample"], ["--downsample", "4"],
+                        ["--normalize", "per-sample", "--downsample", "7"]):
+            with self.subTest(options=options), tempfile.TemporaryDirectory() as out:
+                model = os.path.join(out, "m.safetensors")
+                subprocess.run([os.environ["LSTMCTL"], "train", "--train", str(FIXTURES / "BasicMotions_TRAIN.ts"),
+                                "--out", model, "--epochs", "2", "--hidden-size", "6", "--layers", "1",
+                                "--bidirectional", "false", *options], check=True, capture_output=True, timeout=600)
+                tensors, info = lstmd.read_model(model)
+                expected = {"normalize": "global", "downsample": 1}
+                expected.update({k.lstrip("-"): (int(v) if v.isdigit() else v) for k, v in zip(options[0::2], options[1::2])})
+                self.assertEqual(info["preprocessing"], expected)
+                predicted = subprocess.run([os.environ["LSTMCTL"], "predict", "--model", model, "--data", str(test_data),
+                                            "--json"], check=True, capture_output=True, text=True, timeout=600)
+                swift = [json.loads(line) for line in predicted.stdout.splitlines()]
+                raw = self.samples(test_data)
+                _, metadata = lstmd.read_safetensors(model)
+                reference = lstmd.forward_numpy(tensors, metadata, raw)["probabilities"]
+                self.assertEqual(len(swift), len(raw))
+                for row, probabilities in zip(swift, reference):
+                    got = [row["probabilities"][name] for name in info["classes"]]
+                    np.testing.assert_allclose(got, probabilities, atol=1e-5)
+
+    @staticmethod
+    def samples(path):
+        """The samples of an equal-length .ts file as [N, T, C] float32 (via the package's reader)."""
+        data = datasets.read_dataset(path)
+        return np.stack([np.asarray(sample, np.float32) for sample in data.samples])
+
     def test_refuses_what_lstmctl_refuses(self):
         for name, text in (("missing.ts", "@classLabel false\n@data\n1,?,3\n"),
                            ("nan.ts", "@classLabel false\n@data\n1,nan,3\n"),
