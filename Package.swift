@@ -21,6 +21,12 @@ let kernelSettings: [SwiftSetting] = (march.map { [.unsafeFlags(["-Xcc", "-march
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// The numeric modules (LSTMKit, LSTMTraining) are optimised in debug builds too (the tests' build): at -Onone a training
+// step or a streamed label of the bundled model is ~100x slower (BasicMotions training: 647 s
+// instead of 3 s), which the end-to-end tests, run as a user runs the daemon, cannot wait for.
+// Bounds, overflow and exclusivity checks stay on (-O keeps them); results equal release's bit for bit.
+let numericDebugSettings: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 // libFuzzer targets, built only by Tests/Fuzz/run.sh (LSTMD_FUZZ=1 with --sanitize=fuzzer): their
 // entry point is LLVMFuzzerTestOneInput, and libFuzzer supplies main().
 let fuzzTargets: [Target] =
@@ -67,12 +73,13 @@ let package = Package(
         .target(
             name: "LSTMKit",
             dependencies: ["CBLIS", "LSTMKernelsC", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: kernelSettings),
+            swiftSettings: kernelSettings + numericDebugSettings),
         // `key = value` files: one parser and one declarative key table, shared by lstmd.conf and
         // the training recipe. No dependencies.
         .target(name: "KeyValue"),
         // Datasets, scaling, rebalancing, augmentation, training, metrics.
-        .target(name: "LSTMTraining", dependencies: ["LSTMKit", "KeyValue"], swiftSettings: kernelSettings),
+        .target(
+            name: "LSTMTraining", dependencies: ["LSTMKit", "KeyValue"], swiftSettings: kernelSettings + numericDebugSettings),
         // Retraining: the durable labelled buffer, the validation split, the model store, the
         // promotion gate and the job that trains a candidate.
         .target(

@@ -73,6 +73,34 @@ import Testing
         #expect(result.err.contains("bad.ts:9"), "\(result.err)")
     }
 
+    /// The README's command for the bundled default model ("The bundled default model"), run with
+    /// this build's `lstmctl`, makes the bundled file byte for byte.
+    @Test func theReadmeCommandRegeneratesTheBundledModel() throws {
+        let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "### The bundled default model"), "README lost the section")
+        let block = try #require(readme[section.upperBound...].components(separatedBy: "```sh\n").dropFirst().first)
+        let command = block.components(separatedBy: "```")[0].replacingOccurrences(of: "\\\n", with: " ")
+        var words = command.split(whereSeparator: \.isWhitespace).map(String.init)
+        var assignments: [String] = []
+        while let first = words.first, first.contains("="), !first.hasPrefix("-") { assignments.append(words.removeFirst()) }
+        let bundled = "Sources/Daemon/Resources/default.safetensors"
+        let out = try #require(words.firstIndex(of: "--out"))
+        try #require(Array(words.prefix(2)) == ["lstmctl", "train"] && words[out + 1] == bundled, "\(words)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        words[out + 1] = directory.url.appendingPathComponent("default.safetensors").path
+        words[0] = try lstmctl.path
+        words += ["--report", directory.url.appendingPathComponent("report.html").path]
+        // The environment the README sets, through env(1), as a shell would.
+        let result = try run(URL(fileURLWithPath: "/usr/bin/env"), assignments + words, timeout: 600)
+        #expect(result.status == 0, "\(words): \(result.err.suffix(2000))")
+        let made = try Data(contentsOf: URL(fileURLWithPath: words[out + 1]))
+        let expected = try Data(contentsOf: Self.repository.appendingPathComponent(bundled))
+        // A Bool, not `made == expected` inside #expect: the failure message would diff 200 kB.
+        let same = made == expected
+        #expect(same, "the README command made \(made.count) bytes that differ from \(bundled): regenerate it with deploy/tools/default_model.py")
+    }
+
     @Test func inspectShowsArchitectureClassesScalerAndProvenance() throws {
         let result = try run(try lstmctl, ["inspect", "Sources/Daemon/Resources/default.safetensors", "--json"])
         #expect(result.status == 0, "\(result.err)")
@@ -80,7 +108,7 @@ import Testing
         #expect(object["classes"] as? [String] == ["Standing", "Running", "Walking", "Badminton"])
         #expect((object["architecture"] as? [String: Any])?["input_size"] as? Int == 6)
         #expect((object["scaler"] as? [String: Any])?["kind"] as? String == "zscore")
-        #expect(((object["provenance"] as? [String: Any])?["trainer"] as? String)?.contains("train_default_model.py") == true)
+        #expect(((object["provenance"] as? [String: Any])?["trainer"] as? String) == "lstmctl train")
         let text = try run(try lstmctl, ["inspect", "Sources/Daemon/Resources/default.safetensors"])
         #expect(text.out.contains("classes     Standing, Running, Walking, Badminton"))
         // The bundled model carries its tensor checksum; an older file has none.

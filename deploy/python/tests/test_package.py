@@ -187,8 +187,8 @@ class ScalerFromFile(unittest.TestCase):
                 self.assertEqual(scaler.scaler_from_file(FIXTURES / name, kind), expected)
 
     def test_basicmotions_matches_the_default_model(self):
-        # default.safetensors was trained by train_default_model.py with numpy's mean/std over
-        # every timestep of BasicMotions_TRAIN.ts.
+        # default.safetensors was trained by lstmctl train (deploy/tools/default_model.py): its
+        # scaler is the mean/std over every timestep of BasicMotions_TRAIN.ts.
         _, info = lstmd.read_model(DEFAULT_MODEL)
         fitted = scaler.scaler_from_file(FIXTURES / "BasicMotions_TRAIN.ts")
         np.testing.assert_allclose(fitted["mean"], info["scaler"]["mean"], rtol=1e-6, atol=1e-7)
