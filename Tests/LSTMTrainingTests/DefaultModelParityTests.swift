@@ -3,8 +3,9 @@ import LSTMKit
 import LSTMTraining
 import Testing
 
-/// The bundled default model, run on the public BasicMotions TEST split, gives PyTorch's
-/// probabilities (the oracle in `Tests/LSTMKitTests/Fixtures/basicmotions_expected.json`).
+/// The bundled default model, run on the public BasicMotions TEST split, gives the float64 reference's
+/// probabilities (the oracle in `Tests/LSTMKitTests/Fixtures/basicmotions_expected.json`: numpy,
+/// its LSTM layers checked against PyTorch by `deploy/tools/default_model.py`).
 @Suite struct DefaultModelParityTests {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -20,7 +21,7 @@ import Testing
         var samples: [Sample]
     }
 
-    @Test func defaultModelMatchesPyTorchOnBasicMotions() throws {
+    @Test func defaultModelMatchesTheReferenceOnBasicMotions() throws {
         let model = try LSTMModel(contentsOf: Self.repository.appendingPathComponent("Sources/Daemon/Resources/default.safetensors"))
         let expected = try JSONDecoder().decode(
             Expected.self,

@@ -83,7 +83,26 @@ def write_expected(model: str) -> float:
     _, info = fmt.read_model(model)
     test = datasets.read_dataset(os.path.join(REPO, TEST))
     raw = np.stack([np.asarray(s, np.float32) for s in test.samples])
-    probabilities = fmt.forward_numpy(tensors, metadata, raw)["probabilities"]
+    reference = fmt.forward_numpy(tensors, metadata, raw)
+    probabilities = reference["probabilities"]
+    oracle = "lstmd.format.forward_numpy (numpy float64 reference) on the model's float32 weights and float32-scaled input"
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:  # the recurrent layers cross-checked against PyTorch's nn.LSTM in float64
+        arch = info["architecture"]
+        lstm = torch.nn.LSTM(arch["input_size"], arch["hidden_size"], arch["num_layers"], batch_first=True,
+                             bidirectional=arch["bidirectional"]).double()
+        lstm.load_state_dict({k[len("lstm."):]: torch.from_numpy(v.astype(np.float64)) for k, v in tensors.items()
+                              if k.startswith("lstm.")})
+        scaled = torch.from_numpy(fmt.apply_scaler(info["scaler"], raw).astype(np.float64))
+        with torch.no_grad():
+            outputs = lstm(scaled)[0].numpy()
+        error = float(np.abs(outputs - reference["outputs"][-1]).max())
+        if error > 1e-9:
+            sys.exit(f"default_model: numpy and PyTorch LSTM outputs differ by {error}")
+        oracle += f"; its LSTM outputs equal PyTorch {torch.__version__} nn.LSTM (float64) within {max(error, 1e-16):.1e}"
     names = [test.classes[i] for i in test.labels]
     truth = [info["classes"].index(n) for n in names]
     predicted = probabilities.argmax(1)
@@ -94,8 +113,7 @@ def write_expected(model: str) -> float:
         "test_file": TEST,
         "test_file_sha256": fmt.file_digest(os.path.join(REPO, TEST)),
         "classes": info["classes"],
-        "oracle": "lstmd.format.forward_numpy (numpy float64 reference) on the model's float32 weights and "
-                  "float32-scaled input",
+        "oracle": oracle,
         "tolerance": 1e-5,
         "test_accuracy": accuracy,
         "samples": [
