@@ -99,3 +99,32 @@ AVX512 void lstmd_cell_backward_avx512(
         _mm512_storeu_ps(cellGradient + j, _mm512_mul_ps(dc, f));
     }
 }
+
+AVX512 void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a, const float *b, int64_t blocks) {
+    const __m512 one = _mm512_set1_ps(1.0f), minusTwo = _mm512_set1_ps(-2.0f);
+    const __m512 signBit = _mm512_set1_ps(-0.0f);
+    for (int64_t block = 0; block < blocks; block++) {
+        const float *p = a + block * 64;
+        __m512 i = _mm512_loadu_ps(p), f = _mm512_loadu_ps(p + 16);
+        __m512 g = _mm512_loadu_ps(p + 32), o = _mm512_loadu_ps(p + 48);
+        if (b) {
+            const float *q = b + block * 64;
+            i = _mm512_add_ps(i, _mm512_loadu_ps(q));
+            f = _mm512_add_ps(f, _mm512_loadu_ps(q + 16));
+            g = _mm512_add_ps(g, _mm512_loadu_ps(q + 32));
+            o = _mm512_add_ps(o, _mm512_loadu_ps(q + 48));
+        }
+        __m512 c = _mm512_loadu_ps(cell + block * 16);
+        __m512 ei = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(i), signBit)));
+        __m512 ef = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(f), signBit)));
+        __m512 eg = exp512(_mm512_mul_ps(minusTwo, clampGate(g)));
+        __m512 ig = _mm512_mul_ps(ei, _mm512_add_ps(one, eg));
+        __m512 next = _mm512_div_ps(
+            _mm512_add_ps(_mm512_mul_ps(c, ig), _mm512_mul_ps(_mm512_sub_ps(one, eg), ef)), _mm512_mul_ps(ef, ig));
+        __m512 ec = exp512(_mm512_mul_ps(minusTwo, clampGate(next)));
+        __m512 eo = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(o), signBit)));
+        _mm512_storeu_ps(cell + block * 16, next);
+        _mm512_storeu_ps(
+            hidden + block * 16, _mm512_div_ps(_mm512_sub_ps(one, ec), _mm512_mul_ps(eo, _mm512_add_ps(one, ec))));
+    }
+}

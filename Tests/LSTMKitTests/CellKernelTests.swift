@@ -77,4 +77,28 @@ struct CellKernelTests {
             #expect(gradientSwift.allSatisfy { $0.isFinite })
         }
     }
+
+    @Test(
+        "The AVX-512 C cell update over packed blocks gives the Swift reference's bits, with and without a second term",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func blocksMatchSwift() {
+        var generator = SplitMix64(seed: 23)
+        for blocks in [1, 4, 8] {
+            for withSecond in [false, true] {
+                let a = Self.values(64 * blocks, scale: 4, generator: &generator)
+                let b = Self.values(64 * blocks, scale: 4, generator: &generator)
+                let cell0 = Self.values(16 * blocks, scale: 3, generator: &generator)
+                var hiddenSwift = [Float](repeating: .nan, count: 16 * blocks), hiddenC = hiddenSwift
+                var cellSwift = cell0, cellC = cell0
+                b.withUnsafeBufferPointer { second in
+                    let term = withSecond ? second.baseAddress! : nil
+                    lstmCellBlocksSIMD(hidden: &hiddenSwift, cell: &cellSwift, a, term, blocks: blocks)
+                    lstmd_cell_blocks_avx512(&hiddenC, &cellC, a, term, Int64(blocks))
+                }
+                #expect(hiddenSwift.map(\.bitPattern) == hiddenC.map(\.bitPattern), "\(blocks) blocks, second \(withSecond): h'")
+                #expect(cellSwift.map(\.bitPattern) == cellC.map(\.bitPattern), "\(blocks) blocks, second \(withSecond): c'")
+                #expect(hiddenSwift.allSatisfy { $0.isFinite })
+            }
+        }
+    }
 }

@@ -32,4 +32,9 @@ void lstmd_cell_backward_avx512(
     float *gateGradient, float *cellGradient, const float *hiddenGradient, const float *gates, const float *tanhCell,
     const float *previousCell, int64_t h);
 
+/// The inference cell update of `blocks` blocks of 16 units from packed preactivations `a + b`
+/// (`b` may be NULL): `lstmCellBlocks` in LSTMKit, the reference, with the same bits. Only call
+/// it when the CPU has AVX-512 F.
+void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a, const float *b, int64_t blocks);
+
 #endif
