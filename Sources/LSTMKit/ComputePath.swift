@@ -6,7 +6,7 @@ public enum ComputePath {
     /// activations, the training kernels): Swift SIMD compiled for the package's `-march`.
     public static var kernels: String {
         let built = "Swift SIMD kernels built for x86-64-v3 (AVX2+FMA)"
-        return avx512Kernels ? "\(built), AVX-512 C kernel for the training recurrent product" : built
+        return avx512Kernels ? "\(built), AVX-512 C kernels for the training recurrent product and the cell updates of training and batched inference" : built
     }
 
     /// Whether the kernels with an AVX-512 variant run it (`ISA.current`, decided once).
@@ -24,7 +24,11 @@ public enum ComputePath {
             "single-stream step: lstmd's fused gate kernel over [W_ih | W_hh] (no GEMM)",
             "batched step (many streams at once): GEMM for the gate products, lstmd's cell update",
             "window forward: GEMM for the input projection and each timestep's recurrent product, lstmd's cell update",
-            "training: GEMM for the input projections and the weight and input gradients; per-timestep recurrent products "
+            "training: GEMM for the input projections"
+                + (hiddenSize % 4 == 0
+                    ? " (a layer with under 16 inputs multiplies them with the state in the per-timestep product instead)"
+                    : "")
+                + ", the weight gradients ([dW_ih | dW_hh] in one product) and the input gradients; per-timestep recurrent products "
                 + (hiddenSize % 16 == 0
                     ? "in lstmd's register-blocked kernel"
                     : hiddenSize % 4 == 0

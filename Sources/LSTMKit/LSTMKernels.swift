@@ -8,6 +8,8 @@
 //   fused weights  [Hp/16][N][4][16]  column j of the 4Hp × N matrix [W_ih | W_hh], block-major
 //   preactivation  [Hp/16][4][16]     bias (b_ih + b_hh), or bias + input projection
 
+internal import LSTMKernelsC
+
 typealias Vector16 = SIMD16<Float>
 
 @inline(__always)
@@ -149,8 +151,24 @@ func lstmProject(
 ///   - cell: cell state [blocks·16], updated in place.
 ///   - a: preactivations [blocks][4][16] (i, f, g, o per block).
 ///   - b: added to `a` when non-nil (the recurrent product `W_hh·h`), same layout.
+///
+/// Runs the AVX-512 C port (same bits) when this process's path is AVX-512, else
+/// `lstmCellBlocksSIMD`, the reference.
 @inline(__always)
 func lstmCellBlocks(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, blocks: Int
+) {
+    if ComputePath.avx512Kernels {
+        lstmd_cell_blocks_avx512(hidden, cell, a, b, Int64(blocks))
+    } else {
+        lstmCellBlocksSIMD(hidden: hidden, cell: cell, a, b, blocks: blocks)
+    }
+}
+
+/// The Swift (x86-64-v3) cell update over packed blocks: the reference of `lstmCellBlocks`, and its AVX2 path.
+@inline(__always)
+func lstmCellBlocksSIMD(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>,
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, blocks: Int
 ) {

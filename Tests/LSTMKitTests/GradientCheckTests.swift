@@ -37,6 +37,16 @@ struct GradientCheckTests {
             architecture: Architecture(
                 inputSize: 2, hiddenSize: 4, bidirectional: true, head: .attention, dense: [6, 3], numClasses: 3),
             lengths: [5, 5, 5], timesteps: 5),
+        // H a multiple of 4 and a second layer of ≥ 16 inputs: the whole-window input projection
+        // next to the register-blocked per-step product (the first layer fuses both).
+        Case(
+            name: "uni 2 layers H16, projected second layer",
+            architecture: Architecture(inputSize: 3, hiddenSize: 16, numLayers: 2, numClasses: 3),
+            lengths: [5, 3, 5], timesteps: 5),
+        Case(
+            name: "bi 2 layers H8 varlen, projected second layer",
+            architecture: Architecture(inputSize: 3, hiddenSize: 8, numLayers: 2, bidirectional: true, numClasses: 3),
+            lengths: [4, 2, 4], timesteps: 4),
         Case(
             name: "dropout everywhere",
             architecture: Architecture(

@@ -17,4 +17,24 @@ void lstmd_recurrent_product_avx512(
     float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t m, int64_t k,
     int64_t n, int accumulate);
 
+/// The training forward cell update of one sample (`lstmCellForward` in LSTMKit, the reference):
+/// gates [4H] pre-activations without bias in, activations (σi, σf, tanh g, σo) out; writes
+/// `cell` c', `tanhCell` tanh(c') and `hidden` h'. Same operations in the same order as the Swift
+/// kernel, so the same bits. `h` a multiple of 16; only call it when the CPU has AVX-512 F.
+void lstmd_cell_forward_avx512(
+    float *hidden, float *cell, float *tanhCell, float *gates, const float *bias, const float *previousCell,
+    int64_t h);
+
+/// Backward of `lstmd_cell_forward_avx512` for one sample (`lstmCellBackward` in LSTMKit, the
+/// reference): writes the gate gradient [4H], turns `cellGradient` dL/dc' into dL/dc. Same bits
+/// as the Swift kernel; `h` a multiple of 16; only call it when the CPU has AVX-512 F.
+void lstmd_cell_backward_avx512(
+    float *gateGradient, float *cellGradient, const float *hiddenGradient, const float *gates, const float *tanhCell,
+    const float *previousCell, int64_t h);
+
+/// The inference cell update of `blocks` blocks of 16 units from packed preactivations `a + b`
+/// (`b` may be NULL): `lstmCellBlocks` in LSTMKit, the reference, with the same bits. Only call
+/// it when the CPU has AVX-512 F.
+void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a, const float *b, int64_t blocks);
+
 #endif

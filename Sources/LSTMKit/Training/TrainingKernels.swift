@@ -30,8 +30,26 @@ func storeLanes(_ value: Vector16, _ pointer: UnsafeMutablePointer<Float>, count
 ///   - gates: [4H] pre-activations without bias in, activations (σ(i), σ(f), tanh(g), σ(o)) out.
 ///   - bias: [4H] summed bias `b_ih + b_hh`, added first.
 ///   - previousCell: `c` [H].
+///
+/// Runs the AVX-512 C port (same bits) when this process's path is AVX-512 and `h` is a multiple
+/// of 16, else `lstmCellForwardSIMD`, the reference.
 @inline(__always)
 func lstmCellForward(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, tanhCell: UnsafeMutablePointer<Float>,
+    gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, previousCell: UnsafePointer<Float>, hiddenSize h: Int
+) {
+    if ComputePath.avx512Kernels && h % 16 == 0 {
+        lstmd_cell_forward_avx512(hidden, cell, tanhCell, gates, bias, previousCell, Int64(h))
+    } else {
+        lstmCellForwardSIMD(
+            hidden: hidden, cell: cell, tanhCell: tanhCell, gates: gates, bias: bias, previousCell: previousCell,
+            hiddenSize: h)
+    }
+}
+
+/// The Swift (x86-64-v3) training cell update: the reference of `lstmCellForward`, and its AVX2 path.
+@inline(__always)
+func lstmCellForwardSIMD(
     hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, tanhCell: UnsafeMutablePointer<Float>,
     gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, previousCell: UnsafePointer<Float>, hiddenSize h: Int
 ) {
@@ -65,8 +83,27 @@ func lstmCellForward(
 ///   - cellGradient: in: dL/dc' from the later step; out: dL/dc for the earlier step [H].
 ///   - hiddenGradient: dL/dh' [H] (from the layer above plus the later step).
 ///   - gates, tanhCell, previousCell: as saved by the forward pass.
+///
+/// Runs the AVX-512 C port (same bits) when this process's path is AVX-512 and `h` is a multiple
+/// of 16, else `lstmCellBackwardSIMD`, the reference.
 @inline(__always)
 func lstmCellBackward(
+    gateGradient: UnsafeMutablePointer<Float>, cellGradient: UnsafeMutablePointer<Float>,
+    hiddenGradient: UnsafePointer<Float>, gates: UnsafePointer<Float>, tanhCell: UnsafePointer<Float>,
+    previousCell: UnsafePointer<Float>, hiddenSize h: Int
+) {
+    if ComputePath.avx512Kernels && h % 16 == 0 {
+        lstmd_cell_backward_avx512(gateGradient, cellGradient, hiddenGradient, gates, tanhCell, previousCell, Int64(h))
+    } else {
+        lstmCellBackwardSIMD(
+            gateGradient: gateGradient, cellGradient: cellGradient, hiddenGradient: hiddenGradient, gates: gates,
+            tanhCell: tanhCell, previousCell: previousCell, hiddenSize: h)
+    }
+}
+
+/// The Swift (x86-64-v3) training cell backward: the reference of `lstmCellBackward`, and its AVX2 path.
+@inline(__always)
+func lstmCellBackwardSIMD(
     gateGradient: UnsafeMutablePointer<Float>, cellGradient: UnsafeMutablePointer<Float>,
     hiddenGradient: UnsafePointer<Float>, gates: UnsafePointer<Float>, tanhCell: UnsafePointer<Float>,
     previousCell: UnsafePointer<Float>, hiddenSize h: Int

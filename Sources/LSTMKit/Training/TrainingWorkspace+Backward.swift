@@ -176,14 +176,19 @@ extension TrainingWorkspace {
             }
         }
 
-        let x = layerInput(layer)
-        let previousHidden = direction == 0 ? UnsafePointer(buffers.hidden) : UnsafePointer(buffers.hidden + block)
+        // [dW_ih | dW_hh] = dGatesᵀ·[X | H_prev] over all T·B rows: one product (`combined` holds
+        // the forward pass's [x_t | h_prev] rows), then added to the two gradients.
+        let width = inputs + h
+        let scratch = weightGradientScratch
         BLAS.sgemm(
-            transposeA: true, transposeB: false, m: 4 * h, n: inputs, k: rows, a: buffers.gateGradient, lda: 4 * h,
-            b: x, ldb: inputs, beta: 1, c: g + offsets.weightIH, ldc: inputs)
-        BLAS.sgemm(
-            transposeA: true, transposeB: false, m: 4 * h, n: h, k: rows, a: buffers.gateGradient, lda: 4 * h,
-            b: previousHidden, ldb: h, beta: 1, c: g + offsets.weightHH, ldc: h)
+            transposeA: true, transposeB: false, m: 4 * h, n: width, k: rows, a: buffers.gateGradient, lda: 4 * h,
+            b: buffers.combined, ldb: width, beta: 0, c: scratch, ldc: width)
+        for gate in 0..<(4 * h) {
+            let source = scratch + gate * width
+            let inputRow = g + offsets.weightIH + gate * inputs, recurrentRow = g + offsets.weightHH + gate * h
+            for j in 0..<inputs { inputRow[j] += source[j] }
+            for j in 0..<h { recurrentRow[j] += source[inputs + j] }
+        }
         // Both biases enter every gate row unchanged: each gets the column sums.
         bias.update(repeating: 0, count: 4 * h)
         addColumnSums(bias, buffers.gateGradient, count: rows, width: 4 * h, stride: 4 * h)

@@ -36,17 +36,8 @@ extension TrainingWorkspace {
         forwardHead(parameters: p, training: training, generator: &generator)
     }
 
-    /// The input of LSTM layer `layer` as the forward pass saw it.
-    func layerInput(_ layer: Int) -> UnsafePointer<Float> {
-        let arch = layout.architecture
-        if layer == 0 {
-            return UnsafePointer(trainingMode && arch.dropout.input > 0 ? inputDropped : input)
-        }
-        if trainingMode && arch.dropout.betweenLayers > 0, let dropped = layers[layer].dropped {
-            return UnsafePointer(dropped)
-        }
-        return UnsafePointer(layers[layer - 1].output)
-    }
+    /// Layers with fewer inputs than this run their input projection inside the per-step product.
+    static let fusedInputLimit = 16
 
     /// One direction of one layer over every timestep of the batch.
     private func forwardDirection(layer: Int, direction: Int, input x: UnsafePointer<Float>, parameters p: UnsafePointer<Float>) {
@@ -58,23 +49,29 @@ extension TrainingWorkspace {
         let output = layers[layer].output
         let inputs = offsets.inputSize
 
-        // G = X·W_ihᵀ for all rows at once, from a stored W_ihᵀ (see `inputTransposed`); the summed
-        // bias (b_ih + b_hh) is added per step, while the row is in cache.
+        // [W_ih | W_hh]ᵀ [In+H, 4H] (the parameters change between batches); the summed bias
+        // (b_ih + b_hh) is added per step, while the row is in cache.
         for j in 0..<(4 * h) { bias[j] = p[offsets.biasIH + j] + p[offsets.biasHH + j] }
-        let inputWeights = p + offsets.weightIH, inputTransposed = buffers.inputTransposed
+        let width = inputs + h
+        let inputWeights = p + offsets.weightIH, recurrent = p + offsets.weightHH
+        let stacked = buffers.stackedTransposed, recurrentTransposed = stacked + inputs * 4 * h
         for gate in 0..<(4 * h) {
-            for j in 0..<inputs { inputTransposed[j * 4 * h + gate] = inputWeights[gate * inputs + j] }
+            for j in 0..<inputs { stacked[j * 4 * h + gate] = inputWeights[gate * inputs + j] }
+            for j in 0..<h { recurrentTransposed[j * 4 * h + gate] = recurrent[gate * h + j] }
         }
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
-            b: inputTransposed, ldb: 4 * h, beta: 0, c: buffers.gates, ldc: 4 * h)
-
-        // W_hhᵀ [H, 4H] for the per-step product (the parameters change between batches).
-        let recurrent = p + offsets.weightHH, transposed = buffers.recurrentTransposed
-        for gate in 0..<(4 * h) {
-            for j in 0..<h { transposed[j * 4 * h + gate] = recurrent[gate * h + j] }
-        }
+        // Z = [X | H_prev]: the inputs now, each step's starting state as the step begins.
+        let combined = buffers.combined
+        for row in 0..<rows { (combined + row * width).update(from: x + row * inputs, count: inputs) }
         let ownKernel = (4 * h) % 16 == 0
+        // A layer with few inputs (the first, on a handful of channels) multiplies [x_t | h_prev]
+        // in one per-step product: BLIS's whole-window projection runs at a fraction of its rate
+        // when k is that small. Otherwise G = X·W_ihᵀ for all rows at once.
+        let fused = ownKernel && inputs < Self.fusedInputLimit
+        if !fused {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: rows, n: 4 * h, k: inputs, a: x, lda: inputs,
+                b: stacked, ldb: 4 * h, beta: 0, c: buffers.gates, ldc: 4 * h)
+        }
 
         let block = b * h
         let zeroBlock = direction == 0 ? 0 : t
@@ -87,9 +84,15 @@ extension TrainingWorkspace {
             let hPrevious = buffers.hidden + previous * block, cPrevious = buffers.cell + previous * block
             let hCurrent = buffers.hidden + current * block, cCurrent = buffers.cell + current * block
             let gates = buffers.gates + time * b * 4 * h
-            if step > 0 && ownKernel {
+            let z = combined + time * b * width
+            for sample in 0..<b { (z + sample * width + inputs).update(from: hPrevious + sample * h, count: h) }
+            if fused {
                 recurrentProduct(
-                    gates, ldc: 4 * h, hPrevious, lda: h, transposed, ldb: 4 * h, m: b, k: h, n: 4 * h, accumulate: true)
+                    gates, ldc: 4 * h, z, lda: width, stacked, ldb: 4 * h, m: b, k: width, n: 4 * h, accumulate: false)
+            } else if step > 0 && ownKernel {
+                recurrentProduct(
+                    gates, ldc: 4 * h, z + inputs, lda: width, recurrentTransposed, ldb: 4 * h, m: b, k: h, n: 4 * h,
+                    accumulate: true)
             } else if step > 0 {
                 BLAS.sgemm(
                     transposeA: false, transposeB: true, m: b, n: 4 * h, k: h, a: hPrevious, lda: h,

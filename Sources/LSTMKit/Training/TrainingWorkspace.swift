@@ -25,11 +25,13 @@ public final class TrainingWorkspace: @unchecked Sendable {
         var cell: UnsafeMutablePointer<Float>
         /// [T·B, H] tanh of the new cell state.
         var tanhCell: UnsafeMutablePointer<Float>
-        /// [H, 4H] `W_hhᵀ`, refreshed by each forward pass for the per-step product.
-        var recurrentTransposed: UnsafeMutablePointer<Float>
-        /// [In, 4H] `W_ihᵀ`, refreshed by each forward pass for the input projection (BLIS runs a
-        /// product with a transposed right operand at a third of the speed).
-        var inputTransposed: UnsafeMutablePointer<Float>
+        /// [T·B, In+H] row `t·B + b` = [x_t | h_prev] of sample `b`: the layer input next to the
+        /// hidden state the step at `t` started from, so both weight gradients are one product
+        /// `dGatesᵀ·Z` over all rows, and a layer with few inputs multiplies both in one per-step product.
+        var combined: UnsafeMutablePointer<Float>
+        /// [In+H, 4H] `[W_ih | W_hh]ᵀ`: `W_ihᵀ` rows, then `W_hhᵀ` rows, refreshed by each forward
+        /// pass (BLIS runs a product with a transposed right operand at a third of the speed).
+        var stackedTransposed: UnsafeMutablePointer<Float>
     }
 
     struct Layer {
@@ -88,6 +90,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
     var nextHiddenGradient: UnsafeMutablePointer<Float>
     var nextCellGradient: UnsafeMutablePointer<Float>
     var bias: UnsafeMutablePointer<Float>
+    /// [4H, In+H] `dGatesᵀ·Z` of one direction, before it is added to the two weight gradients.
+    var weightGradientScratch: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// Creates a workspace with room for `batchCapacity` samples of `timestepCapacity` steps.
@@ -97,6 +101,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
         (input, inputGradient, logits, probabilities, inputMask, inputDropped) = (dummy, dummy, dummy, dummy, dummy, dummy)
         (features, featureGradient, attention, attentionGradient, logitGradient) = (dummy, dummy, dummy, dummy, dummy)
         (hiddenGradient, nextHiddenGradient, nextCellGradient, bias) = (dummy, dummy, dummy, dummy)
+        weightGradientScratch = dummy
         let dummyInts = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         (lengths, labels) = (dummyInts, dummyInts)
         allocations = [UnsafeMutableRawPointer(dummy), UnsafeMutableRawPointer(dummyInts)]
@@ -153,8 +158,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
                     Direction(
                         gates: floats(rows * 4 * h), gateGradient: floats(rows * 4 * h),
                         hidden: floats((timesteps + 1) * batch * h), cell: floats((timesteps + 1) * batch * h),
-                        tanhCell: floats(rows * h), recurrentTransposed: floats(4 * h * h),
-                        inputTransposed: floats(inputs * 4 * h))
+                        tanhCell: floats(rows * h), combined: floats(rows * (inputs + h)),
+                        stackedTransposed: floats((inputs + h) * 4 * h))
                 })
         }
         let widths = [arch.featureSize] + arch.dense
@@ -174,6 +179,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
         nextHiddenGradient = floats(batch * h)
         nextCellGradient = floats(batch * h)
         bias = floats(4 * h)
+        weightGradientScratch = floats(4 * h * (max(c, h * d) + h))
         batchCapacity = batch
         timestepCapacity = timesteps
     }

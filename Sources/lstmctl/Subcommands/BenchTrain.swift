@@ -11,8 +11,9 @@ struct BenchTrain: ParsableCommand {
         discussion: """
             The workload of deploy/tools/bench_train_pytorch.py: N windows of T × C (N(0, 0.25) noise plus \
             a class-dependent sinusoid, generated from the same SplitMix64 streams), head "last", \
-            cross-entropy, Adam 1e-3, gradient clipping at global norm 1, batch B, no dropout, no \
-            augmentation, no validation. Runs the real trainer (`lstmctl train`'s code path). Reports \
+            unidirectional layers (nn.LSTM's default; `--bidirectional` measures lstmd alone with \
+            both directions), cross-entropy, Adam 1e-3, gradient clipping at global norm 1, batch B, \
+            no dropout, no augmentation, no validation. Runs the real trainer (`lstmctl train`'s code path). Reports \
             each epoch's seconds, the median over the epochs after the first (when there are ≥ 3), \
             samples/s and peak resident memory.
             """)
@@ -27,9 +28,17 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Threads (batch shards).") var threads = 2
     @Option(help: "Seed.") var seed: UInt64 = 0
+    @Flag(help: "Bidirectional LSTM layers (lstmd only: the PyTorch baseline is unidirectional).")
+    var bidirectional = false
 
     @Flag(help: "Also run deploy/tools/bench_train_pytorch.py with the same settings and print the ratio.")
     var comparePytorch = false
+
+    func validate() throws {
+        if bidirectional && comparePytorch {
+            throw ValidationError("--compare-pytorch runs PyTorch's unidirectional workload; drop --bidirectional to compare")
+        }
+    }
 
     func run() throws {
         let rssBefore = peakResidentMiB()
@@ -37,6 +46,8 @@ struct BenchTrain: ParsableCommand {
         var configuration = TrainingConfiguration()
         configuration.hiddenSize = hidden
         configuration.layers = layers
+        // Explicit: the trainer's default is bidirectional, the PyTorch baseline's is not.
+        configuration.bidirectional = bidirectional
         configuration.head = .last
         configuration.dropout = .init()
         configuration.augmentation = .none
@@ -49,7 +60,8 @@ struct BenchTrain: ParsableCommand {
         configuration.threads = threads
         configuration.seed = seed
         let trainer = try Trainer(configuration: configuration)
-        print("lstmctl bench train: N=\(samples) T=\(timesteps) C=\(channels), \(layers)×LSTM(\(hidden)) → dense(\(classes)), batch \(batch), \(threads) threads")
+        let kind = bidirectional ? "bidirectional " : ""
+        print("lstmctl bench train: N=\(samples) T=\(timesteps) C=\(channels), \(layers)×\(kind)LSTM(\(hidden)) → dense(\(classes)), batch \(batch), \(threads) threads")
         printComputePaths()
         let result = try trainer.train(dataset) { event in
             if case .epoch(let record, _) = event {
@@ -63,7 +75,8 @@ struct BenchTrain: ParsableCommand {
         let peak = peakResidentMiB()
         // Forward and backward gate products: the backward pass multiplies twice as much (input
         // and weight gradients), so an epoch is about 3× the forward FLOPs.
-        let architecture = Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: classes)
+        let architecture = Architecture(
+            inputSize: channels, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional, numClasses: classes)
         let flops = 3 * Double(samples * timesteps) * lstmFlopsPerTimestep(architecture)
         print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, %.1f GFLOP/s (3× the forward gate products), peak RSS %.1f MiB (%.1f MiB before training)",
                      median, timed.min() ?? 0, Double(samples) / median, flops / median / 1e9, peak, rssBefore))

@@ -1,0 +1,130 @@
+// AVX-512 ports of the training cell kernels (`lstmCellForward`, `lstmCellBackward` in
+// LSTMKit/Training/TrainingKernels.swift and the cell update `lstmCellIFGO` with `Activations.exp`
+// in LSTMKit). Every operation is the Swift reference's, in its order: a product and a sum stay
+// two roundings where Swift writes `a * b + c`, a fused multiply-add is used exactly where Swift
+// calls `addingProduct`, and the clamps are compare-and-blend as Swift's `replacing(with:where:)`.
+// So both give the same bits (tested in CellKernelTests), and a run is reproducible across ISA paths.
+#include "LSTMKernelsC.h"
+
+#include <immintrin.h>
+
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+
+AVX512 static inline __m512 clampAbove(__m512 x, float limit) {
+    __m512 l = _mm512_set1_ps(limit);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, l, _CMP_GT_OQ), x, l);
+}
+
+AVX512 static inline __m512 clampBelow(__m512 x, float limit) {
+    __m512 l = _mm512_set1_ps(limit);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, l, _CMP_LT_OQ), x, l);
+}
+
+// `Activations.exp`: Cody–Waite reduction, degree-6 polynomial, 2^n from the exponent bits.
+AVX512 static inline __m512 exp512(__m512 x) {
+    x = clampBelow(clampAbove(x, 88.0f), -87.0f);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 shifted = _mm512_add_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(0.44269504f), x), magic);
+    __m512 n = _mm512_sub_ps(shifted, magic);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.1219444e-4f), r);
+    __m512 p = _mm512_set1_ps(1.3888889e-3f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3333333e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666666e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(magic));
+    __m512 power = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23));
+    return _mm512_mul_ps(p, power);
+}
+
+AVX512 static inline __m512 clampGate(__m512 x) { return clampBelow(clampAbove(x, 20.0f), -20.0f); }
+
+AVX512 void lstmd_cell_forward_avx512(
+    float *hidden, float *cell, float *tanhCell, float *gates, const float *bias, const float *previousCell,
+    int64_t h) {
+    const __m512 one = _mm512_set1_ps(1.0f), minusTwo = _mm512_set1_ps(-2.0f);
+    const __m512 signBit = _mm512_set1_ps(-0.0f);
+    float *gi = gates, *gf = gates + h, *gg = gates + 2 * h, *go = gates + 3 * h;
+    for (int64_t j = 0; j < h; j += 16) {
+        __m512 i = _mm512_add_ps(_mm512_loadu_ps(gi + j), _mm512_loadu_ps(bias + j));
+        __m512 f = _mm512_add_ps(_mm512_loadu_ps(gf + j), _mm512_loadu_ps(bias + h + j));
+        __m512 g = _mm512_add_ps(_mm512_loadu_ps(gg + j), _mm512_loadu_ps(bias + 2 * h + j));
+        __m512 o = _mm512_add_ps(_mm512_loadu_ps(go + j), _mm512_loadu_ps(bias + 3 * h + j));
+        __m512 c = _mm512_loadu_ps(previousCell + j);
+        __m512 ei = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(i), signBit)));
+        __m512 ef = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(f), signBit)));
+        __m512 eg = exp512(_mm512_mul_ps(minusTwo, clampGate(g)));
+        __m512 ig = _mm512_mul_ps(ei, _mm512_add_ps(one, eg));
+        __m512 next = _mm512_div_ps(
+            _mm512_add_ps(_mm512_mul_ps(c, ig), _mm512_mul_ps(_mm512_sub_ps(one, eg), ef)), _mm512_mul_ps(ef, ig));
+        __m512 ec = exp512(_mm512_mul_ps(minusTwo, clampGate(next)));
+        __m512 eo = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(o), signBit)));
+        _mm512_storeu_ps(gi + j, _mm512_div_ps(one, ei));
+        _mm512_storeu_ps(gf + j, _mm512_div_ps(one, ef));
+        _mm512_storeu_ps(gg + j, _mm512_div_ps(_mm512_sub_ps(one, eg), _mm512_add_ps(one, eg)));
+        _mm512_storeu_ps(go + j, _mm512_div_ps(one, eo));
+        _mm512_storeu_ps(cell + j, next);
+        _mm512_storeu_ps(tanhCell + j, _mm512_div_ps(_mm512_sub_ps(one, ec), _mm512_add_ps(one, ec)));
+        _mm512_storeu_ps(
+            hidden + j, _mm512_div_ps(_mm512_sub_ps(one, ec), _mm512_mul_ps(eo, _mm512_add_ps(one, ec))));
+    }
+}
+
+AVX512 void lstmd_cell_backward_avx512(
+    float *gateGradient, float *cellGradient, const float *hiddenGradient, const float *gates, const float *tanhCell,
+    const float *previousCell, int64_t h) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const float *gi = gates, *gf = gates + h, *gg = gates + 2 * h, *go = gates + 3 * h;
+    float *di = gateGradient, *df = gateGradient + h, *dg = gateGradient + 2 * h, *dout = gateGradient + 3 * h;
+    for (int64_t j = 0; j < h; j += 16) {
+        __m512 i = _mm512_loadu_ps(gi + j), f = _mm512_loadu_ps(gf + j);
+        __m512 g = _mm512_loadu_ps(gg + j), o = _mm512_loadu_ps(go + j);
+        __m512 tc = _mm512_loadu_ps(tanhCell + j), dh = _mm512_loadu_ps(hiddenGradient + j);
+        __m512 dc = _mm512_add_ps(
+            _mm512_loadu_ps(cellGradient + j),
+            _mm512_mul_ps(_mm512_mul_ps(dh, o), _mm512_sub_ps(one, _mm512_mul_ps(tc, tc))));
+        _mm512_storeu_ps(di + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, g), i), _mm512_sub_ps(one, i)));
+        _mm512_storeu_ps(
+            df + j,
+            _mm512_mul_ps(
+                _mm512_mul_ps(_mm512_mul_ps(dc, _mm512_loadu_ps(previousCell + j)), f), _mm512_sub_ps(one, f)));
+        _mm512_storeu_ps(dg + j, _mm512_mul_ps(_mm512_mul_ps(dc, i), _mm512_sub_ps(one, _mm512_mul_ps(g, g))));
+        _mm512_storeu_ps(dout + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, tc), o), _mm512_sub_ps(one, o)));
+        _mm512_storeu_ps(cellGradient + j, _mm512_mul_ps(dc, f));
+    }
+}
+
+AVX512 void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a, const float *b, int64_t blocks) {
+    const __m512 one = _mm512_set1_ps(1.0f), minusTwo = _mm512_set1_ps(-2.0f);
+    const __m512 signBit = _mm512_set1_ps(-0.0f);
+    for (int64_t block = 0; block < blocks; block++) {
+        const float *p = a + block * 64;
+        __m512 i = _mm512_loadu_ps(p), f = _mm512_loadu_ps(p + 16);
+        __m512 g = _mm512_loadu_ps(p + 32), o = _mm512_loadu_ps(p + 48);
+        if (b) {
+            const float *q = b + block * 64;
+            i = _mm512_add_ps(i, _mm512_loadu_ps(q));
+            f = _mm512_add_ps(f, _mm512_loadu_ps(q + 16));
+            g = _mm512_add_ps(g, _mm512_loadu_ps(q + 32));
+            o = _mm512_add_ps(o, _mm512_loadu_ps(q + 48));
+        }
+        __m512 c = _mm512_loadu_ps(cell + block * 16);
+        __m512 ei = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(i), signBit)));
+        __m512 ef = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(f), signBit)));
+        __m512 eg = exp512(_mm512_mul_ps(minusTwo, clampGate(g)));
+        __m512 ig = _mm512_mul_ps(ei, _mm512_add_ps(one, eg));
+        __m512 next = _mm512_div_ps(
+            _mm512_add_ps(_mm512_mul_ps(c, ig), _mm512_mul_ps(_mm512_sub_ps(one, eg), ef)), _mm512_mul_ps(ef, ig));
+        __m512 ec = exp512(_mm512_mul_ps(minusTwo, clampGate(next)));
+        __m512 eo = _mm512_add_ps(one, exp512(_mm512_xor_ps(clampGate(o), signBit)));
+        _mm512_storeu_ps(cell + block * 16, next);
+        _mm512_storeu_ps(
+            hidden + block * 16, _mm512_div_ps(_mm512_sub_ps(one, ec), _mm512_mul_ps(eo, _mm512_add_ps(one, ec))));
+    }
+}

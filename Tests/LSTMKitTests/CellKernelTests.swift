@@ -1,0 +1,104 @@
+import LSTMKernelsC
+import Testing
+
+@testable import LSTMKit
+
+@Suite("Training cell kernels")
+struct CellKernelTests {
+    /// Gate pre-activations, biases and cells spread past the ±20 gate clamp and the exp clamp.
+    static func values(_ count: Int, scale: Float, generator: inout SplitMix64) -> [Float] {
+        (0..<count).map { index in index % 29 == 0 ? (index % 2 == 0 ? 40 : -40) : scale * generator.normal() }
+    }
+
+    @Test(
+        "The AVX-512 C cell forward gives the Swift reference's bits",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func forwardMatchesSwift() {
+        var generator = SplitMix64(seed: 21)
+        for h in [16, 32, 64, 128] {
+            for scale: Float in [0.5, 3, 12] {
+                let gates0 = Self.values(4 * h, scale: scale, generator: &generator)
+                let bias = Self.values(4 * h, scale: 0.3, generator: &generator)
+                let previous = Self.values(h, scale: scale, generator: &generator)
+                var gatesSwift = gates0, gatesC = gates0
+                var outSwift = [Float](repeating: .nan, count: 3 * h), outC = outSwift
+                outSwift.withUnsafeMutableBufferPointer { o in
+                    gatesSwift.withUnsafeMutableBufferPointer { g in
+                        lstmCellForwardSIMD(
+                            hidden: o.baseAddress!, cell: o.baseAddress! + h, tanhCell: o.baseAddress! + 2 * h,
+                            gates: g.baseAddress!, bias: bias, previousCell: previous, hiddenSize: h)
+                    }
+                }
+                outC.withUnsafeMutableBufferPointer { o in
+                    gatesC.withUnsafeMutableBufferPointer { g in
+                        lstmd_cell_forward_avx512(
+                            o.baseAddress!, o.baseAddress! + h, o.baseAddress! + 2 * h, g.baseAddress!, bias, previous,
+                            Int64(h))
+                    }
+                }
+                #expect(outSwift.map(\.bitPattern) == outC.map(\.bitPattern), "h \(h) scale \(scale): h', c', tanh c'")
+                #expect(gatesSwift.map(\.bitPattern) == gatesC.map(\.bitPattern), "h \(h) scale \(scale): activations")
+                #expect(outSwift.allSatisfy { $0.isFinite })
+            }
+        }
+    }
+
+    @Test(
+        "The AVX-512 C cell backward gives the Swift reference's bits",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func backwardMatchesSwift() {
+        var generator = SplitMix64(seed: 22)
+        for h in [16, 48, 64] {
+            // Saved activations in their ranges: σ in (0, 1), tanh in (-1, 1).
+            let gates = (0..<(4 * h)).map { index in
+                index / h == 2 ? Float.random(in: -1...1, using: &generator) : Float.random(in: 0...1, using: &generator)
+            }
+            let tanhCell = (0..<h).map { _ in Float.random(in: -1...1, using: &generator) }
+            let previous = (0..<h).map { _ in 2 * generator.normal() }
+            let hiddenGradient = (0..<h).map { _ in generator.normal() }
+            let cell0 = (0..<h).map { _ in generator.normal() }
+            var gradientSwift = [Float](repeating: .nan, count: 4 * h), gradientC = gradientSwift
+            var cellSwift = cell0, cellC = cell0
+            gradientSwift.withUnsafeMutableBufferPointer { d in
+                cellSwift.withUnsafeMutableBufferPointer { c in
+                    lstmCellBackwardSIMD(
+                        gateGradient: d.baseAddress!, cellGradient: c.baseAddress!, hiddenGradient: hiddenGradient,
+                        gates: gates, tanhCell: tanhCell, previousCell: previous, hiddenSize: h)
+                }
+            }
+            gradientC.withUnsafeMutableBufferPointer { d in
+                cellC.withUnsafeMutableBufferPointer { c in
+                    lstmd_cell_backward_avx512(
+                        d.baseAddress!, c.baseAddress!, hiddenGradient, gates, tanhCell, previous, Int64(h))
+                }
+            }
+            #expect(gradientSwift.map(\.bitPattern) == gradientC.map(\.bitPattern), "h \(h): gate gradient")
+            #expect(cellSwift.map(\.bitPattern) == cellC.map(\.bitPattern), "h \(h): cell gradient")
+            #expect(gradientSwift.allSatisfy { $0.isFinite })
+        }
+    }
+
+    @Test(
+        "The AVX-512 C cell update over packed blocks gives the Swift reference's bits, with and without a second term",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func blocksMatchSwift() {
+        var generator = SplitMix64(seed: 23)
+        for blocks in [1, 4, 8] {
+            for withSecond in [false, true] {
+                let a = Self.values(64 * blocks, scale: 4, generator: &generator)
+                let b = Self.values(64 * blocks, scale: 4, generator: &generator)
+                let cell0 = Self.values(16 * blocks, scale: 3, generator: &generator)
+                var hiddenSwift = [Float](repeating: .nan, count: 16 * blocks), hiddenC = hiddenSwift
+                var cellSwift = cell0, cellC = cell0
+                b.withUnsafeBufferPointer { second in
+                    let term = withSecond ? second.baseAddress! : nil
+                    lstmCellBlocksSIMD(hidden: &hiddenSwift, cell: &cellSwift, a, term, blocks: blocks)
+                    lstmd_cell_blocks_avx512(&hiddenC, &cellC, a, term, Int64(blocks))
+                }
+                #expect(hiddenSwift.map(\.bitPattern) == hiddenC.map(\.bitPattern), "\(blocks) blocks, second \(withSecond): h'")
+                #expect(cellSwift.map(\.bitPattern) == cellC.map(\.bitPattern), "\(blocks) blocks, second \(withSecond): c'")
+                #expect(hiddenSwift.allSatisfy { $0.isFinite })
+            }
+        }
+    }
+}
