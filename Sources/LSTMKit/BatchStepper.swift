@@ -71,9 +71,11 @@ public final class BatchStepper {
         }
     }
 
-    /// - Precondition: the model is unidirectional.
+    /// - Precondition: the model is unidirectional and not an ensemble (ensembles step each
+    ///   stream with `LSTMModel.step`, which advances every member).
     public init(model: LSTMModel) {
         precondition(model.supportsStep, "batched steps need a unidirectional model")
+        precondition(model.ensemble == 1, "batched steps need a single model, not an ensemble")
         self.model = model
         rows = Rows(capacity: 1, model: model)
         probabilities = .allocate(capacity: model.classCount)
