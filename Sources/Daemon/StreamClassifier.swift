@@ -60,7 +60,7 @@ final class StreamEngine {
 ///
 /// An ensemble of `N` members (`LSTMModel.ensemble`) runs every path for each member and labels
 /// with the mean of the members' probabilities: N times the work per timestep and N times the
-/// state per stream. Its continuous streams are advanced one by one as well (no batching).
+/// state per stream; batched continuous streams step every member on its own row matrices.
 final class StreamClassifier {
     let model: LSTMModel
     let mode: StreamingMode
@@ -121,7 +121,7 @@ final class StreamClassifier {
         scratch = [Float](repeating: 0, count: model.channels)
         probabilities = [Float](repeating: 0, count: model.classCount)
         windowValues = [Float](repeating: 0, count: window * model.channels)
-        stepper = mode == .continuous && preprocessing.downsample == 1 && model.ensemble == 1 ? BatchStepper(model: model) : nil
+        stepper = mode == .continuous && preprocessing.downsample == 1 ? BatchStepper(model: model) : nil
     }
 
     /// Consumes one frame for each of several distinct streams at once (continuous mode): the

@@ -104,19 +104,23 @@ extension LSTMModel {
     /// (`last`) or to the attention pool over every step since the last reset (`attention`).
     /// No allocation.
     public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
-        classify(state, top: state.topOutput, probabilities: probabilities)
+        classify(state, probabilities: probabilities) { member in
+            UnsafePointer(member == 0 ? state.topOutput : state.members[member - 1].topOutput)
+        }
     }
 
-    /// As `classify(_:probabilities:)` with member 0's top-layer output read from `top` [Hp] (a
-    /// row of `BatchStepper`, before it is scattered back). An ensemble adds every other member's
-    /// probabilities (from its own state) in member order and divides by N.
-    func classify(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
-        classifyMember(state, top: top, probabilities: probabilities)
+    /// As `classify(_:probabilities:)` with member `i`'s top-layer output read from `top(i)` [Hp]
+    /// (a row of `BatchStepper`, before it is scattered back). An ensemble adds every other
+    /// member's probabilities in member order and divides by N.
+    func classify(
+        _ state: LSTMState, probabilities: UnsafeMutablePointer<Float>, top: (Int) -> UnsafePointer<Float>
+    ) {
+        classifyMember(state, top: top(0), probabilities: probabilities)
         guard !otherMembers.isEmpty else { return }
         let k = classCount
-        for (member, memberState) in zip(otherMembers, state.members) {
+        for (index, (member, memberState)) in zip(otherMembers, state.members).enumerated() {
             let own = memberState.memberProbabilities(widest: member.head.widest)
-            member.classifyMember(memberState, top: memberState.topOutput, probabilities: own)
+            member.classifyMember(memberState, top: top(index + 1), probabilities: own)
             for j in 0..<k { probabilities[j] += own[j] }
         }
         let count = Float(ensemble)

@@ -155,13 +155,14 @@ import Testing
         }
     }
 
-    /// Continuous mode with an ensemble: frames of many streams are advanced one by one (no
-    /// batching) and every label equals the forward over everything since the reset.
+    /// Continuous mode with an ensemble: frames of many streams are advanced together
+    /// (`BatchStepper`, every member on its own rows) and every label equals the forward over
+    /// everything since the reset.
     @Test(arguments: unidirectional, [1, 4])
     func ensembleContinuousLabelsEqualForward(_ modelCase: ModelCase, hop: Int) throws {
         let model = try modelCase.model(seed: 43, ensemble: 2)
         let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
-        #expect(!classifier.batches)
+        #expect(classifier.batches)
         let c = model.channels, k = model.classCount
         var generator = SplitMix64(seed: 19)
         let streams = 5
