@@ -57,6 +57,10 @@ final class StreamEngine {
 /// stream's timesteps since its last reset (timesteps `jK ..< (j+1)K`), so every window, which
 /// starts at a multiple of `hop`, is made of whole blocks and each label is exactly the offline
 /// forward of its raw window. Such models advance continuous streams one by one (no batching).
+///
+/// An ensemble of `N` members (`LSTMModel.ensemble`) runs every path for each member and labels
+/// with the mean of the members' probabilities: N times the work per timestep and N times the
+/// state per stream; batched continuous streams step every member on its own row matrices.
 final class StreamClassifier {
     let model: LSTMModel
     let mode: StreamingMode
@@ -113,7 +117,7 @@ final class StreamClassifier {
         self.hop = hop
         channels = model.channels
         slots = (window + hop - 1) / hop
-        projection = [Float](repeating: 0, count: 4 * model.paddedHidden)
+        projection = [Float](repeating: 0, count: model.projectionCount)
         scratch = [Float](repeating: 0, count: model.channels)
         probabilities = [Float](repeating: 0, count: model.classCount)
         windowValues = [Float](repeating: 0, count: window * model.channels)

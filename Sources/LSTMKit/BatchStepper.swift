@@ -10,6 +10,9 @@
 /// `LSTMModel.step` to within float rounding (the summation order of the gate products differs);
 /// `BatchStepperTests` checks this for every fixture architecture.
 ///
+/// An ensemble steps every member on its own row matrices (the members' states are gathered and
+/// scattered like member 0's) and labels with `LSTMModel.classify`, the members' mean.
+///
 /// Owned by one thread; its buffers grow to the largest batch seen and are then reused, so a
 /// steady stream of batches allocates nothing.
 public final class BatchStepper {
@@ -31,8 +34,10 @@ public final class BatchStepper {
     /// Request indices, longest first: row `r` belongs to request `order[r]`, and the requests
     /// still running at timestep t are a prefix.
     private var order: [Int] = []
-    /// The row matrices, grown to the largest batch seen.
-    private var rows: Rows
+    /// The ensemble's members, member 0 (`model`) first; `[model]` for a single model.
+    private let members: [LSTMModel]
+    /// Per member, the row matrices, grown to the largest batch seen.
+    private var rows: [Rows]
     /// [K] probabilities handed to `emit`.
     private let probabilities: UnsafeMutablePointer<Float>
 
@@ -75,20 +80,28 @@ public final class BatchStepper {
     public init(model: LSTMModel) {
         precondition(model.supportsStep, "batched steps need a unidirectional model")
         self.model = model
-        rows = Rows(capacity: 1, model: model)
+        members = [model] + model.otherMembers
+        rows = members.map { Rows(capacity: 1, model: $0) }
         probabilities = .allocate(capacity: model.classCount)
         probabilities.initialize(repeating: 0, count: model.classCount)
     }
 
     deinit {
-        rows.arena.deallocate()
+        for matrices in rows { matrices.arena.deallocate() }
         probabilities.deallocate()
     }
 
     private func reserve(_ count: Int) {
-        guard count > rows.capacity else { return }
-        rows.arena.deallocate()
-        rows = Rows(capacity: max(count, rows.capacity * 2), model: model)
+        guard count > rows[0].capacity else { return }
+        let capacity = max(count, rows[0].capacity * 2)
+        for matrices in rows { matrices.arena.deallocate() }
+        rows = members.map { Rows(capacity: capacity, model: $0) }
+    }
+
+    /// Member `member`'s part of an ensemble state (the state itself for member 0).
+    @inline(__always)
+    private static func memberState(_ state: LSTMState, _ member: Int) -> LSTMState {
+        member == 0 ? state : state.members[member - 1]
     }
 
     /// Advances every request's state by its timesteps, in order. After each timestep at which
@@ -105,41 +118,51 @@ public final class BatchStepper {
         reserve(count)
         let hp = model.paddedHidden, c = model.channels
         let layers = model.architecture.numLayers
-        let inputs = rows.inputs, gates = rows.gates, hidden = rows.hidden, cells = rows.cells
+        let rows = self.rows, members = self.members
+        // Members share the scaler, so the scaled inputs are computed once, in member 0's rows.
+        let inputs = rows[0].inputs
         order = (0..<count).sorted { requests[$0].timesteps > requests[$1].timesteps }
         for (row, index) in order.enumerated() {
-            let state = requests[index].state
-            for layer in 0..<layers {
-                state.gather(layer: layer, hidden: hidden[layer] + row * hp, cell: cells[layer] + row * hp)
+            for (member, matrices) in rows.enumerated() {
+                let state = Self.memberState(requests[index].state, member)
+                for layer in 0..<layers {
+                    state.gather(layer: layer, hidden: matrices.hidden[layer] + row * hp, cell: matrices.cells[layer] + row * hp)
+                }
             }
         }
         var active = count
-        let top = hidden[layers - 1]
         for t in 0..<requests[order[0]].timesteps {
             while active > 0 && requests[order[active - 1]].timesteps <= t { active -= 1 }
             for row in 0..<active {
                 model.scale(requests[order[row]].input + t * c, into: inputs + row * c)
             }
-            for layer in 0..<layers {
-                model.stepRows(
-                    layer: layer, rows: active, input: layer == 0 ? inputs : hidden[layer - 1],
-                    hidden: hidden[layer], cell: cells[layer], gates: gates)
+            for (member, matrices) in zip(members, rows) {
+                for layer in 0..<layers {
+                    member.stepRows(
+                        layer: layer, rows: active, input: layer == 0 ? inputs : matrices.hidden[layer - 1],
+                        hidden: matrices.hidden[layer], cell: matrices.cells[layer], gates: matrices.gates)
+                }
             }
             for row in 0..<active {
                 let index = order[row]
                 let state = requests[index].state
-                let output = top + row * hp
-                model.completeStep(state, top: output)
+                for (member, matrices) in rows.enumerated() {
+                    members[member].completeStep(Self.memberState(state, member), top: matrices.hidden[layers - 1] + row * hp)
+                }
                 if shouldLabel(index, t) {
-                    model.classify(state, top: output, probabilities: probabilities)
+                    model.classify(state, probabilities: probabilities) { member in
+                        UnsafePointer(rows[member].hidden[layers - 1] + row * hp)
+                    }
                     emit(index, t, probabilities)
                 }
             }
         }
         for (row, index) in order.enumerated() {
-            let state = requests[index].state
-            for layer in 0..<layers {
-                state.scatter(layer: layer, hidden: hidden[layer] + row * hp, cell: cells[layer] + row * hp)
+            for (member, matrices) in rows.enumerated() {
+                let state = Self.memberState(requests[index].state, member)
+                for layer in 0..<layers {
+                    state.scatter(layer: layer, hidden: matrices.hidden[layer] + row * hp, cell: matrices.cells[layer] + row * hp)
+                }
             }
         }
     }

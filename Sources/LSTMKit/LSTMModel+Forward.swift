@@ -6,7 +6,7 @@ public struct ForwardResult: Sendable {
     public var batchSize: Int
     /// Classes `K`.
     public var classCount: Int
-    /// [B, K] logits before softmax.
+    /// [B, K] logits before softmax (an ensemble: the logarithms of the mean probabilities).
     public var logits: [Float]
     /// [B, K] class probabilities.
     public var probabilities: [Float]
@@ -103,8 +103,32 @@ extension LSTMModel {
             threads: threads)
     }
 
-    /// `forward` after the checks and the preprocessing: `input` holds the model's steps.
+    /// `forward` after the checks and the preprocessing: `input` holds the model's steps. An
+    /// ensemble runs every member and averages their probabilities: summed in member order, then
+    /// divided by N; its logits are the logarithms of those means (so softmax of them gives them
+    /// back), and its layer outputs are member 0's.
     private func run(
+        _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int], keepLayerOutputs: Bool, threads: Int
+    ) -> ForwardResult {
+        var result = runMember(
+            input, batchSize: batchSize, timesteps: timesteps, lengths: lengths, keepLayerOutputs: keepLayerOutputs,
+            threads: threads)
+        guard !otherMembers.isEmpty else { return result }
+        for member in otherMembers {
+            let other = member.runMember(
+                input, batchSize: batchSize, timesteps: timesteps, lengths: lengths, keepLayerOutputs: false, threads: threads)
+            for index in result.probabilities.indices { result.probabilities[index] += other.probabilities[index] }
+        }
+        let count = Float(ensemble)
+        for index in result.probabilities.indices {
+            result.probabilities[index] /= count
+            result.logits[index] = log(max(result.probabilities[index], .leastNormalMagnitude))
+        }
+        return result
+    }
+
+    /// `run` for this model's own weights (member 0 of an ensemble).
+    private func runMember(
         _ input: [Float], batchSize: Int, timesteps: Int, lengths: [Int], keepLayerOutputs: Bool, threads: Int
     ) -> ForwardResult {
         let c = channels, k = classCount

@@ -21,6 +21,7 @@ extension LSTMModel {
     public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
         scale(input, into: state.layerInput(0))
         advance(state, projected: nil)
+        for (member, memberState) in zip(otherMembers, state.members) { member.step(memberState, input: input) }
     }
 
     /// Advances `state` by one timestep of `C` raw values given as an array.
@@ -29,9 +30,12 @@ extension LSTMModel {
         input.withUnsafeBufferPointer { step(state, input: $0.baseAddress!) }
     }
 
+    /// Floats `projectInput(_:into:scratch:)` writes: 4·Hp per ensemble member.
+    public var projectionCount: Int { ensemble * 4 * paddedHidden }
+
     /// The first layer's gate preactivations `W_ih·scale(x) + b` for one timestep of raw values,
-    /// into `projection` [4·Hp]. Several states that consume the same timestep (the staggered
-    /// windows of one stream) share it through `step(_:projectedInput:)`.
+    /// into `projection` [N·4·Hp] (member `i`'s at `i·4·Hp`). Several states that consume the same
+    /// timestep (the staggered windows of one stream) share it through `step(_:projectedInput:)`.
     /// - Parameter scratch: at least `C` floats.
     public func projectInput(
         _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
@@ -42,12 +46,18 @@ extension LSTMModel {
         lstmProject(
             projection, weights: first.fused, blockStride: first.blockStride,
             input: scratch, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
+        for (index, member) in otherMembers.enumerated() {
+            member.projectInput(input, into: projection + (index + 1) * 4 * paddedHidden, scratch: scratch)
+        }
     }
 
     /// Advances `state` by one timestep whose first-layer projection was computed by
     /// `projectInput(_:into:scratch:)`; only the recurrent part is computed here.
     public func step(_ state: LSTMState, projectedInput: UnsafePointer<Float>) {
         advance(state, projected: projectedInput)
+        for (index, member) in otherMembers.enumerated() {
+            member.advance(state.members[index], projected: projectedInput + (index + 1) * 4 * paddedHidden)
+        }
     }
 
     /// One timestep of every layer with the fused gate product (`lstmCellStep`), the layer input
@@ -94,12 +104,31 @@ extension LSTMModel {
     /// (`last`) or to the attention pool over every step since the last reset (`attention`).
     /// No allocation.
     public func classify(_ state: LSTMState, probabilities: UnsafeMutablePointer<Float>) {
-        classify(state, top: state.topOutput, probabilities: probabilities)
+        classify(state, probabilities: probabilities) { member in
+            UnsafePointer(member == 0 ? state.topOutput : state.members[member - 1].topOutput)
+        }
     }
 
-    /// As `classify(_:probabilities:)` with the top layer's output read from `top` [Hp] (a row
-    /// of `BatchStepper`, before it is scattered back).
-    func classify(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
+    /// As `classify(_:probabilities:)` with member `i`'s top-layer output read from `top(i)` [Hp]
+    /// (a row of `BatchStepper`, before it is scattered back). An ensemble adds every other
+    /// member's probabilities in member order and divides by N.
+    func classify(
+        _ state: LSTMState, probabilities: UnsafeMutablePointer<Float>, top: (Int) -> UnsafePointer<Float>
+    ) {
+        classifyMember(state, top: top(0), probabilities: probabilities)
+        guard !otherMembers.isEmpty else { return }
+        let k = classCount
+        for (index, (member, memberState)) in zip(otherMembers, state.members).enumerated() {
+            let own = memberState.memberProbabilities(widest: member.head.widest)
+            member.classifyMember(memberState, top: top(index + 1), probabilities: own)
+            for j in 0..<k { probabilities[j] += own[j] }
+        }
+        let count = Float(ensemble)
+        for j in 0..<k { probabilities[j] /= count }
+    }
+
+    /// The head of this model's own weights (member 0 of an ensemble) on `state`.
+    private func classifyMember(_ state: LSTMState, top: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>) {
         let scratch = state.headScratch
         var features = top
         if let attention = stepPlan.attention {

@@ -9,9 +9,15 @@ import Foundation
 ///   the gates vectorised.
 /// - `step(_:input:)`: advances one stream's `LSTMState` by one timestep with the fused
 ///   4H × (C+H) gate product; no allocation, no work proportional to the window.
+///
+/// An ensemble file (`ModelFile.ensemble` = N > 1) builds one engine per member: this instance is
+/// member 0 and holds the others (`member(_:)`). Both paths then run every member and return the
+/// mean of the members' probabilities (summed in member order, divided by N), at N times the cost.
 public final class LSTMModel: Sendable {
-    /// The description the engine was built from.
+    /// The description the engine was built from (every member's tensors).
     public let file: ModelFile
+    /// Members 1..<N of an ensemble, each a single model (empty for a single model).
+    let otherMembers: [LSTMModel]
     /// Hidden size padded to a multiple of 16, `Hp`.
     public let paddedHidden: Int
     let layers: [[PackedDirection]]
@@ -28,7 +34,21 @@ public final class LSTMModel: Sendable {
     public var classCount: Int { file.architecture.numClasses }
     /// Bytes of packed weights one single-stream `step` reads (the fused `[W_ih | W_hh]` of every
     /// layer): a step cannot be faster than streaming these from wherever they are cached.
-    public var stepWeightBytes: Int { layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size } }
+    /// An ensemble reads every member's.
+    public var stepWeightBytes: Int {
+        layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size } + otherMembers.reduce(0) { $0 + $1.stepWeightBytes }
+    }
+
+    /// Ensemble members `N` (1 for a single model).
+    public var ensemble: Int { 1 + otherMembers.count }
+
+    /// Member `index` of the ensemble as a single model (member 0: this model's own weights,
+    /// without the other members).
+    /// - Throws: `ModelError` (not for a valid file).
+    public func member(_ index: Int) throws -> LSTMModel {
+        precondition((0..<ensemble).contains(index), "member \(index) of an ensemble of \(ensemble)")
+        return index == 0 ? (ensemble == 1 ? self : try LSTMModel(file.member(0))) : otherMembers[index - 1]
+    }
 
     /// Whether `step` applies (unidirectional models).
     public var supportsStep: Bool { !file.architecture.bidirectional }
@@ -39,6 +59,7 @@ public final class LSTMModel: Sendable {
         try file.validate()
         BLAS.useCallingThreadOnly()
         self.file = file
+        otherMembers = try (1..<max(1, file.ensemble)).map { try LSTMModel(file.member($0)) }
         let arch = file.architecture
         let h = arch.hiddenSize
         let hp = (h + 15) / 16 * 16

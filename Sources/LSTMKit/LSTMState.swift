@@ -6,6 +6,9 @@
 /// it copies each layer's `h` and `c` into a row of its own matrices with `gather(layer:hidden:cell:)`
 /// and back with `scatter(layer:hidden:cell:)`.
 ///
+/// An ensemble's state is member 0's with one such state per other member (`members`), advanced
+/// and reset together.
+///
 /// Not `Sendable`: a state belongs to one stream and is advanced by one thread at a time.
 public final class LSTMState {
     /// Layers `L`.
@@ -21,8 +24,11 @@ public final class LSTMState {
     let paddedHidden: Int
     /// Timesteps consumed since creation or the last `reset()`.
     public internal(set) var steps: Int = 0
+    /// The states of ensemble members 1..<N (empty for a single model).
+    let members: [LSTMState]
 
     init(model: LSTMModel) {
+        members = model.otherMembers.map { LSTMState(model: $0) }
         let hp = model.paddedHidden
         paddedHidden = hp
         layers = model.architecture.numLayers
@@ -56,13 +62,15 @@ public final class LSTMState {
     public func reset() {
         storage.update(repeating: 0, count: total)
         steps = 0
+        for member in members { member.reset() }
     }
 
     /// Copies another state of the same model into this one.
     public func copy(from other: LSTMState) {
-        precondition(other.total == total, "states belong to different models")
+        precondition(other.total == total && other.members.count == members.count, "states belong to different models")
         storage.update(from: other.storage, count: total)
         steps = other.steps
+        for (member, source) in zip(members, other.members) { member.copy(from: source) }
     }
 
     /// The hidden state `h` of `layer` (unpadded, [H]).
@@ -75,8 +83,8 @@ public final class LSTMState {
         Array(UnsafeBufferPointer(start: cellVector(layer), count: hiddenSize))
     }
 
-    /// Bytes held by this state (its allocations and object header).
-    public var byteCount: Int { total * 4 + (2 * layers + 3) * 8 + 64 }
+    /// Bytes held by this state (its allocations and object header), every member's included.
+    public var byteCount: Int { total * 4 + (2 * layers + 3) * 8 + 64 + members.reduce(0) { $0 + $1.byteCount } }
 }
 
 // MARK: Layout
@@ -112,6 +120,11 @@ extension LSTMState {
     /// Scratch for the head: two buffers of the head's widest layer, then [K].
     @inline(__always)
     var headScratch: UnsafeMutablePointer<Float> { storage + offsets[2 * layers + 2] }
+
+    /// The last [K] of the head scratch: where an ensemble member's probabilities are put before
+    /// they are added to the mean (`LSTMModel.classify`).
+    @inline(__always)
+    func memberProbabilities(widest: Int) -> UnsafeMutablePointer<Float> { headScratch + 2 * widest }
 }
 
 // MARK: Rows

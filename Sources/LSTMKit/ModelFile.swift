@@ -29,8 +29,16 @@ public enum StreamingMode: String, Sendable, Codable, CaseIterable {
 public struct ModelFile: Sendable {
     /// The newest version this build reads and writes to `format_version`; readers refuse newer
     /// versions. A file is written as version 1 unless it needs version 2's `preprocessing`
-    /// (non-identity preprocessing), so older readers refuse what they would misclassify.
-    public static let formatVersion = 2
+    /// (non-identity preprocessing) or version 3's `ensemble` (more than one member), so older
+    /// readers refuse what they would misclassify.
+    public static let formatVersion = 3
+
+    /// The largest number of ensemble members a file may hold.
+    public static let maxEnsemble = 16
+
+    /// The tensor-name prefix of ensemble member `i` ≥ 1 (`ensemble.1.lstm.weight_ih_l0`); member
+    /// 0's tensors keep the plain names.
+    public static func memberPrefix(_ member: Int) -> String { member == 0 ? "" : "ensemble.\(member)." }
 
     /// The network's shape.
     public var architecture: Architecture
@@ -49,7 +57,10 @@ public struct ModelFile: Sendable {
     public var preprocessing: Preprocessing
     /// Where the model came from: `created_at`, `trainer`, `dataset_digest`, `validation`, ….
     public var provenance: JSONValue
-    /// Weights by tensor name.
+    /// Members `N` of the ensemble (1: a single model). Member 0's tensors have the plain names,
+    /// member `i` ≥ 1's the same names after `memberPrefix(i)`; metadata `ensemble`.
+    public var ensemble: Int
+    /// Weights by tensor name (every member's).
     public var tensors: [String: Tensor]
     /// `sha256:<hex>` of the file's bytes (as read, or as last serialised).
     public private(set) var digest: String = ""
@@ -73,9 +84,10 @@ public struct ModelFile: Sendable {
     public init(
         architecture: Architecture, classes: [String], window: Int, hop: Int,
         mode: StreamingMode = .window, scaler: Scaler, preprocessing: Preprocessing = .none,
-        provenance: JSONValue = .object([:]), tensors: [String: Tensor]
+        provenance: JSONValue = .object([:]), ensemble: Int = 1, tensors: [String: Tensor]
     ) {
         self.preprocessing = preprocessing
+        self.ensemble = ensemble
         self.architecture = architecture
         self.classes = classes
         self.window = window
@@ -117,10 +129,14 @@ public struct ModelFile: Sendable {
             throw ModelError(
                 .metadata, "window \(window) and hop \(hop) must be multiples of preprocessing.downsample \(k) (whole blocks)")
         }
-        let expected = architecture.tensorShapes
+        guard (1...Self.maxEnsemble).contains(ensemble) else {
+            throw ModelError(.metadata, "ensemble \(ensemble) must be in 1...\(Self.maxEnsemble)")
+        }
+        let expected = expectedShapes
         for name in expected.keys.sorted() {
             guard let tensor = tensors[name] else {
-                throw ModelError(.tensor, "tensor '\(name)' is missing (architecture needs shape \(expected[name]!))")
+                let owner = ensemble > 1 ? ", ensemble member \(Self.member(ofTensor: name)) of \(ensemble)" : ""
+                throw ModelError(.tensor, "tensor '\(name)' is missing (architecture needs shape \(expected[name]!)\(owner))")
             }
             guard tensor.shape == expected[name] else {
                 throw ModelError(.tensor, "tensor '\(name)' has shape \(tensor.shape), architecture needs \(expected[name]!)")
@@ -130,7 +146,72 @@ public struct ModelFile: Sendable {
             }
         }
         if let extra = tensors.keys.sorted().first(where: { expected[$0] == nil }) {
-            throw ModelError(.tensor, "unexpected tensor '\(extra)' for this architecture")
+            throw ModelError(
+                .tensor, "unexpected tensor '\(extra)' for this architecture" + (ensemble > 1 ? " and an ensemble of \(ensemble)" : ""))
+        }
+    }
+
+    /// Every tensor's name and shape: the architecture's for each member, under its prefix.
+    private var expectedShapes: [String: [Int]] {
+        let shapes = architecture.tensorShapes
+        var expected: [String: [Int]] = [:]
+        for member in 0..<ensemble {
+            for (name, shape) in shapes { expected[Self.memberPrefix(member) + name] = shape }
+        }
+        return expected
+    }
+
+    /// The member a tensor name belongs to (0 for the plain names).
+    private static func member(ofTensor name: String) -> Int {
+        guard name.hasPrefix("ensemble.") else { return 0 }
+        return Int(name.dropFirst("ensemble.".count).prefix { $0.isNumber }) ?? 0
+    }
+}
+
+// MARK: - Ensembles
+
+extension ModelFile {
+    /// Member `index` of the ensemble as a single model (`ensemble` 1, its tensors under the plain
+    /// names; metadata and provenance are the ensemble's).
+    /// - Precondition: `index` in `0..<ensemble`.
+    public func member(_ index: Int) -> ModelFile {
+        precondition((0..<ensemble).contains(index), "member \(index) of an ensemble of \(ensemble)")
+        let prefix = Self.memberPrefix(index)
+        var single = self
+        single.ensemble = 1
+        single.tensors = [:]
+        for name in architecture.tensorShapes.keys {
+            if let tensor = tensors[prefix + name] { single.tensors[name] = tensor }
+        }
+        return single
+    }
+
+    /// One file holding `members` (each a single model of the same architecture, classes, window,
+    /// hop, mode, scaler and preprocessing) as an ensemble: member 0's metadata, `provenance`, and
+    /// member `i`'s tensors under `memberPrefix(i)`.
+    /// - Throws: `ModelError(.metadata)` when there are no members, more than `maxEnsemble`, or
+    ///   they differ in anything but their weights.
+    public init(ensemble members: [ModelFile], provenance: JSONValue) throws {
+        guard let first = members.first, members.count <= Self.maxEnsemble else {
+            throw ModelError(.metadata, "an ensemble needs 1...\(Self.maxEnsemble) members, got \(members.count)")
+        }
+        for (index, member) in members.enumerated() {
+            guard member.ensemble == 1 else { throw ModelError(.metadata, "ensemble member \(index) is itself an ensemble") }
+            guard member.architecture == first.architecture, member.classes == first.classes, member.window == first.window,
+                member.hop == first.hop, member.mode == first.mode, member.scaler == first.scaler,
+                member.preprocessing == first.preprocessing
+            else {
+                throw ModelError(
+                    .metadata, "ensemble member \(index) differs from member 0 in more than its weights (architecture, classes, window, "
+                        + "hop, mode, scaler and preprocessing must be equal)")
+            }
+        }
+        self = first
+        self.provenance = provenance
+        ensemble = members.count
+        tensors = [:]
+        for (index, member) in members.enumerated() {
+            for (name, tensor) in member.tensors { tensors[Self.memberPrefix(index) + name] = tensor }
         }
     }
 }
@@ -147,9 +228,9 @@ extension Architecture {
 }
 
 extension ModelFile {
-    /// The number of trainable parameters, `architecture.parameterCount` (a validated file holds
-    /// exactly these tensors).
-    public var parameterCount: Int { architecture.parameterCount }
+    /// The number of trainable parameters, `architecture.parameterCount` per ensemble member (a
+    /// validated file holds exactly these tensors).
+    public var parameterCount: Int { architecture.parameterCount * ensemble }
 }
 
 // MARK: - Reading and writing
@@ -234,6 +315,14 @@ extension ModelFile {
             mode = parsed
         }
         let preprocessing = metadata["preprocessing"] == nil ? Preprocessing.none : try Preprocessing(json: try json("preprocessing"))
+        let ensemble = metadata["ensemble"] == nil ? 1 : try integer("ensemble")
+        guard (1...Self.maxEnsemble).contains(ensemble) else {
+            throw ModelError(.metadata, "metadata 'ensemble' is \(ensemble), expected 1...\(Self.maxEnsemble)")
+        }
+        guard ensemble == 1 || version >= 3 else {
+            throw ModelError(
+                .metadata, "metadata 'ensemble' \(ensemble) needs format_version 3 (the file says \(version)): older readers would use member 0 alone")
+        }
         let provenance = metadata["provenance"] == nil ? JSONValue.object([:]) : try json("provenance")
         var tensors: [String: Tensor] = [:]
         for (name, entry) in container.entries {
@@ -245,7 +334,7 @@ extension ModelFile {
         self.init(
             architecture: architecture, classes: classes, window: try integer("window"),
             hop: try integer("hop"), mode: mode, scaler: try Scaler(json: try json("scaler")),
-            preprocessing: preprocessing, provenance: provenance, tensors: tensors)
+            preprocessing: preprocessing, provenance: provenance, ensemble: ensemble, tensors: tensors)
         try validate()
         digest = Self.sha256(bytes)
         self.integrity = integrity
@@ -281,7 +370,7 @@ extension ModelFile {
         let architectureText = (try? encoder.encode(architecture)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         var metadata = [
             "format": "lstmd",
-            "format_version": preprocessing.isIdentity ? "1" : "2",
+            "format_version": ensemble > 1 ? "3" : preprocessing.isIdentity ? "1" : "2",
             "architecture": architectureText,
             "classes": JSONValue.array(classes.map { .string($0) }).jsonText,
             "window": String(window),
@@ -291,6 +380,7 @@ extension ModelFile {
             "provenance": provenance.jsonText,
         ]
         if !preprocessing.isIdentity { metadata["preprocessing"] = preprocessing.json.jsonText }
+        if ensemble > 1 { metadata["ensemble"] = String(ensemble) }
         return metadata
     }
 

@@ -46,6 +46,8 @@ public struct TrainingPlan: Sendable {
     public var data: DataSummary? = nil
     /// The preprocessing written into the model (`downsample auto` resolved).
     public var preprocessing: Preprocessing = .none
+    /// Ensemble members trained (`parameters` counts all of them).
+    public var ensemble = 1
 }
 
 /// A trained model and how it got there.
@@ -60,6 +62,10 @@ public struct TrainingResult: Sendable {
     public var seconds: Double
     /// Warnings raised while training (`TrainingEvent.warning`), for the report.
     public var warnings: [String] = []
+    /// An ensemble's members in order, each a single model's result (its recipe with the
+    /// member's seed and threads); empty for a single model. `model`, `validation` and `seconds`
+    /// above are then the ensemble's, `history` member 0's.
+    public var members: [TrainingResult] = []
 }
 
 /// Trains a classifier with the recipe in a `TrainingConfiguration`.
@@ -89,9 +95,29 @@ public struct Trainer: Sendable {
     ///     initialisation and its scaler replaces fitting one. Its architecture and classes must
     ///     be what this configuration and `dataset` make.
     /// - Throws: `TrainingError` when the data cannot be trained on.
+    ///   An ensemble (`ensemble` > 1) trains its members as `trainEnsemble` describes.
     public func train(
         _ dataset: Dataset, validation: Dataset? = nil, provenance: [String: JSONValue] = [:],
         warmStart: ModelFile? = nil, progress: (TrainingEvent) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        if let warmStart, warmStart.ensemble != configuration.ensemble {
+            throw TrainingError(
+                "the warm-start model holds \(warmStart.ensemble) ensemble member(s); the recipe's ensemble is \(configuration.ensemble)")
+        }
+        guard configuration.ensemble > 1 else {
+            return try trainMember(
+                dataset, validation: validation, provenance: provenance, warmStart: warmStart, splitSeed: configuration.seed,
+                progress: progress)
+        }
+        return try trainEnsemble(
+            dataset, validation: validation, provenance: provenance, warmStart: warmStart, progress: progress)
+    }
+
+    /// One model: `train` for a single model, or one ensemble member (`splitSeed`: the recipe's
+    /// seed, so every member holds out the same validation samples).
+    func trainMember(
+        _ dataset: Dataset, validation: Dataset?, provenance: [String: JSONValue],
+        warmStart: ModelFile?, splitSeed: UInt64, progress: (TrainingEvent) -> Void
     ) throws -> TrainingResult {
         let started = Date()
         let config = configuration
@@ -118,7 +144,7 @@ public struct Trainer: Sendable {
         var validationIndices: [Int] = []
         if validation == nil && config.validationFraction > 0 {
             (trainIndices, validationIndices) = Splitting.stratifiedHoldout(
-                labels: labels, classCount: k, validationFraction: config.validationFraction, seed: config.seed)
+                labels: labels, classCount: k, validationFraction: config.validationFraction, seed: splitSeed)
         }
         // Preprocessing (the model's own, applied again by every reader of it), then the scaler.
         let preprocessing = warmStart?.preprocessing ?? config.preprocessing(longest: dataset.maxLength)

@@ -116,6 +116,12 @@ extension TrainingConfiguration {
             summary: "Weight averaging: the model gets the mean of the last K epochs' weights (0 or 1: off; keep then does not apply).",
             validate: rule("≥ 0 (0: off)") { $0 >= 0 }),
 
+        Setting(
+            "ensemble", \.ensemble, .integer,
+            summary: "Ensemble members N (1-16) trained with different seeds, stored in one model file; predictions average "
+                + "their probabilities (inference costs N times as much; 1: a single model).",
+            validate: rule("in 1...16") { (1...ModelFile.maxEnsemble).contains($0) }),
+
         // Run, and the streaming defaults written into the model.
         Setting("seed", \.seed, .integer, summary: "Seed for every random choice."),
         Setting(
@@ -170,8 +176,14 @@ extension TrainingConfiguration {
     }
 
     /// Every setting as a JSON object of strings (stored as the model's `provenance.recipe`).
+    /// `ensemble` is left out when it is 1 (the default; `set` reads it back as such), so a single
+    /// model's file is byte for byte what it was before ensembles existed.
     public var json: JSONValue {
-        .object(Dictionary(uniqueKeysWithValues: settings.map { ($0.key, JSONValue.string($0.value)) }))
+        .object(
+            Dictionary(
+                uniqueKeysWithValues: settings.filter { !($0.key == "ensemble" && $0.value == "1") }.map {
+                    ($0.key, JSONValue.string($0.value))
+                }))
     }
 
     /// Every setting as a recipe file (`key = value` lines) that `apply(file:)` reads back.

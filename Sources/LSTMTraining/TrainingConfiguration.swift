@@ -62,6 +62,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// epochs run (fewer when fewer ran) instead of one epoch's (`keep` then does not apply);
     /// 0 or 1 (the default): off. No inference cost.
     public var swa = 0
+    /// Ensemble members `N` in 1...16: N models trained with different seeds
+    /// (`memberSeed(_:member:)`), stored in one file, whose probabilities are averaged; 1 (the
+    /// default): a single model. Inference costs N times as much.
+    public var ensemble = 1
     /// Seed for initialisation, splits, shuffling, balancing, augmentation and dropout.
     public var seed: UInt64 = 1
     /// Threads (batch shards); the result depends on it, never on timing.
@@ -75,6 +79,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The recipe's defaults.
     public init() {}
+
+    /// The seed of ensemble member `member`: `seed + member · 0x9E3779B97F4A7C15` (mod 2⁶⁴, the
+    /// golden-ratio increment of `SplitMix64`), so member 0 is the plain model of `seed`.
+    public static func memberSeed(_ seed: UInt64, member: Int) -> UInt64 {
+        seed &+ UInt64(member) &* 0x9E37_79B9_7F4A_7C15
+    }
 
     /// Checks every value: each setting's rule in ``table``, then the components' own checks.
     /// - Throws: `TrainingError` naming the setting by its recipe key, the allowed range and the

@@ -15,18 +15,31 @@ import Testing
         var testDescription: String { name }
 
         /// The engine; a z-score scaler that is not the identity, so scaling is exercised too.
+        /// With `ensemble` N > 1: N members of seeds `seed`, `seed + 1`, … in one file.
         func model(
-            window: Int = StreamClassifierTests.window, seed: UInt64 = 7, preprocessing: Preprocessing = .none
+            window: Int = StreamClassifierTests.window, seed: UInt64 = 7, preprocessing: Preprocessing = .none,
+            ensemble: Int = 1
         ) throws -> LSTMModel {
+            try LSTMModel(file(window: window, seed: seed, preprocessing: preprocessing, ensemble: ensemble))
+        }
+
+        func file(
+            window: Int = StreamClassifierTests.window, seed: UInt64 = 7, preprocessing: Preprocessing = .none,
+            ensemble: Int = 1
+        ) throws -> ModelFile {
             let c = architecture.inputSize
             var generator = SplitMix64(seed: seed &+ 1000)
             let scaler = Scaler.zscore(
                 mean: (0..<c).map { _ in generator.uniform(-1, 1) },
                 std: (0..<c).map { _ in generator.uniform(0.5, 2) })
-            var file = ModelFile.randomlyInitialized(
-                architecture: architecture, window: window, hop: preprocessing.downsample * max(1, 5 / preprocessing.downsample), scaler: scaler, seed: seed)
-            file.preprocessing = preprocessing
-            return try LSTMModel(file)
+            let members = (0..<ensemble).map { member in
+                var file = ModelFile.randomlyInitialized(
+                    architecture: architecture, window: window, hop: preprocessing.downsample * max(1, 5 / preprocessing.downsample),
+                    scaler: scaler, seed: seed &+ UInt64(member))
+                file.preprocessing = preprocessing
+                return file
+            }
+            return ensemble == 1 ? members[0] : try ModelFile(ensemble: members, provenance: .object([:]))
         }
     }
 
@@ -115,6 +128,84 @@ import Testing
         let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
         #expect(session.timesteps == 97)
         try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) hop \(hop)")
+    }
+
+    /// An ensemble streams every member: each label is the offline forward of its window (the
+    /// members' mean), and equals the mean of the members' own offline forwards run as separate
+    /// single models.
+    @Test(arguments: unidirectional + bidirectional, [1, 7])
+    func ensembleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
+        let file = try modelCase.file(seed: 41, ensemble: 3)
+        let model = try LSTMModel(file)
+        #expect(model.ensemble == 3)
+        let members = try (0..<3).map { try LSTMModel(file.member($0)) }
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+        var generator = SplitMix64(seed: UInt64(hop) * 37 + 3)
+        let values = Self.randomValues(timesteps: 61, channels: model.channels, generator: &generator)
+        let emitted = Self.feed(classifier, classifier.engine(slot: 0), values, channels: model.channels, generator: &generator)
+        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) ensemble hop \(hop)")
+        #expect(!emitted.isEmpty)
+        for label in emitted {
+            let outputs = try members.map { try Self.offline($0, values, from: label.at - Self.window, to: label.at) }
+            let mean = (0..<model.classCount).map { j in outputs.reduce(Float(0)) { $0 + $1[j] } / 3 }
+            let difference = Self.maxAbsDifference(label.probabilities, mean)
+            #expect(difference <= Self.tolerance, "\(modelCase.name) label at \(label.at) differs from the members' mean by \(difference)")
+            // The members disagree, so the mean is not any one member's output.
+            #expect(outputs.contains { Self.maxAbsDifference($0, label.probabilities) > 1e-4 })
+        }
+    }
+
+    /// Continuous mode with an ensemble: frames of many streams are advanced together
+    /// (`BatchStepper`, every member on its own rows) and every label equals the forward over
+    /// everything since the reset.
+    @Test(arguments: unidirectional, [1, 4])
+    func ensembleContinuousLabelsEqualForward(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(seed: 43, ensemble: 2)
+        let classifier = try StreamClassifier(model: model, mode: .continuous, hop: hop)
+        #expect(classifier.batches)
+        let c = model.channels, k = model.classCount
+        var generator = SplitMix64(seed: 19)
+        let streams = 5
+        var history = [[Float]](repeating: [], count: streams)
+        var emitted = [[Emitted]](repeating: [], count: streams)
+        for _ in 0..<6 {
+            let frames = (0..<streams).map { _ in
+                Self.randomValues(timesteps: 1 + Int(generator.next() % 7), channels: c, generator: &generator)
+            }
+            let pointers = frames.map { frame in
+                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: frame.count)
+                pointer.initialize(from: frame, count: frame.count)
+                return pointer
+            }
+            defer { for pointer in pointers { pointer.deallocate() } }
+            classifier.processBatch(
+                Array(0..<streams), values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
+            ) { index, timestep, p in
+                emitted[index].append(Emitted(at: timestep, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+            }
+            for stream in 0..<streams { history[stream] += frames[stream] }
+        }
+        for stream in 0..<streams {
+            let length = history[stream].count / c
+            #expect(emitted[stream].map(\.at) == Array(stride(from: hop, through: length, by: hop)))
+            for label in emitted[stream] {
+                let expected = try Self.offline(model, history[stream], from: 0, to: label.at)
+                let difference = Self.maxAbsDifference(label.probabilities, expected)
+                #expect(difference <= Self.tolerance, "\(modelCase.name) stream \(stream) label at \(label.at) differs by \(difference)")
+            }
+        }
+    }
+
+    /// Per-sample normalisation with an ensemble runs the buffered path (whole window per label).
+    @Test(arguments: unidirectional.prefix(2) + bidirectional.prefix(1), [1, 5])
+    func ensemblePerSampleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
+        let model = try modelCase.model(
+            seed: 47, preprocessing: Preprocessing(normalization: .perSample, downsample: 1), ensemble: 2)
+        let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
+        var generator = SplitMix64(seed: UInt64(hop) + 91)
+        let values = Self.randomValues(timesteps: 53, channels: model.channels, generator: &generator)
+        let emitted = Self.feed(classifier, classifier.engine(slot: 0), values, channels: model.channels, generator: &generator)
+        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) per-sample ensemble")
     }
 
     @Test(arguments: unidirectional + bidirectional, [1, 6])

@@ -151,6 +151,24 @@ extension EndToEnd {
             }
         }
 
+        /// An ensemble file served by the daemon: every member is stepped (window mode's staggered
+        /// states, continuous mode's one state) and each label equals the ensemble's offline forward.
+        @Test(arguments: [StreamingMode.window, .continuous])
+        func ensembleModelLabelsEqualOfflineForward(mode: StreamingMode) throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (path, model) = try TestModels.write(
+                to: models, name: "ensemble", architecture: Architecture(inputSize: 3, hiddenSize: 8, numLayers: 2, numClasses: 3),
+                window: 7, hop: 2, mode: mode, seed: 9, ensemble: 3)
+            #expect(model.ensemble == 3)
+            try withDaemon(["--model", path]) { daemon in
+                var generator = SplitMix64(seed: 12)
+                var streams = (0..<5).map { TestStream(id: "e\($0)", channels: 3) }
+                try Self.interleave(&streams, framesEach: 8, sizes: 1...5, daemon: daemon, generator: &generator)
+                try Self.check(streams, expected: ExpectedLabels(model: model, mode: mode), daemon: daemon)
+            }
+        }
+
         @Test func labelledFramesAreClassifiedAndCounted() throws {
             let models = try TemporaryDirectory()
             defer { models.remove() }

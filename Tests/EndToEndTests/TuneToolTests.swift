@@ -6,6 +6,7 @@ extension ClientToolTests {
     /// Fixes everything but `bidirectional` and `learning_rate`: 4 candidates, 2 rungs.
     static let tinyTune = [
         "--hidden-size", "8", "--layers", "1", "--epochs", "3", "--batch-size", "8", "--normalize", "global", "--downsample", "1",
+        "--ensemble", "1",
     ]
 
     @Test func tuneSearchesThenWritesAModelWithItsSearchTable() throws {

@@ -18,6 +18,9 @@ import Testing
         "random_l2_h20_last_dense": Architecture(inputSize: 4, hiddenSize: 20, numLayers: 2, head: .last, dense: [6], numClasses: 3),
         "random_l2_h20_attention_dense": Architecture(inputSize: 4, hiddenSize: 20, numLayers: 2, head: .attention, dense: [6], numClasses: 3),
         "random_l3_h32_attention": Architecture(inputSize: 5, hiddenSize: 32, numLayers: 3, head: .attention, numClasses: 4),
+        // An ensemble of 3 such members (seeds 8, 9, 10): every member batched on its own rows.
+        "random_ensemble3_l2_h20_attention_dense": Architecture(
+            inputSize: 4, hiddenSize: 20, numLayers: 2, head: .attention, dense: [6], numClasses: 3),
     ]
 
     /// Every model name: parity fixtures, `training/` fixtures, random architectures.
@@ -34,9 +37,12 @@ import Testing
             let channels = (0..<architecture.inputSize).map(Float.init)
             let mean: [Float] = channels.map { $0 * 0.1 - 0.2 }
             let std: [Float] = channels.map { $0 * 0.5 + 0.5 }
-            let file = ModelFile.randomlyInitialized(
-                architecture: architecture, window: 10, hop: 2, scaler: .zscore(mean: mean, std: std), seed: 8)
-            return try LSTMModel(file)
+            let count = name.contains("ensemble3") ? 3 : 1
+            let files = (0..<count).map {
+                ModelFile.randomlyInitialized(
+                    architecture: architecture, window: 10, hop: 2, scaler: .zscore(mean: mean, std: std), seed: 8 + UInt64($0))
+            }
+            return try LSTMModel(count == 1 ? files[0] : try ModelFile(ensemble: files, provenance: .object([:])))
         }
         return try LSTMModel(contentsOf: Fixtures.directory.appendingPathComponent("\(name).safetensors"))
     }

@@ -236,7 +236,7 @@ import Testing
             metadata[key] = value
             return SafeTensors.serialize(good.tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: metadata)
         }
-        expectError(.metadata, containing: "format_version 3") { _ = try ModelFile(bytes: withMetadata("format_version", "3")) }
+        expectError(.metadata, containing: "format_version 4") { _ = try ModelFile(bytes: withMetadata("format_version", "4")) }
         expectError(.metadata, containing: "'window' is missing") { _ = try ModelFile(bytes: withMetadata("window", nil)) }
         expectError(.metadata, containing: "expected 'lstmd'") { _ = try ModelFile(bytes: withMetadata("format", "other")) }
         expectError(.metadata, containing: "architecture") { _ = try ModelFile(bytes: withMetadata("architecture", #"{"hidden_size":4}"#)) }

@@ -214,12 +214,17 @@ struct RecipeTests {
         try reread.apply(recipe: changed.recipeText, path: "rendered")
         #expect(reread == changed)
         guard case .object(let fields) = changed.json else { Issue.record("not an object"); return }
-        #expect(Set(fields.keys) == Set(TrainingConfiguration.keys))
+        // `ensemble` 1 (the default) is left out, so single models' files stay as they were.
+        #expect(Set(fields.keys) == Set(TrainingConfiguration.keys).subtracting(["ensemble"]))
+        changed.ensemble = 3
+        guard case .object(let withEnsemble) = changed.json else { Issue.record("not an object"); return }
+        #expect(Set(withEnsemble.keys) == Set(TrainingConfiguration.keys))
         var fromJSON = TrainingConfiguration()
         for (key, value) in fields {
             guard case .string(let text) = value else { Issue.record("\(key) is not a string"); continue }
             try fromJSON.set(key, text)
         }
+        changed.ensemble = 1
         #expect(fromJSON == changed)
         let defaults = TrainingConfiguration()
         #expect(defaults.value(of: "dense") == "none")

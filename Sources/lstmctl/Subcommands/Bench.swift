@@ -157,7 +157,11 @@ func runPytorchBaseline(_ arguments: [String]) throws {
 struct BenchStep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "ns per timestep of the incremental step (batch 1, one thread).")
+        abstract: "ns per timestep of the incremental step (batch 1, one thread).",
+        discussion: """
+            An ensemble of N members (--ensemble) steps every member and averages their probabilities: \
+            its rows show the cost against the single model of the same shape (x single), about N.
+            """)
 
     @OptionGroup var options: BenchOptions
 
@@ -167,39 +171,58 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Layer counts L.")
     var layers = "1,2"
 
+    @Option(help: "Ensemble sizes N (members stepped per timestep), comma-separated, each in 1...16.")
+    var ensemble = "1,3"
+
     func run() throws {
         let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
+        let ensembleSizes = try integerList(ensemble)
+        guard let bad = ensembleSizes.first(where: { !(1...ModelFile.maxEnsemble).contains($0) }) else {
+            return try runCases(hiddenSizes: hiddenSizes, layerCounts: layerCounts, ensembleSizes: ensembleSizes)
+        }
+        throw ValidationError("--ensemble \(bad) must be in 1...\(ModelFile.maxEnsemble)")
+    }
+
+    private func runCases(hiddenSizes: [Int], layerCounts: [Int], ensembleSizes: [Int]) throws {
         let c = options.channels, seconds = options.seconds
         print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
         printComputePaths()
         print("read floor: the time to only read the step's packed weights once (SIMD loads, 8 accumulators) on this machine")
-        print("   H   L   ns/step   steps/s  GFLOP/s      state bytes   weight KiB   read floor ns   step/floor")
+        print("N: ensemble members stepped per timestep; x single: ns/step over the N=1 row of the same H and L")
+        print("   H   L   N   ns/step   steps/s  GFLOP/s      state bytes   weight KiB   read floor ns   step/floor  x single")
         var generator = SplitMix64(seed: 7)
         let inputs = (0..<(1024 * options.channels)).map { _ in generator.normal() }
         for l in layerCounts {
             for h in hiddenSizes {
-                let architecture = Architecture(inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes)
-                let model = try LSTMModel(ModelFile.randomlyInitialized(architecture: architecture, seed: 1))
-                let state = model.makeState()
-                var steps = 0
-                var elapsed = 0.0
-                inputs.withUnsafeBufferPointer { x in
-                    let base = x.baseAddress!
-                    // Warm-up, then batches of 1024 steps until the time budget is spent.
-                    for t in 0..<1024 { model.step(state, input: base + t * c) }
-                    while elapsed < seconds {
-                        elapsed += measure {
-                            for t in 0..<1024 { model.step(state, input: base + t * c) }
+                var single: Double?
+                for n in ensembleSizes {
+                    let architecture = Architecture(
+                        inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes)
+                    let members = (0..<n).map { ModelFile.randomlyInitialized(architecture: architecture, seed: UInt64(1 + $0)) }
+                    let model = try LSTMModel(n == 1 ? members[0] : try ModelFile(ensemble: members, provenance: .object([:])))
+                    let state = model.makeState()
+                    var steps = 0
+                    var elapsed = 0.0
+                    inputs.withUnsafeBufferPointer { x in
+                        let base = x.baseAddress!
+                        // Warm-up, then batches of 1024 steps until the time budget is spent.
+                        for t in 0..<1024 { model.step(state, input: base + t * c) }
+                        while elapsed < seconds {
+                            elapsed += measure {
+                                for t in 0..<1024 { model.step(state, input: base + t * c) }
+                            }
+                            steps += 1024
                         }
-                        steps += 1024
                     }
+                    let ns = elapsed / Double(steps) * 1e9
+                    if n == 1 { single = ns }
+                    let floor = streamingReadNanoseconds(bytes: model.stepWeightBytes, seconds: seconds / 4)
+                    let ratio = single.map { String(format: "%9.2f", ns / $0) } ?? "        -"
+                    print(String(
+                        format: "%4d %3d %3d %9.1f %9.0f %8.1f %12d %12.1f %15.1f %12.2f ", h, l, n, ns, 1e9 / ns,
+                        Double(n) * lstmFlopsPerTimestep(architecture) / ns, state.byteCount,
+                        Double(model.stepWeightBytes) / 1024, floor, ns / floor) + ratio)
                 }
-                let ns = elapsed / Double(steps) * 1e9
-                let floor = streamingReadNanoseconds(bytes: model.stepWeightBytes, seconds: seconds / 4)
-                print(String(
-                    format: "%4d %3d %9.1f %9.0f %8.1f %12d %12.1f %15.1f %12.2f", h, l, ns, 1e9 / ns,
-                    lstmFlopsPerTimestep(architecture) / ns, state.byteCount, Double(model.stepWeightBytes) / 1024, floor,
-                    ns / floor))
             }
         }
         if options.comparePytorch {

@@ -32,6 +32,7 @@ struct Inspect: ParsableCommand {
                     "num_classes": .number(Double(a.numClasses)),
                 ]),
                 "parameters": .number(Double(parameters)),
+                "ensemble": .number(Double(file.ensemble)),
                 "classes": .array(file.classes.map { .string($0) }),
                 "window": .number(Double(file.window)), "hop": .number(Double(file.hop)),
                 "mode": .string(file.mode.rawValue),
@@ -53,7 +54,7 @@ struct Inspect: ParsableCommand {
         let direction = a.bidirectional ? "bidirectional" : "unidirectional"
         print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(a.inputSize) channels")
         print("head        \(a.head.rawValue)" + (a.dense.isEmpty ? "" : " → dense \(a.dense.map(String.init).joined(separator: " → ")) (ReLU)") + " → \(a.numClasses) classes (softmax)")
-        print("parameters  \(parameters)")
+        print("parameters  \(parameters)" + (file.ensemble > 1 ? " (\(file.ensemble) ensemble members, probabilities averaged)" : ""))
         print("classes     \(file.classes.joined(separator: ", "))")
         print("window      \(file.window) timesteps, hop \(file.hop), mode \(file.mode.rawValue)")
         print("preprocess  \(TrainingProgress.describe(file.preprocessing))")

@@ -111,6 +111,7 @@ struct Train: ParsableCommand {
                 + (history.stoppedEarly ? (history.selection == .last || history.selection == .averaged ? "; stopped early." : "; stopped early, best weights restored.") : "."),
         ]
         notes += plan.notes.map { "Note: \($0)" }
+        if let line = TrainingProgress.ensembleSummary(result) { notes.append(line) }
         if !plan.preprocessing.isIdentity {
             notes.append("Preprocessing stored in the model: \(TrainingProgress.describe(plan.preprocessing)).")
         }

@@ -10,9 +10,9 @@ struct Tune: ParsableCommand {
         abstract: "Choose a recipe by cross-validation within a time budget, then train and write the model.",
         discussion: """
             Stratified k-fold cross-validation on the training data over the search space (README, \
-            "Tuning"): normalisation and downsampling (once the trainer has them), hidden size 32/64, \
-            1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size (once the \
-            trainer has it). Successive halving: every candidate trains a few epochs on about half the \
+            "Tuning"): normalisation and downsampling, hidden size 32/64, \
+            1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size 1/3. \
+            Successive halving: every candidate trains a few epochs on about half the \
             folds, the best third move on to more epochs and all folds, and so on up to the recipe's \
             epochs. The winner has the best mean held-out accuracy on the highest rung; ties go to the \
             cheaper model to stream (unidirectional, then fewer FLOPs per timestep). It is trained on all \

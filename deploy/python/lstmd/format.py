@@ -36,8 +36,11 @@ import numpy as np
 FORMAT = "lstmd"
 FORMAT_VERSION = "1"
 #: Format versions this reader understands: 2 adds `preprocessing` (per-sample normalisation,
-#: downsampling), which a version-1 reader must not ignore.
-READABLE_VERSIONS = ("1", "2")
+#: downsampling), 3 adds `ensemble` (N members under `ensemble.{i}.`), which older readers must
+#: not ignore.
+READABLE_VERSIONS = ("1", "2", "3")
+#: The most ensemble members a file may hold.
+MAX_ENSEMBLE = 16
 
 _DTYPES = {
     "F32": np.dtype("<f4"),
@@ -395,11 +398,38 @@ def read_model(path):
         "scaler": json.loads(md["scaler"]),
         "preprocessing": preprocessing_spec(md),
         "provenance": json.loads(md["provenance"]),
+        "ensemble": ensemble_size(md),
     }
-    exp = expected_tensor_shapes(info["architecture"])
+    single = expected_tensor_shapes(info["architecture"])
+    exp = {member_prefix(i) + n: s for i in range(info["ensemble"]) for n, s in single.items()}
     if set(exp) != set(tensors) or any(tuple(tensors[n].shape) != s for n, s in exp.items()):
-        raise ValueError(f"{path}: tensors do not match the architecture")
+        missing = sorted(set(exp) - set(tensors))
+        raise ValueError(f"{path}: tensors do not match the architecture and ensemble {info['ensemble']}"
+                         + (f" (missing {missing[0]})" if missing else ""))
     return tensors, info
+
+
+def member_prefix(i: int) -> str:
+    """The tensor-name prefix of ensemble member i: member 0 keeps the plain names."""
+    return "" if i == 0 else f"ensemble.{i}."
+
+
+def ensemble_size(metadata: dict) -> int:
+    """Members N of a model's raw metadata (1 when `ensemble` is absent), checked."""
+    n = json.loads(metadata.get("ensemble", "1"))
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_ENSEMBLE:
+        raise ValueError(f"ensemble must be an integer in 1...{MAX_ENSEMBLE}, got {n!r}")
+    if n > 1 and metadata.get("format_version") != "3":
+        raise ValueError(f"ensemble {n} needs format_version 3, got {metadata.get('format_version')!r}")
+    return n
+
+
+def member_tensors(tensors: dict, i: int) -> dict:
+    """Ensemble member i's tensors under the plain names (a single model's)."""
+    prefix = member_prefix(i)
+    if i == 0:
+        return {n: t for n, t in tensors.items() if not n.startswith("ensemble.")}
+    return {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +516,16 @@ def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
     """Float64 forward pass from a model file's tensors and raw metadata (as returned by
     read_safetensors). raw: [B, T, C] unscaled input; lengths: [B] valid raw steps (default T).
     The model's preprocessing (format version 2), if any, is applied to each sample first.
-    Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K]}."""
+    Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K]}.
+    An ensemble (format version 3) returns the mean of its members' probabilities, their logarithms
+    as logits, and member 0's outputs and pooled features."""
+    n = ensemble_size(metadata)
+    if n > 1:
+        single = {k: v for k, v in metadata.items() if k != "ensemble"}
+        results = [forward_numpy(member_tensors(tensors, i), single, raw, lengths) for i in range(n)]
+        probs = sum(r["probabilities"] for r in results) / n
+        return {"outputs": results[0]["outputs"], "pooled": results[0]["pooled"],
+                "logits": np.log(probs), "probabilities": probs}
     arch = json.loads(metadata["architecture"])
     scaler = json.loads(metadata["scaler"])
     spec = preprocessing_spec(metadata)

@@ -207,11 +207,12 @@ class ScalerFromFile(unittest.TestCase):
 
     @unittest.skipUnless(os.environ.get("LSTMCTL"), "set LSTMCTL=/path/to/lstmctl to compare with the Swift trainer")
     def test_preprocessed_models_forward_like_lstmctl_predict(self):
-        """Format version 2 (preprocessing in the model): this reader and its numpy forward agree
-        with `lstmctl predict` on every test sample."""
+        """Format versions 2 (preprocessing in the model) and 3 (ensembles): this reader and its
+        numpy forward agree with `lstmctl predict` on every test sample."""
         test_data = FIXTURES / "BasicMotions_TEST.ts"
         for options in (["--normalize", "per-sample"], ["--downsample", "4"],
-                        ["--normalize", "per-sample", "--downsample", "7"]):
+                        ["--normalize", "per-sample", "--downsample", "7"], ["--ensemble", "3"],
+                        ["--ensemble", "2", "--normalize", "per-sample"]):
             with self.subTest(options=options), tempfile.TemporaryDirectory() as out:
                 model = os.path.join(out, "m.safetensors")
                 subprocess.run([os.environ["LSTMCTL"], "train", "--train", str(FIXTURES / "BasicMotions_TRAIN.ts"),
@@ -219,8 +220,11 @@ class ScalerFromFile(unittest.TestCase):
                                 "--bidirectional", "false", *options], check=True, capture_output=True, timeout=600)
                 tensors, info = lstmd.read_model(model)
                 expected = {"normalize": "global", "downsample": 1}
-                expected.update({k.lstrip("-"): (int(v) if v.isdigit() else v) for k, v in zip(options[0::2], options[1::2])})
+                given = {k.lstrip("-"): (int(v) if v.isdigit() else v) for k, v in zip(options[0::2], options[1::2])}
+                expected.update({k: v for k, v in given.items() if k in expected})
                 self.assertEqual(info["preprocessing"], expected)
+                self.assertEqual(info["ensemble"], given.get("ensemble", 1))
+                self.assertEqual(lstmd.read_safetensors(model)[1]["format_version"], "3" if "ensemble" in given else "2")
                 predicted = subprocess.run([os.environ["LSTMCTL"], "predict", "--model", model, "--data", str(test_data),
                                             "--json"], check=True, capture_output=True, text=True, timeout=600)
                 swift = [json.loads(line) for line in predicted.stdout.splitlines()]
