@@ -31,8 +31,12 @@ struct BenchE2E: ParsableCommand {
     @Option(help: "Timesteps per frame.")
     var frame = "1,10"
 
-    @Option(help: "Modes: continuous, window (window uses hop = W/10).")
-    var modes = "continuous,window"
+    @Option(
+        help: """
+            Modes: continuous, window (hop = W/10), per-sample (window mode with a per-sample-normalised \
+            copy of the model: each label recomputes its whole window from the raw ring).
+            """)
+    var modes = "continuous,window,per-sample"
 
     @Option(help: "Hidden size H.")
     var hidden = 64
@@ -75,6 +79,9 @@ struct BenchE2E: ParsableCommand {
     func run() throws {
         let streamCounts = try integerList(streams), frameSizes = try integerList(frame)
         let modeList = modes.split(separator: ",").map(String.init)
+        if let unknown = modeList.first(where: { !["continuous", "window", "per-sample"].contains($0) }) {
+            throw ValidationError("--modes: unknown mode '\(unknown)' (continuous, window or per-sample)")
+        }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -83,6 +90,12 @@ struct BenchE2E: ParsableCommand {
             architecture: Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4),
             window: 100, hop: 10, seed: 5)
         try model.write(to: modelURL)
+        // The same weights with per-sample normalisation: a label needs its whole window, so the
+        // daemon keeps a raw ring per stream and runs the window's forward per label.
+        let perSampleURL = directory.appendingPathComponent("bench-per-sample.safetensors")
+        var perSample = model
+        perSample.preprocessing = Preprocessing(normalization: .perSample)
+        try perSample.write(to: perSampleURL)
         let binary = lstmd ?? executableDirectory().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
@@ -135,7 +148,8 @@ struct BenchE2E: ParsableCommand {
                         if daemonName != "python" {
                             process = try startDaemon(
                                 binary, [
-                                    "--model", modelURL.path, "--mode", mode, "--hop", mode == "window" ? "10" : "10",
+                                    "--model", mode == "per-sample" ? perSampleURL.path : modelURL.path,
+                                    "--mode", mode == "per-sample" ? "window" : mode, "--hop", "10",
                                     "--ingest", endpoints[0], "--publish", endpoints[1], "--control", endpoints[2],
                                     "--max-streams", String(max(streamCount, 10_000)), "--idle-timeout", "600",
                                     "--log-level", "error",
