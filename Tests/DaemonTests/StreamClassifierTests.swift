@@ -408,7 +408,9 @@ import Testing
         #expect(emitted.allSatisfy { $0.probabilities.allSatisfy { $0.isFinite } })
         // A constant window is all zeros after normalisation: the same as a zero window.
         let zeros = try model.forward([Float](repeating: 0, count: 20 * model.channels), batchSize: 1, timesteps: 20, threads: 1)
-        #expect(emitted[0].probabilities == zeros.probabilities)
+        // (The stream steps the window; the offline forward runs it as a batch: equal within the tolerance.)
+        let difference = zip(emitted[0].probabilities, zeros.probabilities).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference <= Self.tolerance, "\(emitted[0].probabilities) vs \(zeros.probabilities)")
     }
 
     @Test func preprocessingPoliciesThatCannotStreamAreRefused() throws {

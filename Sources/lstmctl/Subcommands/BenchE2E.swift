@@ -295,8 +295,9 @@ struct BenchE2E: ParsableCommand {
         }
         /// Polls until the daemon handled (processed or dropped) `target` frames, for at most
         /// `phaseLimit`; the last counters seen, and whether it got there.
-        func waitUntilHandled(_ target: Int) throws -> (counters: JSONValue?, drained: Bool) {
-            let deadline = clock.now + phaseLimit
+        func waitUntilHandled(_ target: Int, limit: Duration? = nil) throws -> (counters: JSONValue?, drained: Bool) {
+            let limit = limit ?? phaseLimit
+            let deadline = clock.now + limit
             var counters: JSONValue?
             while clock.now < deadline {
                 guard let reply = try status(by: deadline) else { break }
@@ -305,7 +306,7 @@ struct BenchE2E: ParsableCommand {
                 if handled >= target { return (counters, true) }
                 usleep(100_000)
             }
-            printError("  the daemon had not handled every frame sent after \(phaseLimit); measuring what it did")
+            printError("  the daemon had not handled every frame sent after \(limit); measuring what it did")
             return (counters, false)
         }
         // Wait until the daemon answers (the Python reference imports torch first: on a busy
@@ -339,8 +340,14 @@ struct BenchE2E: ParsableCommand {
         let elapsed = (clock.now - began).seconds
         let timestepRate = ((end?["timesteps"]?.numberValue ?? 0) - (start?["timesteps"]?.numberValue ?? 0)) / elapsed
         let labelRate = ((end?["labels"]?.numberValue ?? 0) - (start?["labels"]?.numberValue ?? 0)) / elapsed
-        // Let the queues (ours and the daemon's) drain: every frame sent so far processed.
-        let drainedBefore = try waitUntilHandled(load.sent).drained
+        // Let the queues (ours and the daemon's) drain: every frame sent so far processed. A slow
+        // path (a per-sample model recomputes each window) can have queued more than `phaseLimit`
+        // of work: wait for the backlog at the measured rate, twice over, at most 2 minutes.
+        let handledRate = max(1, timestepRate / Double(timesteps))
+        let handledSoFar = Int((end?["frames"]?.numberValue ?? 0) + (end?["dropped"]?.numberValue ?? 0))
+        let backlogSeconds = Double(max(0, load.sent - handledSoFar)) / handledRate
+        let drainLimit = Duration.seconds(min(120, max(phaseLimit.seconds, 2 * backlogSeconds)))
+        let drainedBefore = try waitUntilHandled(load.sent, limit: drainLimit).drained
 
         // Phase 2: latency at half the sustained frame rate.
         let offered = latencyRate ?? max(1, timestepRate / Double(timesteps) / 2)
