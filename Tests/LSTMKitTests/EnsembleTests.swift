@@ -24,18 +24,6 @@ import Testing
         Architecture(inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, head: .attention, numClasses: 3),
     ]
 
-    func expectError(_ code: ModelError.Code, containing text: String, _ body: () throws -> Void) {
-        do {
-            try body()
-            Issue.record("expected a \(code) error mentioning '\(text)'")
-        } catch let error as ModelError {
-            #expect(error.code == code, "\(error)")
-            #expect(error.message.contains(text), "'\(error.message)' should mention '\(text)'")
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-        }
-    }
-
     @Test func fileRoundTripKeepsMemberZeroUnderThePlainNames() throws {
         let members = Self.members(Self.architectures[1], count: 3)
         var file = try ModelFile(ensemble: members, provenance: .object(["trainer": .string("test")]))

@@ -13,18 +13,6 @@ import Testing
             scaler: .zscore(mean: [0.5, -1, 2], std: [1, 2, 0.5]), seed: 3)
     }
 
-    func expectError(_ code: ModelError.Code, containing text: String, _ body: () throws -> Void) {
-        do {
-            try body()
-            Issue.record("expected a \(code) error mentioning '\(text)'")
-        } catch let error as ModelError {
-            #expect(error.code == code, "\(error)")
-            #expect(error.message.contains(text), "'\(error.message)' should mention '\(text)'")
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-        }
-    }
-
     /// A container with the given header JSON and data bytes.
     func container(header: String, data: [UInt8] = []) -> [UInt8] {
         var bytes = [UInt8]()
