@@ -232,9 +232,11 @@ extension LSTMModel {
                                             while active > 0 && lengths[order[active - 1]] <= step { active -= 1 }
                                             if active == 0 { break }
                                             if step > 0 {
-                                                BLAS.sgemm(
-                                                    m: active, n: 4 * hp, k: hp, a: hs.baseAddress!, lda: hp,
-                                                    b: whh.baseAddress!, ldb: 4 * hp, beta: 0, c: r.baseAddress!, ldc: 4 * hp)
+                                                // The register-blocked kernel, not a BLAS call: at a
+                                                // batch shard × H × 4H per timestep, packing dominates.
+                                                recurrentProduct(
+                                                    r.baseAddress!, ldc: 4 * hp, hs.baseAddress!, lda: hp, whh.baseAddress!,
+                                                    ldb: 4 * hp, m: active, k: hp, n: 4 * hp, accumulate: false)
                                             }
                                             for slot in 0..<active {
                                                 let b = order[slot]
