@@ -117,6 +117,24 @@ import Testing
         }
     }
 
+    /// Runs one `processBatch` over `frames` (one per slot, as the serving loop passes them) and
+    /// hands each label to `emit` with the index of its slot in `slots`.
+    static func processBatch(
+        _ classifier: StreamClassifier, slots: [Int], frames: [[Float]], channels: Int, classes k: Int,
+        emit: (Int, Emitted) -> Void
+    ) {
+        let pointers = frames.map { frame in
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: frame.count)
+            pointer.initialize(from: frame, count: frame.count)
+            return pointer
+        }
+        defer { for pointer in pointers { pointer.deallocate() } }
+        classifier.processBatch(slots, values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / channels }) {
+            index, timestep, p in
+            emit(index, Emitted(at: timestep, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+        }
+    }
+
     @Test(arguments: unidirectional + bidirectional, [1, 5, 7, 20, 25])
     func windowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
         let model = try modelCase.model()
@@ -172,16 +190,8 @@ import Testing
             let frames = (0..<streams).map { _ in
                 Self.randomValues(timesteps: 1 + Int(generator.next() % 7), channels: c, generator: &generator)
             }
-            let pointers = frames.map { frame in
-                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: frame.count)
-                pointer.initialize(from: frame, count: frame.count)
-                return pointer
-            }
-            defer { for pointer in pointers { pointer.deallocate() } }
-            classifier.processBatch(
-                Array(0..<streams), values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
-            ) { index, timestep, p in
-                emitted[index].append(Emitted(at: timestep, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+            Self.processBatch(classifier, slots: Array(0..<streams), frames: frames, channels: c, classes: k) { index, label in
+                emitted[index].append(label)
             }
             for stream in 0..<streams { history[stream] += frames[stream] }
         }
@@ -293,16 +303,8 @@ import Testing
             let members = (0..<streams).filter { _ in generator.next() % 4 != 0 }
             guard members.count >= StreamClassifier.smallestBatch else { continue }
             let frames = members.map { _ in Self.randomValues(timesteps: 1 + Int(generator.next() % 9), channels: c, generator: &generator) }
-            let pointers = frames.map { frame in
-                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: frame.count)
-                pointer.initialize(from: frame, count: frame.count)
-                return pointer
-            }
-            defer { for pointer in pointers { pointer.deallocate() } }
-            classifier.processBatch(
-                members, values: pointers.map { UnsafePointer($0) }, timesteps: frames.map { $0.count / c }
-            ) { index, timestep, p in
-                emitted[members[index]].append(Emitted(at: timestep, probabilities: Array(UnsafeBufferPointer(start: p, count: k))))
+            Self.processBatch(classifier, slots: members, frames: frames, channels: c, classes: k) { index, label in
+                emitted[members[index]].append(label)
             }
             for (slot, member) in members.enumerated() {
                 history[member] += frames[slot]
