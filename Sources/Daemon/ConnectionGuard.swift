@@ -60,6 +60,9 @@ struct ConnectionGuard {
     mutating func handle(_ event: ZMQMonitorEvent, monitor: Int) -> Verdict {
         switch event.kind {
         case .accepted:
+            // A descriptor is reused only after it closed: a refused connection still remembered
+            // under it had its disconnect event lost (a full monitor pipe), so forget it.
+            closing.remove(Connection(monitor: monitor, fd: event.value))
             guard open >= maxConnections else {
                 open += 1
                 return .keep

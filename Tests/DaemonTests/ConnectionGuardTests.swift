@@ -43,6 +43,20 @@ import ZeroMQ
         #expect(guarded.open == 0)
     }
 
+    @Test func aLostDisconnectOfARefusedConnectionDoesNotStayRemembered() {
+        var guarded = ConnectionGuard(maxConnections: 1)
+        _ = guarded.handle(Self.event(.accepted, 10), monitor: 0)
+        #expect(guarded.handle(Self.event(.accepted, 11), monitor: 0) == .refuse(fd: 11))
+        // The refused connection's disconnect never arrives; the kept one leaves, and descriptor
+        // 11 comes back as a new connection, which is kept.
+        _ = guarded.handle(Self.event(.disconnected, 10), monitor: 0)
+        #expect(guarded.handle(Self.event(.accepted, 11), monitor: 0) == .keep)
+        #expect(guarded.refusedClosing == 0 && guarded.open == 1)
+        // Its disconnect is a kept connection's: open goes back to 0, not stuck at 1.
+        _ = guarded.handle(Self.event(.disconnected, 11), monitor: 0)
+        #expect(guarded.open == 0)
+    }
+
     @Test func aRefusedConnectionAlreadyGoneInTheBatchIsNotShutDown() {
         var guarded = ConnectionGuard(maxConnections: 1)
         let refusals = guarded.handle([
