@@ -184,32 +184,25 @@ extension LSTMModel {
         let packed = layers[layer][0]
         let bias = stepPlan.layers[layer].bias
         for row in 0..<rows { (gates + row * 4 * hp).update(from: bias, count: 4 * hp) }
-        // On the AVX-512 path the register-blocked kernel beats BLIS here (its packing does not
-        // pay at these shapes): bench e2e's engine ceiling on a Zen 5, 100 and 10,000 streams,
-        // +15-26%. On AVX2 the two were within the benchmark's noise, so BLIS stays.
-        if ComputePath.avx512Kernels {
-            packed.inputWeights.withUnsafeBufferPointer { w in
-                recurrentProduct(
-                    gates, ldc: 4 * hp, input, lda: packed.inputWidth, w.baseAddress!, ldb: 4 * hp, m: rows,
-                    k: packed.inputWidth, n: 4 * hp, accumulate: true)
-            }
-            packed.recurrentWeights.withUnsafeBufferPointer { w in
-                recurrentProduct(
-                    gates, ldc: 4 * hp, hidden, lda: hp, w.baseAddress!, ldb: 4 * hp, m: rows, k: hp, n: 4 * hp,
-                    accumulate: true)
-            }
-        } else {
-            packed.inputWeights.withUnsafeBufferPointer { w in
-                BLAS.sgemm(
-                    m: rows, n: 4 * hp, k: packed.inputWidth, a: input, lda: packed.inputWidth,
-                    b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
-            }
-            packed.recurrentWeights.withUnsafeBufferPointer { w in
-                BLAS.sgemm(
-                    m: rows, n: 4 * hp, k: hp, a: hidden, lda: hp,
-                    b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
+        // gates += A·W for the input and the recurrent product. On the AVX-512 path the
+        // register-blocked kernel beats BLIS here (its packing does not pay at these shapes):
+        // bench e2e's engine ceiling on a Zen 5, 100 and 10,000 streams, +15-26%. On AVX2 the two
+        // were within the benchmark's noise, so BLIS stays.
+        func accumulate(_ a: UnsafePointer<Float>, k: Int, _ weights: [Float]) {
+            weights.withUnsafeBufferPointer { w in
+                if ComputePath.avx512Kernels {
+                    recurrentProduct(
+                        gates, ldc: 4 * hp, a, lda: k, w.baseAddress!, ldb: 4 * hp, m: rows, k: k, n: 4 * hp,
+                        accumulate: true)
+                } else {
+                    BLAS.sgemm(
+                        m: rows, n: 4 * hp, k: k, a: a, lda: k, b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates,
+                        ldc: 4 * hp)
+                }
             }
         }
+        accumulate(input, k: packed.inputWidth, packed.inputWeights)
+        accumulate(hidden, k: hp, packed.recurrentWeights)
         for row in 0..<rows {
             lstmCellBlocks(
                 hidden: hidden + row * hp, cell: cell + row * hp, gates + row * 4 * hp, nil, blocks: hp / 16)
