@@ -7,6 +7,7 @@
 #include "LSTMKernelsC.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
@@ -133,5 +134,77 @@ AVX512 void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a,
         CellTerms t = cellTerms(i, f, g, o, _mm512_loadu_ps(cell + block * 16));
         _mm512_storeu_ps(cell + block * 16, t.next);
         _mm512_storeu_ps(hidden + block * 16, cellHidden(t));
+    }
+}
+
+// The fused batched step below: rows per register group (4 gates × 6 rows = 24 accumulators, plus
+// the 4 weight vectors) and rows per panel (whose new h wait in scratch while the panel's older h
+// are still read by the products of its other blocks).
+#define GROUP 6
+#define PANEL 48
+
+// One group of `rows` (≤ GROUP) rows and one block of 16 units: the gates of the block in
+// registers (bias, then Σ x·W_x, then Σ h·W_h, one fused multiply-add per term in order of p, as
+// `lstmd_recurrent_product_avx512` adds them to a bias-filled C), then the cell update.
+AVX512 static inline __attribute__((always_inline)) void stepGroup(
+    const int rows, float *out, float *cell, const float *x, int64_t kx, const float *wx, const float *h, int64_t hp,
+    const float *wh, const float *bias, int64_t block) {
+    const int64_t n = 4 * hp, column = block * 64;
+    __m512 acc[GROUP][4];
+    for (int g = 0; g < 4; g++) {
+        __m512 b = _mm512_loadu_ps(bias + column + 16 * g);
+        for (int r = 0; r < rows; r++) acc[r][g] = b;
+    }
+    const float *w = wx + column;
+    for (int64_t p = 0; p < kx; p++, w += n) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        for (int r = 0; r < rows; r++) {
+            __m512 a = _mm512_set1_ps(x[r * kx + p]);
+            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
+        }
+    }
+    w = wh + column;
+    for (int64_t p = 0; p < hp; p++, w += n) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        for (int r = 0; r < rows; r++) {
+            __m512 a = _mm512_set1_ps(h[r * hp + p]);
+            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float *cr = cell + r * hp + block * 16;
+        CellTerms t = cellTerms(acc[r][0], acc[r][1], acc[r][2], acc[r][3], _mm512_loadu_ps(cr));
+        _mm512_storeu_ps(cr, t.next);
+        _mm512_storeu_ps(out + r * hp + block * 16, cellHidden(t));
+    }
+}
+
+AVX512 void lstmd_batch_step_avx512(
+    float *hidden, float *cell, const float *x, int64_t kx, const float *wx, const float *wh, const float *bias,
+    int64_t m, int64_t hp, float *scratch) {
+    for (int64_t start = 0; start < m; start += PANEL) {
+        int64_t rows = m - start < PANEL ? m - start : PANEL;
+        for (int64_t block = 0; block < hp / 16; block++) {
+            for (int64_t group = 0; group < rows; group += GROUP) {
+                int64_t r = start + group;
+                float *o = scratch + group * hp, *c = cell + r * hp;
+                const float *xr = x + r * kx, *hr = hidden + r * hp;
+                switch (rows - group < GROUP ? rows - group : GROUP) {
+                case 6: stepGroup(6, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                case 5: stepGroup(5, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                case 4: stepGroup(4, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                case 3: stepGroup(3, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                case 2: stepGroup(2, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                default: stepGroup(1, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
+                }
+            }
+        }
+        memcpy(hidden + start * hp, scratch, (size_t)(rows * hp) * sizeof(float));
     }
 }

@@ -130,6 +130,10 @@ public final class BatchStepper {
                 }
             }
         }
+        // Per row, its state and per member the top layer's rows, looked up once per batch
+        // rather than per row and timestep (each lookup there cost a retain and a release).
+        let states = order.map { requests[$0].state }
+        let tops = rows.map { $0.hidden[layers - 1] }
         var active = count
         for t in 0..<requests[order[0]].timesteps {
             while active > 0 && requests[order[active - 1]].timesteps <= t { active -= 1 }
@@ -145,14 +149,13 @@ public final class BatchStepper {
             }
             for row in 0..<active {
                 let index = order[row]
-                let state = requests[index].state
-                for (member, matrices) in rows.enumerated() {
-                    members[member].completeStep(Self.memberState(state, member), top: matrices.hidden[layers - 1] + row * hp)
+                let state = states[row]
+                model.completeStep(state, top: tops[0] + row * hp)
+                for member in members.indices.dropFirst() {
+                    members[member].completeStep(state.members[member - 1], top: tops[member] + row * hp)
                 }
                 if shouldLabel(index, t) {
-                    model.classify(state, probabilities: probabilities) { member in
-                        UnsafePointer(rows[member].hidden[layers - 1] + row * hp)
-                    }
+                    model.classify(state, probabilities: probabilities) { member in UnsafePointer(tops[member] + row * hp) }
                     emit(index, t, probabilities)
                 }
             }
@@ -183,22 +186,28 @@ extension LSTMModel {
         let hp = paddedHidden
         let packed = layers[layer][0]
         let bias = stepPlan.layers[layer].bias
+        // On the AVX-512 path one fused kernel keeps each row's gates in registers from the
+        // products to the cell update (bench e2e's engine ceiling on a Zen 5, 1,000 streams T=10:
+        // 62% -> 70% of the sgemm rate); same bits as the unfused AVX-512 path it
+        // replaced (bias, two register-blocked products, the cell kernel).
+        if ComputePath.avx512Kernels {
+            packed.inputWeights.withUnsafeBufferPointer { wx in
+                packed.recurrentWeights.withUnsafeBufferPointer { wh in
+                    fusedStepRowsAVX512(
+                        hidden: hidden, cell: cell, input: input, inputWidth: packed.inputWidth,
+                        inputWeights: wx.baseAddress!, recurrentWeights: wh.baseAddress!, bias: bias, rows: rows,
+                        paddedHidden: hp, scratch: gates)
+                }
+            }
+            return
+        }
+        // AVX2: gates = bias, += A·W for the input and the recurrent product with BLIS (our
+        // register-blocked AVX2 kernel was within the benchmark's noise of it), then the cell.
         for row in 0..<rows { (gates + row * 4 * hp).update(from: bias, count: 4 * hp) }
-        // gates += A·W for the input and the recurrent product. On the AVX-512 path the
-        // register-blocked kernel beats BLIS here (its packing does not pay at these shapes):
-        // bench e2e's engine ceiling on a Zen 5, 100 and 10,000 streams, +15-26%. On AVX2 the two
-        // were within the benchmark's noise, so BLIS stays.
         func accumulate(_ a: UnsafePointer<Float>, k: Int, _ weights: [Float]) {
             weights.withUnsafeBufferPointer { w in
-                if ComputePath.avx512Kernels {
-                    recurrentProduct(
-                        gates, ldc: 4 * hp, a, lda: k, w.baseAddress!, ldb: 4 * hp, m: rows, k: k, n: 4 * hp,
-                        accumulate: true)
-                } else {
-                    BLAS.sgemm(
-                        m: rows, n: 4 * hp, k: k, a: a, lda: k, b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates,
-                        ldc: 4 * hp)
-                }
+                BLAS.sgemm(
+                    m: rows, n: 4 * hp, k: k, a: a, lda: k, b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
             }
         }
         accumulate(input, k: packed.inputWidth, packed.inputWeights)

@@ -166,6 +166,29 @@ func lstmCellBlocks(
     }
 }
 
+/// One timestep of one layer for `rows` stacked states, fused (the AVX-512 path of
+/// `LSTMModel.stepRows`): per row and block of 16 units the gate pre-activations
+/// `bias + x·W_x + h·W_h` stay in registers and go straight into the cell update, so the gate
+/// matrix is never written. Same bits as the unfused reference: the gates filled with `bias`,
+/// `recurrentProductSIMD` of `input` and of `hidden` accumulated into them, then
+/// `lstmCellBlocksSIMD` (`CellKernelTests` checks this).
+/// - Parameters:
+///   - hidden: [rows, Hp] `h`, replaced by `h'`.
+///   - cell: [rows, Hp] `c`, replaced by `c'`.
+///   - input: [rows, inputWidth] the layer's input.
+///   - scratch: at least `min(rows, 48) · Hp` floats.
+/// - Precondition: the CPU has AVX-512 (`ComputePath.avx512Kernels`).
+@inline(__always)
+func fusedStepRowsAVX512(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+    inputWidth: Int, inputWeights: UnsafePointer<Float>, recurrentWeights: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>, rows: Int, paddedHidden: Int, scratch: UnsafeMutablePointer<Float>
+) {
+    lstmd_batch_step_avx512(
+        hidden, cell, input, Int64(inputWidth), inputWeights, recurrentWeights, bias, Int64(rows), Int64(paddedHidden),
+        scratch)
+}
+
 /// The Swift (x86-64-v3) cell update over packed blocks: the reference of `lstmCellBlocks`, and its AVX2 path.
 @inline(__always)
 func lstmCellBlocksSIMD(

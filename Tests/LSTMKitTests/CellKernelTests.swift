@@ -101,4 +101,52 @@ struct CellKernelTests {
             }
         }
     }
+
+    @Test(
+        "The fused AVX-512 batched step gives the bits of bias, two Swift products and the Swift cell update",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func fusedStepMatchesSwift() {
+        var generator = SplitMix64(seed: 25)
+        // Rows around the kernel's group of 6 and panel of 48; the input widths of a first layer
+        // (few channels) and of a stacked layer; one and several blocks of 16 units.
+        for (rows, inputWidth, hp) in [(1, 6, 16), (5, 6, 64), (6, 64, 64), (7, 3, 32), (13, 64, 16), (48, 6, 64), (49, 32, 32), (100, 64, 64)] {
+            let input = Self.values(rows * inputWidth, scale: 1, generator: &generator)
+            let inputWeights = Self.values(inputWidth * 4 * hp, scale: 0.3, generator: &generator)
+            let recurrentWeights = Self.values(hp * 4 * hp, scale: 0.3, generator: &generator)
+            let bias = Self.values(4 * hp, scale: 0.5, generator: &generator)
+            let hidden0 = Self.values(rows * hp, scale: 0.8, generator: &generator)
+            let cell0 = Self.values(rows * hp, scale: 3, generator: &generator)
+            // The reference: gates = bias, += x·W_x, += h·W_h (the Swift register-blocked product),
+            // then the Swift cell update per row.
+            var gates = (0..<rows).flatMap { _ in bias }
+            var hiddenSwift = hidden0, cellSwift = cell0
+            gates.withUnsafeMutableBufferPointer { g in
+                recurrentProductSIMD(
+                    g.baseAddress!, ldc: 4 * hp, input, lda: inputWidth, inputWeights, ldb: 4 * hp, m: rows, k: inputWidth,
+                    n: 4 * hp, accumulate: true)
+                recurrentProductSIMD(
+                    g.baseAddress!, ldc: 4 * hp, hidden0, lda: hp, recurrentWeights, ldb: 4 * hp, m: rows, k: hp, n: 4 * hp,
+                    accumulate: true)
+                hiddenSwift.withUnsafeMutableBufferPointer { h in
+                    cellSwift.withUnsafeMutableBufferPointer { c in
+                        for row in 0..<rows {
+                            lstmCellBlocksSIMD(
+                                hidden: h.baseAddress! + row * hp, cell: c.baseAddress! + row * hp,
+                                g.baseAddress! + row * 4 * hp, nil, blocks: hp / 16)
+                        }
+                    }
+                }
+            }
+            var hiddenC = hidden0, cellC = cell0
+            var scratch = [Float](repeating: .nan, count: min(rows, 48) * hp)
+            fusedStepRowsAVX512(
+                hidden: &hiddenC, cell: &cellC, input: input, inputWidth: inputWidth, inputWeights: inputWeights,
+                recurrentWeights: recurrentWeights, bias: bias, rows: rows, paddedHidden: hp, scratch: &scratch)
+            let differentHidden = zip(hiddenSwift, hiddenC).filter { $0.bitPattern != $1.bitPattern }.count
+            let differentCell = zip(cellSwift, cellC).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differentHidden == 0, "\(rows) rows, \(inputWidth) inputs, Hp \(hp): h' differs in \(differentHidden) values")
+            #expect(differentCell == 0, "\(rows) rows, \(inputWidth) inputs, Hp \(hp): c' differs in \(differentCell) values")
+            #expect(hiddenC.allSatisfy { $0.isFinite } && hiddenC != hidden0)
+        }
+    }
 }

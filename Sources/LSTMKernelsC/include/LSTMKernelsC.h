@@ -37,4 +37,16 @@ void lstmd_cell_backward_avx512(
 /// it when the CPU has AVX-512 F.
 void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a, const float *b, int64_t blocks);
 
+/// One timestep of one layer for `m` stacked rows, fused: for every row and block of 16 units the
+/// gate pre-activations `bias + x·W_x + h·W_h` stay in registers and go straight into the cell
+/// update, so the [m × 4hp] gate matrix is never written. `hidden` [m × hp] is h in and h' out,
+/// `cell` [m × hp] c in and c' out, `x` [m × kx] the layer's input, `wx` [kx × 4hp] and `wh`
+/// [hp × 4hp] the packed weights, `bias` [4hp]; `scratch` holds min(m, 48) × hp floats. Same bits
+/// as filling C with the bias, then `lstmd_recurrent_product_avx512` of x and of h with
+/// accumulation, then `lstmd_cell_blocks_avx512` (and so as the Swift reference of each). `hp` a
+/// multiple of 16; only call it when the CPU has AVX-512 F.
+void lstmd_batch_step_avx512(
+    float *hidden, float *cell, const float *x, int64_t kx, const float *wx, const float *wh, const float *bias,
+    int64_t m, int64_t hp, float *scratch);
+
 #endif
