@@ -17,9 +17,10 @@ public final class LSTMState {
     let total: Int
     /// All vectors. Per layer `l`: `z_l = [x_l | h_l]` at `zOffset(l)`, then `c_l`.
     let storage: UnsafeMutablePointer<Float>
-    /// [2L + 3] offsets into storage: z_0, c_0, z_1, c_1, …, top output, attention pool, scratch.
+    /// [3L + 3]: offsets into storage (z_0, c_0, z_1, c_1, …, top output, attention pool,
+    /// scratch), then each layer's input width `N_in` (where `h_l` starts in `z_l`). In one raw
+    /// allocation rather than arrays, so the hot accessors cost no retain.
     let offsets: UnsafeMutablePointer<Int>
-    let inputWidths: [Int]
     /// `Hp`.
     let paddedHidden: Int
     /// Timesteps consumed since creation or the last `reset()`.
@@ -32,8 +33,8 @@ public final class LSTMState {
         let hp = model.paddedHidden
         paddedHidden = hp
         layers = model.architecture.numLayers
-        inputWidths = model.layers.map { $0[0].inputWidth }
-        offsets = .allocate(capacity: 2 * layers + 3)
+        let inputWidths = model.layers.map { $0[0].inputWidth }
+        offsets = .allocate(capacity: 3 * layers + 3)
         var offset = 0
         func take(_ count: Int) -> Int {
             defer { offset += (count + 15) / 16 * 16 }
@@ -42,6 +43,7 @@ public final class LSTMState {
         for (layer, width) in inputWidths.enumerated() {
             offsets[2 * layer] = take(width + hp)
             offsets[2 * layer + 1] = take(hp)
+            offsets[2 * layers + 3 + layer] = width
         }
         offsets[2 * layers] = take(hp)  // top layer output
         offsets[2 * layers + 1] = take(hp + 2)  // attention: Σ w·y [Hp], running max, Σ w
@@ -84,7 +86,7 @@ public final class LSTMState {
     }
 
     /// Bytes held by this state (its allocations and object header), every member's included.
-    public var byteCount: Int { total * 4 + (2 * layers + 3) * 8 + 64 + members.reduce(0) { $0 + $1.byteCount } }
+    public var byteCount: Int { total * 4 + (3 * layers + 3) * 8 + 64 + members.reduce(0) { $0 + $1.byteCount } }
 }
 
 // MARK: Layout
@@ -96,7 +98,7 @@ extension LSTMState {
 
     /// The hidden state `h` of `layer` [Hp] (the recurrent half of `z_l`).
     @inline(__always)
-    func hiddenVector(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + offsets[2 * layer] + inputWidths[layer] }
+    func hiddenVector(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + offsets[2 * layer] + offsets[2 * layers + 3 + layer] }
 
     /// The cell state `c` of `layer` [Hp].
     @inline(__always)
