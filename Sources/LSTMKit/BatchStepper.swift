@@ -221,20 +221,21 @@ extension LSTMModel {
             }
             return
         }
-        // AVX2: gates = bias, += A·W for the input and the recurrent product with BLIS (our
-        // register-blocked AVX2 kernel was within the benchmark's noise of it), then the cell.
-        for row in 0..<rows { (gates + row * 4 * hp).update(from: bias, count: 4 * hp) }
-        func accumulate(_ a: UnsafePointer<Float>, k: Int, _ weights: [Float]) {
+        // AVX2: gates = X·W_x, += H·W_h with BLIS (our register-blocked AVX2 kernel, and a fused
+        // AVX2 C kernel like the one above, measured slower at these shapes), then the cell
+        // update adds the bias as its second term (no pass that copies the bias into every row).
+        func product(_ a: UnsafePointer<Float>, k: Int, _ weights: [Float], beta: Float) {
             weights.withUnsafeBufferPointer { w in
                 BLAS.sgemm(
-                    m: rows, n: 4 * hp, k: k, a: a, lda: k, b: w.baseAddress!, ldb: 4 * hp, beta: 1, c: gates, ldc: 4 * hp)
+                    m: rows, n: 4 * hp, k: k, a: a, lda: k, b: w.baseAddress!, ldb: 4 * hp, beta: beta, c: gates,
+                    ldc: 4 * hp)
             }
         }
-        accumulate(input, k: packed.inputWidth, packed.inputWeights)
-        accumulate(hidden, k: hp, packed.recurrentWeights)
+        product(input, k: packed.inputWidth, packed.inputWeights, beta: 0)
+        product(hidden, k: hp, packed.recurrentWeights, beta: 1)
         for row in 0..<rows {
             lstmCellBlocks(
-                hidden: hidden + row * hp, cell: cell + row * hp, gates + row * 4 * hp, nil, blocks: hp / 16)
+                hidden: hidden + row * hp, cell: cell + row * hp, gates + row * 4 * hp, bias, blocks: hp / 16)
         }
     }
 }
