@@ -106,12 +106,14 @@ struct BenchE2E: ParsableCommand {
         let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
         let sgemmRate = BLAS.measuredRate(seconds: 0.6)
         print(String(format: "one-core sgemm rate of this binary's GEMM on this machine: %.1f GFLOP/s (sustained, best of square products of 128, 256, 512)", sgemmRate))
-        // One stream has one multiply-add per weight per timestep: the cores' cache bandwidth,
-        // not the FMA units, bounds its rows (measured here on a buffer the size of the weights).
-        let weightStream = WeightStreamRate.measure(floats: flops / 2, seconds: 0.3)
+        // One stream has one multiply-add per weight per timestep: the core's cache bandwidth,
+        // not its FMA units, bounds those rows (`bench step`'s read floor: the time to only read
+        // the step's packed weights once).
+        let readFloor = streamingReadNanoseconds(bytes: engine.stepWeightBytes, seconds: 0.3)
+        let weightStream = Double(flops) / readFloor
         print(String(
-            format: "one-stream bound on this machine: one multiply-add per weight read from cache (%d KiB of weights): %.1f GFLOP/s, %.0f%% of the sgemm rate",
-            flops / 2 * 4 / 1024, weightStream, 100 * weightStream / sgemmRate))
+            format: "one-stream bound on this machine: only reading the step's %.0f KiB of weights takes %.0f ns, so one stream cannot pass %.1f GFLOP/s (%.0f%% of the sgemm rate)",
+            Double(engine.stepWeightBytes) / 1024, readFloor, weightStream, 100 * weightStream / sgemmRate))
         print("engine ceiling (the daemon's continuous-mode engine in-process, 1 core, no sockets; \(flops / 1000) kFLOP per timestep):")
         fflush(nil)
         for streamCount in streamCounts {
