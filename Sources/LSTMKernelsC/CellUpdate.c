@@ -208,3 +208,72 @@ AVX512 void lstmd_batch_step_avx512(
         memcpy(hidden + start * hp, scratch, (size_t)(rows * hp) * sizeof(float));
     }
 }
+
+// One group of `rows` (≤ GROUP) rows of the window forward and one block of 16 units: the
+// recurrent product Σ h·W_h from zero in registers (as `lstmd_recurrent_product_avx512` without
+// accumulation), then `pre + product` and the cell update (as `lstmd_cell_blocks_avx512` with
+// `a = pre`, `b = product`); `product` zero on a sequence's first step (h = 0, b = NULL there).
+AVX512 static inline __attribute__((always_inline)) void windowGroup(
+    const int rows, float *out, float *cell, const float *const *pre, const float *h, int64_t hp, const float *wh,
+    int64_t block, int product) {
+    const int64_t n = 4 * hp, column = block * 64;
+    __m512 acc[GROUP][4];
+    for (int r = 0; r < rows; r++) {
+        for (int g = 0; g < 4; g++) acc[r][g] = _mm512_setzero_ps();
+    }
+    if (product) {
+        const float *w = wh + column;
+        for (int64_t p = 0; p < hp; p++, w += n) {
+            __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
+                   w3 = _mm512_loadu_ps(w + 48);
+            for (int r = 0; r < rows; r++) {
+                __m512 a = _mm512_set1_ps(h[r * hp + p]);
+                acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
+                acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
+                acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *q = pre[r] + column;
+        __m512 i = _mm512_loadu_ps(q), f = _mm512_loadu_ps(q + 16);
+        __m512 g = _mm512_loadu_ps(q + 32), o = _mm512_loadu_ps(q + 48);
+        if (product) {
+            i = _mm512_add_ps(i, acc[r][0]);
+            f = _mm512_add_ps(f, acc[r][1]);
+            g = _mm512_add_ps(g, acc[r][2]);
+            o = _mm512_add_ps(o, acc[r][3]);
+        }
+        float *cr = cell + r * hp + block * 16;
+        CellTerms t = cellTerms(i, f, g, o, _mm512_loadu_ps(cr));
+        _mm512_storeu_ps(cr, t.next);
+        _mm512_storeu_ps(out + r * hp + block * 16, cellHidden(t));
+    }
+}
+
+AVX512 void lstmd_window_step_avx512(
+    float *hidden, float *cell, const float *const *pre, const float *wh, int64_t m, int64_t hp, int first,
+    float *scratch) {
+    for (int64_t start = 0; start < m; start += PANEL) {
+        int64_t rows = m - start < PANEL ? m - start : PANEL;
+        for (int64_t block = 0; block < hp / 16; block++) {
+            for (int64_t group = 0; group < rows; group += GROUP) {
+                int64_t r = start + group;
+                float *o = scratch + group * hp, *c = cell + r * hp;
+                const float *hr = hidden + r * hp;
+                const float *const *pr = pre + r;
+                int product = !first;
+                switch (rows - group < GROUP ? rows - group : GROUP) {
+                case 6: windowGroup(6, o, c, pr, hr, hp, wh, block, product); break;
+                case 5: windowGroup(5, o, c, pr, hr, hp, wh, block, product); break;
+                case 4: windowGroup(4, o, c, pr, hr, hp, wh, block, product); break;
+                case 3: windowGroup(3, o, c, pr, hr, hp, wh, block, product); break;
+                case 2: windowGroup(2, o, c, pr, hr, hp, wh, block, product); break;
+                default: windowGroup(1, o, c, pr, hr, hp, wh, block, product); break;
+                }
+            }
+        }
+        memcpy(hidden + start * hp, scratch, (size_t)(rows * hp) * sizeof(float));
+    }
+}

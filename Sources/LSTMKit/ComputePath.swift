@@ -6,7 +6,7 @@ public enum ComputePath {
     /// activations, the training kernels): Swift SIMD compiled for the package's `-march`.
     public static var kernels: String {
         let built = "Swift SIMD kernels built for x86-64-v3 (AVX2+FMA)"
-        return avx512Kernels ? "\(built), AVX-512 C kernels for the training recurrent product and the cell updates of training and batched inference" : built
+        return avx512Kernels ? "\(built), AVX-512 C kernels for the training recurrent product and cell updates, and fused per-timestep steps (products and cell update in registers) for many streams and the window forward" : built
     }
 
     /// Whether the kernels with an AVX-512 variant run it (`ISA.current`, decided once).

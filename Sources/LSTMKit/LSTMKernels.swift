@@ -189,6 +189,26 @@ func fusedStepRowsAVX512(
         scratch)
 }
 
+/// One timestep of one layer of the window forward for `rows` rows, fused (its AVX-512 path):
+/// per row and block of 16 units the recurrent product `h·W_h` stays in registers, is added to
+/// the row's input pre-activations `pre[row]` [4Hp] and goes straight into the cell update. Same
+/// bits as `recurrentProductSIMD` (no accumulation) into a buffer followed by
+/// `lstmCellBlocksSIMD(a: pre[row], b: that buffer's row)`, or `b: nil` when `first`
+/// (`CellKernelTests` checks this).
+/// - Parameters:
+///   - hidden: [rows, Hp] `h`, replaced by `h'`.
+///   - cell: [rows, Hp] `c`, replaced by `c'`.
+///   - scratch: at least `min(rows, 48) · Hp` floats.
+/// - Precondition: the CPU has AVX-512 (`ComputePath.avx512Kernels`).
+@inline(__always)
+func fusedWindowStepAVX512(
+    hidden: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, pre: UnsafePointer<UnsafePointer<Float>?>,
+    recurrentWeights: UnsafePointer<Float>, rows: Int, paddedHidden: Int, first: Bool,
+    scratch: UnsafeMutablePointer<Float>
+) {
+    lstmd_window_step_avx512(hidden, cell, pre, recurrentWeights, Int64(rows), Int64(paddedHidden), first ? 1 : 0, scratch)
+}
+
 /// The Swift (x86-64-v3) cell update over packed blocks: the reference of `lstmCellBlocks`, and its AVX2 path.
 @inline(__always)
 func lstmCellBlocksSIMD(

@@ -201,6 +201,10 @@ extension LSTMModel {
         var hidden = [Float](repeating: 0, count: batchSize * hp)
         var cell = [Float](repeating: 0, count: batchSize * hp)
         var output = [Float]()
+        // Per active row, where its input pre-activations of the current timestep start (the
+        // fused AVX-512 step reads them through these).
+        let preRows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: max(1, batchSize))
+        defer { preRows.deallocate() }
         for (layerIndex, directions) in layers.enumerated() {
             output = [Float](repeating: 0, count: rows * d * hp)
             for (direction, packed) in directions.enumerated() {
@@ -231,6 +235,26 @@ extension LSTMModel {
                                         for step in 0..<timesteps {
                                             while active > 0 && lengths[order[active - 1]] <= step { active -= 1 }
                                             if active == 0 { break }
+                                            if ComputePath.avx512Kernels {
+                                                // One fused kernel: the recurrent product stays in
+                                                // registers and goes straight into the cell update.
+                                                for slot in 0..<active {
+                                                    let b = order[slot]
+                                                    let t = direction == 0 ? step : lengths[b] - 1 - step
+                                                    preRows[slot] = UnsafePointer(g.baseAddress! + (b * timesteps + t) * 4 * hp)
+                                                }
+                                                fusedWindowStepAVX512(
+                                                    hidden: hs.baseAddress!, cell: cs.baseAddress!, pre: preRows,
+                                                    recurrentWeights: whh.baseAddress!, rows: active, paddedHidden: hp,
+                                                    first: step == 0, scratch: r.baseAddress!)
+                                                for slot in 0..<active {
+                                                    let b = order[slot]
+                                                    let t = direction == 0 ? step : lengths[b] - 1 - step
+                                                    (out.baseAddress! + (b * timesteps + t) * d * hp + direction * hp)
+                                                        .update(from: hs.baseAddress! + slot * hp, count: hp)
+                                                }
+                                                continue
+                                            }
                                             if step > 0 {
                                                 // The register-blocked kernel, not a BLAS call: at a
                                                 // batch shard × H × 4H per timestep, packing dominates.

@@ -149,4 +149,52 @@ struct CellKernelTests {
             #expect(hiddenC.allSatisfy { $0.isFinite } && hiddenC != hidden0)
         }
     }
+
+    @Test(
+        "The fused AVX-512 window step gives the bits of the Swift recurrent product and the Swift cell update",
+        .enabled(if: CPU.current.hasAVX512, "this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel cannot run here"))
+    func fusedWindowStepMatchesSwift() {
+        var generator = SplitMix64(seed: 27)
+        for (rows, hp, first) in [(1, 16, true), (5, 64, false), (6, 32, false), (7, 64, true), (49, 16, false), (64, 64, false)] {
+            // Pre-activations of more rows than are stepped, read in a scrambled order, as the
+            // window forward reads them (sample b at timestep t).
+            let pre = Self.values(2 * rows * 4 * hp, scale: 2, generator: &generator)
+            let rowOf = (0..<rows).map { (7 * $0 + 3) % (2 * rows) }
+            let recurrentWeights = Self.values(hp * 4 * hp, scale: 0.3, generator: &generator)
+            let hidden0 = Self.values(rows * hp, scale: 0.8, generator: &generator)
+            let cell0 = Self.values(rows * hp, scale: 3, generator: &generator)
+            var hiddenSwift = hidden0, cellSwift = cell0
+            var product = [Float](repeating: .nan, count: rows * 4 * hp)
+            pre.withUnsafeBufferPointer { p in
+                product.withUnsafeMutableBufferPointer { r in
+                    recurrentProductSIMD(
+                        r.baseAddress!, ldc: 4 * hp, hidden0, lda: hp, recurrentWeights, ldb: 4 * hp, m: rows, k: hp,
+                        n: 4 * hp, accumulate: false)
+                    hiddenSwift.withUnsafeMutableBufferPointer { h in
+                        cellSwift.withUnsafeMutableBufferPointer { c in
+                            for row in 0..<rows {
+                                lstmCellBlocksSIMD(
+                                    hidden: h.baseAddress! + row * hp, cell: c.baseAddress! + row * hp,
+                                    p.baseAddress! + rowOf[row] * 4 * hp, first ? nil : UnsafePointer(r.baseAddress! + row * 4 * hp),
+                                    blocks: hp / 16)
+                            }
+                        }
+                    }
+                }
+            }
+            var hiddenC = hidden0, cellC = cell0
+            var scratch = [Float](repeating: .nan, count: min(rows, 48) * hp)
+            pre.withUnsafeBufferPointer { p in
+                let rowPointers: [UnsafePointer<Float>?] = rowOf.map { p.baseAddress! + $0 * 4 * hp }
+                fusedWindowStepAVX512(
+                    hidden: &hiddenC, cell: &cellC, pre: rowPointers, recurrentWeights: recurrentWeights, rows: rows,
+                    paddedHidden: hp, first: first, scratch: &scratch)
+            }
+            let differentHidden = zip(hiddenSwift, hiddenC).filter { $0.bitPattern != $1.bitPattern }.count
+            let differentCell = zip(cellSwift, cellC).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differentHidden == 0, "\(rows) rows, Hp \(hp), first \(first): h' differs in \(differentHidden) values")
+            #expect(differentCell == 0, "\(rows) rows, Hp \(hp), first \(first): c' differs in \(differentCell) values")
+            #expect(hiddenC.allSatisfy { $0.isFinite } && hiddenC != hidden0)
+        }
+    }
 }

@@ -49,4 +49,16 @@ void lstmd_batch_step_avx512(
     float *hidden, float *cell, const float *x, int64_t kx, const float *wx, const float *wh, const float *bias,
     int64_t m, int64_t hp, float *scratch);
 
+/// One timestep of one layer of the window (batch) forward for `m` rows, fused: per row and
+/// block of 16 units the recurrent product `h·W_h` stays in registers, is added to the row's
+/// precomputed input pre-activations `pre[r]` [4hp] (bias + x·W_x) and goes straight into the
+/// cell update. `hidden` [m × hp] h in, h' out; `cell` [m × hp]; `first` nonzero on the first
+/// step (h = 0: no product); `scratch` holds min(m, 48) × hp floats. Same bits as
+/// `lstmd_recurrent_product_avx512` without accumulation followed by `lstmd_cell_blocks_avx512`
+/// with `a = pre[r]`, `b` = the product (b = NULL on the first step). `hp` a multiple of 16; only
+/// call it when the CPU has AVX-512 F.
+void lstmd_window_step_avx512(
+    float *hidden, float *cell, const float *const *pre, const float *wh, int64_t m, int64_t hp, int first,
+    float *scratch);
+
 #endif
