@@ -137,113 +137,63 @@ AVX512 void lstmd_cell_blocks_avx512(float *hidden, float *cell, const float *a,
     }
 }
 
-// The fused batched step below: rows per register group (4 gates × 6 rows = 24 accumulators, plus
-// the 4 weight vectors) and rows per panel (whose new h wait in scratch while the panel's older h
-// are still read by the products of its other blocks).
+// The fused steps below: rows per register group (4 gates × 6 rows = 24 accumulators, plus the 4
+// weight vectors) and rows per panel (whose new h wait in scratch while the panel's older h are
+// still read by the products of its other blocks).
 #define GROUP 6
 #define PANEL 48
 
-// One group of `rows` (≤ GROUP) rows and one block of 16 units: the gates of the block in
-// registers (bias, then Σ x·W_x, then Σ h·W_h, one fused multiply-add per term in order of p, as
-// `lstmd_recurrent_product_avx512` adds them to a bias-filled C), then the cell update.
+// What a fused step reads besides h: the batched step's input x [rows × kx] with W_x and the
+// bias, or the window forward's precomputed input pre-activations, one row pointer each.
+typedef struct {
+    const float *x, *wx, *bias;
+    int64_t kx;
+    const float *const *pre;
+} StepInput;
+
+// `acc[r][g] += Σ_p a[r·lda + p] · w[p·n + 16g]` for p in order, one fused multiply-add per term.
+AVX512 static inline __attribute__((always_inline)) void accumulateGroup(
+    const int rows, __m512 acc[GROUP][4], const float *a, int64_t lda, const float *w, int64_t k, int64_t n) {
+    for (int64_t p = 0; p < k; p++, w += n) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
+               w3 = _mm512_loadu_ps(w + 48);
+        for (int r = 0; r < rows; r++) {
+            __m512 x = _mm512_set1_ps(a[r * lda + p]);
+            acc[r][0] = _mm512_fmadd_ps(x, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(x, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(x, w3, acc[r][3]);
+        }
+    }
+}
+
+// One group of `rows` (≤ GROUP) rows starting at row `r0` and one block of 16 units, then the
+// cell update; `window` is a constant at every call, so each variant compiles to its own loop.
+// - batched step: the gates are bias, then Σ x·W_x, then Σ h·W_h in registers, as
+//   `lstmd_recurrent_product_avx512` adds them to a bias-filled C;
+// - window forward: Σ h·W_h from zero (skipped on the first step, h = 0), then `pre + product` as
+//   `lstmd_cell_blocks_avx512` adds `a = pre` and `b = product`.
 AVX512 static inline __attribute__((always_inline)) void stepGroup(
-    const int rows, float *out, float *cell, const float *x, int64_t kx, const float *wx, const float *h, int64_t hp,
-    const float *wh, const float *bias, int64_t block) {
+    const int rows, const int window, float *out, float *cell, StepInput in, int64_t r0, const float *h, int64_t hp,
+    const float *wh, int64_t block, int product) {
     const int64_t n = 4 * hp, column = block * 64;
     __m512 acc[GROUP][4];
     for (int g = 0; g < 4; g++) {
-        __m512 b = _mm512_loadu_ps(bias + column + 16 * g);
-        for (int r = 0; r < rows; r++) acc[r][g] = b;
+        __m512 start = window ? _mm512_setzero_ps() : _mm512_loadu_ps(in.bias + column + 16 * g);
+        for (int r = 0; r < rows; r++) acc[r][g] = start;
     }
-    const float *w = wx + column;
-    for (int64_t p = 0; p < kx; p++, w += n) {
-        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
-        for (int r = 0; r < rows; r++) {
-            __m512 a = _mm512_set1_ps(x[r * kx + p]);
-            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
-            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
-        }
-    }
-    w = wh + column;
-    for (int64_t p = 0; p < hp; p++, w += n) {
-        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
-        for (int r = 0; r < rows; r++) {
-            __m512 a = _mm512_set1_ps(h[r * hp + p]);
-            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
-            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
-        }
-    }
+    if (!window) accumulateGroup(rows, acc, in.x + r0 * in.kx, in.kx, in.wx + column, in.kx, n);
+    if (product) accumulateGroup(rows, acc, h, hp, wh + column, hp, n);
     for (int r = 0; r < rows; r++) {
-        float *cr = cell + r * hp + block * 16;
-        CellTerms t = cellTerms(acc[r][0], acc[r][1], acc[r][2], acc[r][3], _mm512_loadu_ps(cr));
-        _mm512_storeu_ps(cr, t.next);
-        _mm512_storeu_ps(out + r * hp + block * 16, cellHidden(t));
-    }
-}
-
-AVX512 void lstmd_batch_step_avx512(
-    float *hidden, float *cell, const float *x, int64_t kx, const float *wx, const float *wh, const float *bias,
-    int64_t m, int64_t hp, float *scratch) {
-    for (int64_t start = 0; start < m; start += PANEL) {
-        int64_t rows = m - start < PANEL ? m - start : PANEL;
-        for (int64_t block = 0; block < hp / 16; block++) {
-            for (int64_t group = 0; group < rows; group += GROUP) {
-                int64_t r = start + group;
-                float *o = scratch + group * hp, *c = cell + r * hp;
-                const float *xr = x + r * kx, *hr = hidden + r * hp;
-                switch (rows - group < GROUP ? rows - group : GROUP) {
-                case 6: stepGroup(6, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                case 5: stepGroup(5, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                case 4: stepGroup(4, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                case 3: stepGroup(3, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                case 2: stepGroup(2, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                default: stepGroup(1, o, c, xr, kx, wx, hr, hp, wh, bias, block); break;
-                }
-            }
-        }
-        memcpy(hidden + start * hp, scratch, (size_t)(rows * hp) * sizeof(float));
-    }
-}
-
-// One group of `rows` (≤ GROUP) rows of the window forward and one block of 16 units: the
-// recurrent product Σ h·W_h from zero in registers (as `lstmd_recurrent_product_avx512` without
-// accumulation), then `pre + product` and the cell update (as `lstmd_cell_blocks_avx512` with
-// `a = pre`, `b = product`); `product` zero on a sequence's first step (h = 0, b = NULL there).
-AVX512 static inline __attribute__((always_inline)) void windowGroup(
-    const int rows, float *out, float *cell, const float *const *pre, const float *h, int64_t hp, const float *wh,
-    int64_t block, int product) {
-    const int64_t n = 4 * hp, column = block * 64;
-    __m512 acc[GROUP][4];
-    for (int r = 0; r < rows; r++) {
-        for (int g = 0; g < 4; g++) acc[r][g] = _mm512_setzero_ps();
-    }
-    if (product) {
-        const float *w = wh + column;
-        for (int64_t p = 0; p < hp; p++, w += n) {
-            __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
-                   w3 = _mm512_loadu_ps(w + 48);
-            for (int r = 0; r < rows; r++) {
-                __m512 a = _mm512_set1_ps(h[r * hp + p]);
-                acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
-                acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
-                acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
-            }
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        const float *q = pre[r] + column;
-        __m512 i = _mm512_loadu_ps(q), f = _mm512_loadu_ps(q + 16);
-        __m512 g = _mm512_loadu_ps(q + 32), o = _mm512_loadu_ps(q + 48);
-        if (product) {
-            i = _mm512_add_ps(i, acc[r][0]);
-            f = _mm512_add_ps(f, acc[r][1]);
-            g = _mm512_add_ps(g, acc[r][2]);
-            o = _mm512_add_ps(o, acc[r][3]);
+        __m512 i = acc[r][0], f = acc[r][1], g = acc[r][2], o = acc[r][3];
+        if (window) {
+            const float *q = in.pre[r0 + r] + column;
+            __m512 pi = _mm512_loadu_ps(q), pf = _mm512_loadu_ps(q + 16);
+            __m512 pg = _mm512_loadu_ps(q + 32), po = _mm512_loadu_ps(q + 48);
+            i = product ? _mm512_add_ps(pi, i) : pi;
+            f = product ? _mm512_add_ps(pf, f) : pf;
+            g = product ? _mm512_add_ps(pg, g) : pg;
+            o = product ? _mm512_add_ps(po, o) : po;
         }
         float *cr = cell + r * hp + block * 16;
         CellTerms t = cellTerms(i, f, g, o, _mm512_loadu_ps(cr));
@@ -252,8 +202,10 @@ AVX512 static inline __attribute__((always_inline)) void windowGroup(
     }
 }
 
-AVX512 void lstmd_window_step_avx512(
-    float *hidden, float *cell, const float *const *pre, const float *wh, int64_t m, int64_t hp, int first,
+// Both fused steps: panels of rows, blocks of units, groups of rows; the panel's new h go to
+// scratch and replace its h once every block has read them.
+AVX512 static inline __attribute__((always_inline)) void fusedSteps(
+    const int window, float *hidden, float *cell, StepInput in, const float *wh, int64_t m, int64_t hp, int product,
     float *scratch) {
     for (int64_t start = 0; start < m; start += PANEL) {
         int64_t rows = m - start < PANEL ? m - start : PANEL;
@@ -262,18 +214,34 @@ AVX512 void lstmd_window_step_avx512(
                 int64_t r = start + group;
                 float *o = scratch + group * hp, *c = cell + r * hp;
                 const float *hr = hidden + r * hp;
-                const float *const *pr = pre + r;
-                int product = !first;
                 switch (rows - group < GROUP ? rows - group : GROUP) {
-                case 6: windowGroup(6, o, c, pr, hr, hp, wh, block, product); break;
-                case 5: windowGroup(5, o, c, pr, hr, hp, wh, block, product); break;
-                case 4: windowGroup(4, o, c, pr, hr, hp, wh, block, product); break;
-                case 3: windowGroup(3, o, c, pr, hr, hp, wh, block, product); break;
-                case 2: windowGroup(2, o, c, pr, hr, hp, wh, block, product); break;
-                default: windowGroup(1, o, c, pr, hr, hp, wh, block, product); break;
+                case 6: stepGroup(6, window, o, c, in, r, hr, hp, wh, block, product); break;
+                case 5: stepGroup(5, window, o, c, in, r, hr, hp, wh, block, product); break;
+                case 4: stepGroup(4, window, o, c, in, r, hr, hp, wh, block, product); break;
+                case 3: stepGroup(3, window, o, c, in, r, hr, hp, wh, block, product); break;
+                case 2: stepGroup(2, window, o, c, in, r, hr, hp, wh, block, product); break;
+                default: stepGroup(1, window, o, c, in, r, hr, hp, wh, block, product); break;
                 }
             }
         }
         memcpy(hidden + start * hp, scratch, (size_t)(rows * hp) * sizeof(float));
+    }
+}
+
+AVX512 void lstmd_batch_step_avx512(
+    float *hidden, float *cell, const float *x, int64_t kx, const float *wx, const float *wh, const float *bias,
+    int64_t m, int64_t hp, float *scratch) {
+    StepInput in = {.x = x, .wx = wx, .bias = bias, .kx = kx, .pre = NULL};
+    fusedSteps(0, hidden, cell, in, wh, m, hp, 1, scratch);
+}
+
+AVX512 void lstmd_window_step_avx512(
+    float *hidden, float *cell, const float *const *pre, const float *wh, int64_t m, int64_t hp, int first,
+    float *scratch) {
+    StepInput in = {.x = NULL, .wx = NULL, .bias = NULL, .kx = 0, .pre = pre};
+    if (first) {
+        fusedSteps(1, hidden, cell, in, wh, m, hp, 0, scratch);
+    } else {
+        fusedSteps(1, hidden, cell, in, wh, m, hp, 1, scratch);
     }
 }

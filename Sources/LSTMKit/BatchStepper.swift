@@ -138,16 +138,21 @@ public final class BatchStepper {
         }
         let states = memberStates[0]
         let tops = rows.map { $0.hidden[layers - 1] }
-        for member in members.indices {
-            let matrices = rows[member]
-            for (row, state) in memberStates[member].enumerated() {
-                state._withUnsafeGuaranteedRef { state in
-                    for layer in 0..<layers {
-                        state.gather(layer: layer, hidden: matrices.hidden[layer] + row * hp, cell: matrices.cells[layer] + row * hp)
+        /// Calls `body` with every member's state of every row and that row's `h` and `c` in the
+        /// member's matrices, per layer.
+        func forEachRowLayer(_ body: (LSTMState, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+            for member in members.indices {
+                let matrices = rows[member]
+                for (row, state) in memberStates[member].enumerated() {
+                    state._withUnsafeGuaranteedRef { state in
+                        for layer in 0..<layers {
+                            body(state, layer, matrices.hidden[layer] + row * hp, matrices.cells[layer] + row * hp)
+                        }
                     }
                 }
             }
         }
+        forEachRowLayer { state, layer, hidden, cell in state.gather(layer: layer, hidden: hidden, cell: cell) }
         var active = count
         for t in 0..<rowLengths[0] {
             while active > 0 && rowLengths[active - 1] <= t { active -= 1 }
@@ -178,16 +183,7 @@ public final class BatchStepper {
                 }
             }
         }
-        for member in members.indices {
-            let matrices = rows[member]
-            for (row, state) in memberStates[member].enumerated() {
-                state._withUnsafeGuaranteedRef { state in
-                    for layer in 0..<layers {
-                        state.scatter(layer: layer, hidden: matrices.hidden[layer] + row * hp, cell: matrices.cells[layer] + row * hp)
-                    }
-                }
-            }
-        }
+        forEachRowLayer { state, layer, hidden, cell in state.scatter(layer: layer, hidden: hidden, cell: cell) }
     }
 }
 
