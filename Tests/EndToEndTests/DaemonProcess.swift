@@ -124,6 +124,8 @@ final class DaemonProcess {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition(log) { return true }
+            // A daemon that exited writes nothing more: no point waiting out the timeout.
+            if !process.isRunning { break }
             usleep(20_000)
         }
         return condition(log)

@@ -196,7 +196,13 @@ import Testing
                 daemon, ["label", "--data", Self.train, "--endpoint", daemon.ingestEndpoint, "--control", daemon.controlEndpoint])
             #expect(labelled.status == 0, "\(labelled.err)")
             _ = try daemon.request(["command": .string("retrain")])
-            let paused = try daemon.waitForLog(timeout: 600) { $0.contains("debug: promotion paused") && $0.contains(stage) }
+            // Waits for the pause, or for the job to end without reaching it (a failed job or a
+            // rejected candidate: then the test fails at once, with the daemon's log).
+            _ = try daemon.waitForLog(timeout: 600) { log in
+                (log.contains("debug: promotion paused") && log.contains(stage)) || log.contains("retraining job failed")
+                    || log.contains("rejected its candidate")
+            }
+            let paused = daemon.log.contains("debug: promotion paused") && daemon.log.contains(stage)
             try #require(paused, "the promotion never reached '\(stage)'\n\(daemon.log.suffix(3000))")
             kill(daemon.process.processIdentifier, SIGKILL)
             daemon.process.waitUntilExit()
