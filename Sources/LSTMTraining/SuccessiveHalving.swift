@@ -81,6 +81,8 @@ public enum CandidateOutcome: String, Sendable, Equatable {
     case stopped
     /// The budget could not fit its next rung (or the rest of it).
     case dropped
+    /// Not trained: its recipe on this data is an earlier candidate's (``TuningCandidate/duplicateOf``).
+    case duplicate
 }
 
 /// One candidate's path through the rungs.
@@ -140,6 +142,10 @@ public struct SuccessiveHalving {
         public var budgetBound: Bool
         /// Estimated seconds of the winner's final training, from the measured speeds.
         public var finalEstimate: Double
+        /// Measured seconds per unit of work of each candidate (0 when it trained nothing), and
+        /// over every training.
+        public var rates: [Double] = []
+        public var meanRate = 0.0
     }
 
     /// Runs the search.
@@ -218,8 +224,10 @@ public struct SuccessiveHalving {
             for candidate in finishers where records[candidate].outcome != .dropped { records[candidate].outcome = .finalist }
             records[winner!].outcome = .winner
         }
+        let total = measured.reduce((0.0, 0.0)) { ($0.0 + $1.seconds, $0.1 + $1.units) }
         return Outcome(
             records: records, winner: winner, highestRung: highest, budgetBound: budgetBound,
-            finalEstimate: winner.map(finalSeconds) ?? 0)
+            finalEstimate: winner.map(finalSeconds) ?? 0,
+            rates: measured.map { $0.units > 0 ? $0.seconds / $0.units : 0 }, meanRate: total.1 > 0 ? total.0 / total.1 : 0)
     }
 }

@@ -26,6 +26,11 @@ extension TrainingReport {
             html += "<tr\(record.outcome == .winner ? " class=\"best\"" : "")><th>\(index + 1)</th>"
             html += candidate.overrides.map { "<td>\(Self.escape($0.value))</td>" }.joined()
             html += "<td>\(Self.decimal(search.costs[index].flopsPerStep / 1000, places: 1))</td>"
+            if let original = candidate.duplicateOf {
+                html += "<td colspan=\"\(search.plan.rungs.count + 1)\">the same recipe as #\(original + 1) on this data</td>"
+                html += "<td>\(record.outcome.rawValue)</td></tr>\n"
+                continue
+            }
             for rung in search.plan.rungs.indices {
                 guard let result = record.results.first(where: { $0.rung == rung }) else {
                     html += "<td>—</td>"
@@ -39,6 +44,29 @@ extension TrainingReport {
             html += "<td>\(Self.decimal(record.results.reduce(0) { $0 + $1.seconds }, places: 1))</td>"
             html += "<td>\(record.outcome.rawValue)</td></tr>\n"
         }
-        return html + "</tbody>\n</table>\n</section>\n"
+        html += "</tbody>\n</table>\n"
+        if let refinement = search.refinement { html += refinementTable(refinement, search: search) }
+        return html + "</section>\n"
+    }
+
+    /// The refinement stage: every recipe it scored, round by round, the adopted ones highlighted.
+    func refinementTable(_ refinement: Refinement.Outcome, search: TuningResult) -> String {
+        var html = "<h3>Refinement</h3>\n<p class=\"hint\">With the budget left: the finalists (round 0), then one change at a "
+            + "time to the best recipe, each cross-validated on \(search.splits) fold splits of \(search.folds) folds; a change is "
+            + "adopted when its mean beats the current recipe's by more than the standard error of their per-fold differences"
+            + (refinement.budgetBound ? "; the budget stopped the stage" : "") + ".</p>\n"
+        html += "<table class=\"numbers\">\n<thead><tr><th>Round</th><th>Recipe</th><th>Accuracy</th><th>Folds</th>"
+            + "<th>Seconds</th><th>Chosen</th></tr></thead>\n<tbody>\n"
+        for (index, entry) in refinement.entries.enumerated() {
+            let final = index == refinement.chosen
+            html += "<tr\(final ? " class=\"best\"" : "")><td>\(entry.round)</td><td>\(Self.escape(entry.label))</td>"
+            let text = entry.completed
+                ? "\(Self.decimal(entry.mean, places: 4)) ± \(Self.decimal(entry.std, places: 4))"
+                : "dropped after \(entry.accuracies.count) folds"
+            html += "<td title=\"folds: \(entry.accuracies.map { Self.decimal($0, places: 3) }.joined(separator: ", "))\">\(text)</td>"
+            html += "<td>\(entry.accuracies.count)</td><td>\(Self.decimal(entry.seconds, places: 1))</td>"
+            html += "<td>\(final ? "final" : entry.chosen ? "adopted" : "")</td></tr>\n"
+        }
+        return html + "</tbody>\n</table>\n"
     }
 }

@@ -22,13 +22,18 @@ public struct TuningDimension: Sendable, Equatable {
 /// an edit here. A dimension whose key the user fixed (a recipe flag) is not searched either.
 public struct TuningSpace: Sendable, Equatable {
     public var dimensions: [TuningDimension]
+    /// The changes the refinement stage (``Refinement``) tries on the best recipe, one at a time.
+    public var refinements: [TuningChange]
 
-    public init(dimensions: [TuningDimension]) {
+    public init(dimensions: [TuningDimension], refinements: [TuningChange] = []) {
         self.dimensions = dimensions
+        self.refinements = refinements
     }
 
     /// The documented default space (README, "Tuning"): input normalisation, downsampling,
-    /// hidden size, layers, direction, learning rate and ensemble size.
+    /// hidden size, layers, direction, learning rate and ensemble size; the refinement stage
+    /// tries ensemble 5, hidden size 64 and time-warp augmentation (chosen by cross-validation on training data
+    /// only; the README has the numbers).
     public static let standard = TuningSpace(dimensions: [
         TuningDimension(key: "normalize", values: ["global", "per-sample"]),
         TuningDimension(key: "downsample", values: ["1", "auto"]),
@@ -37,6 +42,10 @@ public struct TuningSpace: Sendable, Equatable {
         TuningDimension(key: "bidirectional", values: ["false", "true"]),
         TuningDimension(key: "learning_rate", values: ["0.001", "0.003"]),
         TuningDimension(key: "ensemble", values: ["1", "3"]),
+    ], refinements: [
+        TuningChange(key: "ensemble", value: "5"),
+        TuningChange(key: "hidden_size", value: "64"),
+        TuningChange(key: "time_warp", value: "0.5"),
     ])
 
     /// The keys a recipe file's text sets (empty when it does not parse; `apply(recipe:path:)`
@@ -94,6 +103,31 @@ public struct TuningSpace: Sendable, Equatable {
     }
 }
 
+extension TuningSpace {
+    /// The recipe `configuration` trains on data whose training subsets have the longest samples
+    /// `longest` (every fold's training part and the whole training data): `downsample auto` is
+    /// replaced by the factor it resolves to when it resolves to the same one on all of them,
+    /// with the trainer's own function (``TrainingConfiguration/preprocessing(longest:)``).
+    public static func effective(_ configuration: TrainingConfiguration, longest: [Int]) -> TrainingConfiguration {
+        var effective = configuration
+        if configuration.downsample == 0 {
+            let factors = Set(longest.map { configuration.preprocessing(longest: $0).downsample })
+            if factors.count == 1, let factor = factors.first { effective.downsample = factor }
+        }
+        return effective
+    }
+
+    /// For each candidate, the first earlier one whose effective recipe (``effective(_:longest:)``)
+    /// is identical, or nil: e.g. `downsample=auto` on data whose samples are at most 200 steps
+    /// long repeats `downsample=1`. Identical recipes train identical models on the same folds.
+    public static func duplicates(_ candidates: [TuningCandidate], longest: [Int]) -> [Int?] {
+        let recipes = candidates.map { effective($0.configuration, longest: longest) }
+        return recipes.indices.map { index in
+            recipes[..<index].firstIndex(of: recipes[index])
+        }
+    }
+}
+
 /// One point of the search space: the recipe overrides and the recipe they make.
 public struct TuningCandidate: Sendable {
     /// Position in the candidate list (0-based).
@@ -102,11 +136,17 @@ public struct TuningCandidate: Sendable {
     public var overrides: [(key: String, value: String)]
     /// The base recipe with `overrides` applied.
     public var configuration: TrainingConfiguration
+    /// The earlier candidate (0-based) whose recipe is the same on the data searched (see
+    /// ``TuningSpace/duplicates(_:longest:)``), or nil. A duplicate is not trained.
+    public var duplicateOf: Int?
 
-    public init(index: Int, overrides: [(key: String, value: String)], configuration: TrainingConfiguration) {
+    public init(
+        index: Int, overrides: [(key: String, value: String)], configuration: TrainingConfiguration, duplicateOf: Int? = nil
+    ) {
         self.index = index
         self.overrides = overrides
         self.configuration = configuration
+        self.duplicateOf = duplicateOf
     }
 
     /// `hidden_size=32 layers=1 …`, or `the recipe as given` when nothing is searched.

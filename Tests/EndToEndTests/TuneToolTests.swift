@@ -3,10 +3,11 @@ import Testing
 
 /// `lstmctl tune` as a user runs it (tiny models and 2 folds: these are debug builds).
 extension ClientToolTests {
-    /// Fixes everything but `bidirectional` and `learning_rate`: 4 candidates, 2 rungs.
+    /// Fixes everything but `bidirectional` and `learning_rate`: 4 candidates, 2 rungs; the
+    /// refinement's changes are fixed too, so it only re-scores the finalists.
     static let tinyTune = [
         "--hidden-size", "8", "--layers", "1", "--epochs", "3", "--batch-size", "8", "--normalize", "global", "--downsample", "1",
-        "--ensemble", "1",
+        "--ensemble", "1", "--time-warp", "0",
     ]
 
     @Test func tuneSearchesThenWritesAModelWithItsSearchTable() throws {
@@ -22,16 +23,23 @@ extension ClientToolTests {
             let events = result.out.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
-            // 4 candidates on rung 1 (1 epoch), the best 2 on rung 2 (3 epochs), then the summary.
-            #expect(events.map { $0["event"] as? String } == Array(repeating: "candidate", count: 6) + ["finished"], "\(result.out)")
+            // 4 candidates on rung 1 (1 epoch), the best 2 on rung 2 (3 epochs), the 2 finalists
+            // on 2 more fold splits (the refinement's changes are all fixed by the flags), then
+            // the summary.
+            #expect(
+                events.map { $0["event"] as? String } == Array(repeating: "candidate", count: 6) + ["refinement", "refinement", "finished"],
+                "\(result.out)")
+            #expect(events[6...7].allSatisfy { ($0["fold_accuracies"] as? [Double])?.count == 6 && $0["round"] as? Int == 0 })
             #expect(events.prefix(4).map { $0["rung"] as? Int } == [1, 1, 1, 1] && events[4]["rung"] as? Int == 2)
             #expect(events.prefix(6).allSatisfy { ($0["fold_accuracies"] as? [Double])?.count == 2 })
             #expect(result.err.contains("tuning 4 candidates in 2 rungs"), "\(result.err)")
             #expect(result.err.contains("hidden_size fixed at 8 by the recipe options; not searched"), "\(result.err)")
+            #expect(result.err.contains("refinement ensemble fixed at 1 by the recipe options; not tried"), "\(result.err)")
             let summary = events.last!
             #expect(summary["model"] as? String == model && summary["budget_bound"] as? Bool == false)
             let winner = summary["winner"] as! [String: Any]
             #expect(winner["outcome"] as? String == "winner")
+            #expect((summary["fold_accuracies"] as? [Double])?.count == 6 && summary["duplicates"] as? Int == 0)
             files.append(try Data(contentsOf: URL(fileURLWithPath: model)))
 
             let report = try String(contentsOfFile: directory.appendingPathComponent("\(name).report.html").path, encoding: .utf8)
@@ -50,6 +58,8 @@ extension ClientToolTests {
         #expect(provenance["trainer"] as? String == "lstmctl tune")
         let tuning = provenance["tuning"] as! [String: Any]
         #expect((tuning["candidates"] as! [[String: Any]]).count == 4 && tuning["winner"] is Int && tuning["folds"] as? Int == 2)
+        let refinement = tuning["refinement"] as! [String: Any]
+        #expect((refinement["entries"] as! [[String: Any]]).count == 2 && refinement["splits"] as? Int == 3)
 
         let evaluate = try run(try lstmctl, ["evaluate", "--model", model, "--data", Self.testData, "--json"])
         #expect(evaluate.status == 0, "\(evaluate.err)")
@@ -74,7 +84,7 @@ extension ClientToolTests {
         for result in [zero, word, one, missing, tooMany] { #expect(!result.err.contains("Usage:"), "\(result.err)") }
         #expect(!FileManager.default.fileExists(atPath: model))
         let help = try run(try lstmctl, ["tune", "--help"])
-        for text in ["--budget", "--folds", "--hidden-size"] {
+        for text in ["--budget", "--folds", "--splits", "--hidden-size", "refinement"] {
             #expect(help.out.contains(text), "tune --help lacks \(text)")
         }
     }

@@ -12,16 +12,24 @@ struct Tune: ParsableCommand {
             Stratified k-fold cross-validation on the training data over the search space (README, \
             "Tuning"): normalisation and downsampling, hidden size 32/64, \
             1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size 1/3. \
-            Successive halving: every candidate trains a few epochs on about half the \
+            Candidates whose recipe is the same on this data (downsample auto resolving to the same K \
+            as a number) are trained once; the table says which candidate each repeats. \
+            Stage 1, successive halving: every candidate trains a few epochs on about half the \
             folds, the best third move on to more epochs and all folds, and so on up to the recipe's \
-            epochs. The winner has the best mean held-out accuracy on the highest rung; ties go to the \
-            cheaper model to stream (unidirectional, then fewer FLOPs per timestep). It is trained on all \
-            of --train and written with the search table in its report and provenance. \
+            epochs; the winner has the best mean held-out accuracy on the highest rung, ties going to the \
+            cheaper model to stream (unidirectional, then fewer FLOPs per timestep). \
+            Stage 2, refinement, with the budget left: the finalists are cross-validated again on \
+            --splits fold splits (default 3) and the best mean is kept; then one change at a time \
+            (ensemble 5, hidden size 64, time warp 0.5) is scored the same way and adopted only when it beats \
+            the current recipe by more than the standard error of their per-fold differences. \
+            The final recipe is trained on all of --train and written with both tables in its report and \
+            provenance. \
             The budget covers the search and the final training: the clock is checked before every fold \
-            training, a candidate whose rung does not fit is dropped, and the final training's time \
-            (estimated from the measured speeds) is kept free. Recipe flags fix settings: a searched \
-            setting given as a flag or in --recipe is not searched. There is no test-data option: tune \
-            never reads a test split. Deterministic for a fixed --seed unless the budget cuts the search.
+            training, a candidate whose rung (or a refined recipe whose folds) does not fit is dropped, \
+            and the final training's time (estimated from the measured speeds) is kept free. Recipe flags \
+            fix settings: a searched setting given as a flag or in --recipe is neither searched nor \
+            changed. There is no test-data option: tune never reads a test split. Deterministic for a \
+            fixed --seed unless the budget cuts the search.
             """)
 
     @Option(help: "Training data: a UEA/UCR .ts file or the documented CSV layout.")
@@ -32,6 +40,11 @@ struct Tune: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Number of cross-validation folds K (at least 2).")
     var folds = 5
+
+    @Option(
+        parsing: .unconditional,
+        help: "Fold splits the refinement stage cross-validates each recipe on (0: no refinement stage).")
+    var splits = 3
 
     @Option(help: "Where to write the model (default: DATA's name with .tuned.safetensors, in the current directory).")
     var out: String?
@@ -49,6 +62,9 @@ struct Tune: ParsableCommand {
         guard folds >= 2 else {
             throw InputError("--folds must be at least 2, got \(folds)", exitCode: InputError.configuration)
         }
+        guard splits >= 0 else {
+            throw InputError("--splits must be at least 0, got \(splits)", exitCode: InputError.configuration)
+        }
         let configuration = try recipe.configuration()
         let outPath = out ?? Self.defaultOut(for: train)
         let reportPath = report ?? Train.reportPath(for: outPath)
@@ -57,7 +73,7 @@ struct Tune: ParsableCommand {
         let dataset = try loadDataset(train)
         let tuner: Tuner
         do {
-            tuner = try Tuner(base: configuration, folds: folds, budget: seconds, pinned: try pinnedKeys())
+            tuner = try Tuner(base: configuration, folds: folds, splits: splits, budget: seconds, pinned: try pinnedKeys())
         } catch let error as TrainingError {
             throw InputError(error.message, exitCode: InputError.configuration)
         }
@@ -68,19 +84,19 @@ struct Tune: ParsableCommand {
         } catch let error as TrainingError {
             throw InputError(error.message)
         }
-        guard let winner = search.winner, let index = search.outcome.winner, let rung = search.outcome.highestRung else {
+        guard let recipe = search.recipe, let index = search.outcome.winner, search.outcome.highestRung != nil else {
             throw InputError(
                 "the budget of \(budget) did not fit one rung of any candidate (the search took \(String(format: "%.1f", search.seconds)) s); "
                     + "give a larger --budget (nothing was written)",
                 exitCode: InputError.configuration)
         }
-        let score = search.outcome.records[index].results[rung]
-        progress.chose(winner, result: score, search: search)
+        let accuracies = search.recipeAccuracies
+        progress.chose(search)
 
         let trainingProgress = TrainingProgress(mode: TrainingProgress.mode(json: false))
         let result: TrainingResult
         do {
-            result = try Trainer(configuration: winner.configuration).train(
+            result = try Trainer(configuration: recipe).train(
                 dataset,
                 provenance: [
                     "trainer": .string("lstmctl tune"),
@@ -99,17 +115,23 @@ struct Tune: ParsableCommand {
             throw CommandFailure("\(outPath): \(error.message)")
         }
         var page = Train.report(
-            for: result, configuration: winner.configuration, title: URL(fileURLWithPath: outPath).lastPathComponent, data: train)
+            for: result, configuration: recipe, title: URL(fileURLWithPath: outPath).lastPathComponent, data: train)
         page.notes.insert(
-            "Recipe chosen by lstmctl tune: candidate \(index + 1) (\(winner.label)), mean cross-validation accuracy "
-                + "\(MeanStd(score.accuracies).formatted) over \(score.accuracies.count) folds at rung \(rung + 1).", at: 0)
+            "Recipe chosen by lstmctl tune: \(search.recipeLabel), mean cross-validation accuracy "
+                + "\(MeanStd(accuracies).formatted) over \(accuracies.count) held-out folds"
+                + (search.chosen == nil ? "." : " (\(search.splits) fold splits)."), at: 0)
         page.search = search
         try page.write(to: URL(fileURLWithPath: reportPath))
         if json {
             print(JSONValue.object([
                 "event": .string("finished"), "model": .string(outPath), "report": .string(reportPath),
                 "digest": .string(model.digest), "winner": search.candidateJSON(index, seconds: true),
-                "accuracy": .number(score.mean), "std": .number(score.std), "candidates": .number(Double(search.candidates.count)),
+                "accuracy": .number(MeanStd(accuracies).mean), "std": .number(MeanStd(accuracies).std),
+                "fold_accuracies": .array(accuracies.map { .number($0) }),
+                "recipe": .string(search.recipeLabel),
+                "changes": .array((search.chosen?.changes ?? []).map { .string($0.label) }),
+                "candidates": .number(Double(search.candidates.count)),
+                "duplicates": .number(Double(search.candidates.filter { $0.duplicateOf != nil }.count)),
                 "budget_seconds": .number(seconds), "budget_bound": .bool(search.budgetBound),
                 "search_seconds": .number(search.seconds), "final_seconds": .number(result.seconds),
                 "epochs_run": .number(Double(result.history.epochs.count)),
@@ -163,7 +185,7 @@ final class TuneProgress {
     private let started = Date()
     private var candidates: [TuningCandidate] = []
     private var plan = HalvingPlan(rungs: [.init(epochs: 1, folds: 1)], reduction: 2)
-    private var current = (candidate: 0, rung: 0, fold: 0)
+    private var position = ""
     private var epochs = 1
     private var lastDraw = Date.distantPast
 
@@ -178,11 +200,19 @@ final class TuneProgress {
             self.candidates = candidates
             self.plan = plan
             let rungs = plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
-            printError("tuning \(candidates.count) candidates in \(plan.rungs.count) rungs (\(rungs.joined(separator: "; "))), budget \(Self.clock(budget))")
+            let duplicates = candidates.filter { $0.duplicateOf != nil }.count
+            printError(
+                "tuning \(candidates.count) candidates"
+                    + (duplicates > 0 ? " (\(candidates.count - duplicates) distinct on this data)" : "")
+                    + " in \(plan.rungs.count) rungs (\(rungs.joined(separator: "; "))), budget \(Self.clock(budget))")
             for note in notes { printError("note: \(note)") }
         case .fold(let candidate, let rung, let fold):
-            current = (candidate, rung, fold)
             epochs = plan.rungs[rung].epochs
+            position = "rung \(rung + 1)/\(plan.rungs.count) candidate \(candidate + 1)/\(candidates.count) "
+                + "fold \(fold + 1)/\(plan.rungs[rung].folds)"
+        case .refining(let round, let label, let epochs, let split, let fold):
+            self.epochs = epochs
+            position = "refinement round \(round) \(label) split \(split + 1) fold \(fold + 1)"
         case .training(.batch(let epoch, let step, let steps, _)):
             guard mode == .bar else { return }
             let now = Date()
@@ -192,7 +222,7 @@ final class TuneProgress {
             let done = (Double(epoch - 1) + Double(step) / Double(steps)) / Double(epochs)
             let filled = min(width, Int(Double(width) * done))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = "\r\u{1B}[2K\(position) fold \(current.fold + 1)/\(plan.rungs[current.rung].folds) "
+            let line = "\r\u{1B}[2K\(position) "
                 + "epoch \(epoch)/\(epochs) \(bar) | \(Self.clock(now.timeIntervalSince(started))) of \(Self.clock(budget))"
             FileHandle.standardError.write(Data(line.utf8))
         case .training:
@@ -216,26 +246,46 @@ final class TuneProgress {
                 ]).jsonText)
                 fflush(nil)
             }
+        case .refined(let entry):
+            let summary = entry.completed
+                ? String(format: "accuracy %.4f ± %.4f over %d folds", entry.mean, entry.std, entry.accuracies.count)
+                : "dropped by the budget after \(entry.accuracies.count) folds"
+            if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            printError("refinement round \(entry.round): \(entry.label): \(summary), \(String(format: "%.1f", entry.seconds)) s")
+            if mode == .json {
+                print(JSONValue.object([
+                    "event": .string("refinement"), "round": .number(Double(entry.round)),
+                    "candidate": .number(Double(entry.candidate + 1)), "changes": .array(entry.changes.map { .string($0.label) }),
+                    "accuracy": .number(entry.mean), "std": .number(entry.std),
+                    "fold_accuracies": .array(entry.accuracies.map { .number($0) }), "completed": .bool(entry.completed),
+                    "seconds": .number(entry.seconds),
+                ]).jsonText)
+                fflush(nil)
+            }
         }
     }
 
-    /// Prints the choice (standard error; the table on standard output without --json).
-    func chose(_ winner: TuningCandidate, result: RungResult, search: TuningResult) {
+    /// Prints the choice (standard error; the tables on standard output without --json).
+    func chose(_ search: TuningResult) {
+        let accuracies = search.recipeAccuracies
         printError(
-            "chose candidate \(winner.index + 1) (\(winner.label)): accuracy \(MeanStd(result.accuracies).formatted) at rung \(result.rung + 1); "
+            "chose \(search.recipeLabel): accuracy \(MeanStd(accuracies).formatted) over \(accuracies.count) held-out folds; "
                 + "search \(String(format: "%.1f", search.seconds)) s\(search.budgetBound ? " (the budget dropped some candidates)" : ""); training the final model")
         guard mode != .json else { return }
         for (index, candidate) in search.candidates.enumerated() {
             let record = search.outcome.records[index]
-            let rungs = record.results.map { $0.completed ? String(format: "%.3f", $0.mean) : "dropped" }.joined(separator: " → ")
+            let rungs = candidate.duplicateOf.map { "= \($0 + 1)" }
+                ?? record.results.map { $0.completed ? String(format: "%.3f", $0.mean) : "dropped" }.joined(separator: " → ")
             let number = String(index + 1), outcome = record.outcome.rawValue
             print(String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + outcome
                 + String(repeating: " ", count: max(0, 9 - outcome.count)) + "  " + candidate.label + "  " + rungs)
         }
-    }
-
-    private var position: String {
-        "rung \(current.rung + 1)/\(plan.rungs.count) candidate \(current.candidate + 1)/\(candidates.count)"
+        guard let refinement = search.refinement else { return }
+        print("refinement (\(search.splits) fold splits × \(search.folds) folds):")
+        for entry in refinement.entries {
+            let score = entry.completed ? String(format: "%.4f ± %.4f", entry.mean, entry.std) : "dropped"
+            print("  round \(entry.round)  \(entry.chosen ? "chosen " : "       ")  \(entry.label)  \(score)")
+        }
     }
 
     /// `4m05s` or `42s`.
