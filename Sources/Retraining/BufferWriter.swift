@@ -80,18 +80,33 @@ final class BufferWriter: @unchecked Sendable {
     }
 
     /// Takes the directory's lock, so that no second buffer (in this process or another) writes it.
+    ///
+    /// A lock that is busy is tried again for up to `lockPatience`: a child process that this
+    /// process is starting holds a copy of every descriptor, the lock's included, from the fork
+    /// until its exec closes them (`O_CLOEXEC`), so a buffer closed and reopened while any thread
+    /// spawns a process can find its own released lock still held for that moment. (CI saw it:
+    /// four reopen tests refused while the end-to-end tests started processes beside them.)
     /// - Throws: `RetrainingError(.io)` when another buffer holds it.
     func takeLock() throws {
         let path = directory + "/.lock"
         let fd = try POSIX.open(path, O_RDWR | O_CREAT)
-        do {
-            try POSIX.call("lock \(path)") { flock(fd, LOCK_EX | LOCK_NB) }
-        } catch {
+        let deadline = ContinuousClock.now + Self.lockPatience
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR || (code == EWOULDBLOCK && ContinuousClock.now < deadline) {
+                if code == EWOULDBLOCK { usleep(5_000) }
+                continue
+            }
             POSIX.close(fd)
-            throw RetrainingError(.io, "the labelled buffer \(directory) is in use by another buffer", cause: error as? RetrainingError)
+            throw RetrainingError(
+                .io, "the labelled buffer \(directory) is in use by another buffer",
+                cause: RetrainingError(.io, "cannot lock \(path)", cause: POSIX.Errno(code: code)))
         }
         lockFD = fd
     }
+
+    /// How long a busy lock is tried again before the buffer is refused as in use.
+    static let lockPatience: Duration = .seconds(5)
 
     /// Releases the directory's lock.
     func releaseLock() {
