@@ -1,7 +1,8 @@
 /// Advances many streams' states together: at each timestep the states with input left are
-/// stacked into matrices and every layer's gates are computed with two `sgemm` calls
-/// (`X·W_ihᵀ` and `H·W_hhᵀ`) instead of one matrix–vector product per stream, so the weights
-/// are read once per timestep for the whole batch.
+/// stacked into matrices and every layer's gates are computed with matrix products over the
+/// rows (`X·W_ihᵀ` and `H·W_hhᵀ`: on AVX-512 one fused kernel that keeps the gates in registers
+/// through the cell update, on AVX2 two `sgemm` calls) instead of one matrix–vector product per
+/// stream, so the weights are read once per timestep for the whole batch.
 ///
 /// The step is the single-stream step on rows: each state's `h` and `c` are gathered into a row
 /// (`LSTMState.gather`), the cell update is the same kernel (`lstmCellIFGO`), the end of each
@@ -13,8 +14,9 @@
 /// An ensemble steps every member on its own row matrices (the members' states are gathered and
 /// scattered like member 0's) and labels with `LSTMModel.classify`, the members' mean.
 ///
-/// Owned by one thread; its buffers grow to the largest batch seen and are then reused, so a
-/// steady stream of batches allocates nothing.
+/// Owned by one thread; its row matrices grow to the largest batch seen and are then reused. Each
+/// batch allocates only its small index arrays (row order, inputs, lengths, states: one entry
+/// per stream), not per timestep.
 public final class BatchStepper {
     /// One stream's work: its state and `timesteps` raw timesteps at `input` (T × C).
     public struct Request {
@@ -189,7 +191,7 @@ public final class BatchStepper {
 
 extension LSTMModel {
     /// One timestep of one layer for `rows` stacked states:
-    /// `gates = b + X·W_ihᵀ + H·W_hhᵀ` (two `sgemm`s), then the cell update of every row.
+    /// `gates = b + X·W_ihᵀ + H·W_hhᵀ`, then the cell update of every row.
     /// - Parameters:
     ///   - input: [rows, N_in] the layer's input (scaled values, or the layer below's new `h`).
     ///   - hidden: [rows, Hp] `h`, replaced by `h'`.
@@ -204,7 +206,7 @@ extension LSTMModel {
         let bias = stepPlan.layers[layer].bias
         // On the AVX-512 path one fused kernel keeps each row's gates in registers from the
         // products to the cell update (bench e2e's engine ceiling on a Zen 5, 1,000 streams T=10:
-        // 62% -> 78-81% of the sgemm rate); same bits as the unfused AVX-512 path it
+        // 62% -> 75-78% of the sgemm rate); same bits as the unfused AVX-512 path it
         // replaced (bias, two register-blocked products, the cell kernel).
         if ComputePath.avx512Kernels {
             packed.inputWeights.withUnsafeBufferPointer { wx in
