@@ -11,8 +11,11 @@ extension Trainer {
     /// Members run in parallel on `P = min(N, threads)` threads of their own, each with
     /// `threads / P` batch threads; thread `w` trains members `w, w + P, …` in turn. Each member's
     /// model depends only on its seed and thread count, so the file depends on the recipe (seed and
-    /// threads included), never on timing. Member 0's events reach `progress` (on the calling
-    /// thread); the others train silently.
+    /// threads included), never on timing. The calling thread is worker 0: the events of the
+    /// members it trains (0, P, 2P, …) reach `progress`, each member's preceded by
+    /// `.member(index:count:)` (member 0's right after its `.started`, which stands for the whole
+    /// ensemble; the other members' `.started` are dropped); the other
+    /// workers' members train silently beside them.
     ///
     /// The result's validation metrics are the ensemble's (the mean of the members' probabilities,
     /// as `LSTMModel` computes them), its `history` member 0's, and `members` holds every member's
@@ -37,12 +40,19 @@ extension Trainer {
         let outcomes = Mutex<[Int: Result<TrainingResult, TrainingError>]>([:])
         let work: @Sendable (Int, (TrainingEvent) -> Void) -> Void = { worker, events in
             for index in stride(from: worker, to: count, by: workers) {
+                if index != 0 { events(.member(index: index, count: count)) }
                 let outcome: Result<TrainingResult, TrainingError>
                 do {
                     outcome = .success(
                         try trainers[index].trainMember(
                             dataset, validation: validation, provenance: provenance, warmStart: warmStart?.member(index),
-                            splitSeed: splitSeed, progress: index == 0 ? events : { _ in }))
+                            splitSeed: splitSeed,
+                            progress: { event in
+                                guard case .started = event else { return events(event) }
+                                guard index == 0 else { return }
+                                events(event)
+                                events(.member(index: 0, count: count))
+                            }))
                 } catch let error as TrainingError {
                     outcome = .failure(error)
                 } catch {

@@ -12,6 +12,11 @@ public enum TrainingEvent: Sendable {
     /// A problem found while training, e.g. training accuracy still near chance after
     /// `ChanceCheck.epoch` epochs; also kept in `TrainingResult.warnings`.
     case warning(epoch: Int, message: String)
+    /// An ensemble's member `index` (0-based, of `count`) starts training; the `batch`, `epoch`
+    /// and `warning` events up to the next `member` event are its own. Members trained on
+    /// other threads at the same time report nothing (their results are in
+    /// `TrainingResult.members`), so the events cover the whole run's wall time.
+    case member(index: Int, count: Int)
 }
 
 /// The shape of a training run, known before the first epoch.

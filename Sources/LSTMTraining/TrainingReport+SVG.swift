@@ -37,13 +37,40 @@ extension TrainingReport {
             title: "Learning rate per epoch", yLabel: "learning rate", epochs: numbers,
             series: [Series(name: "learning rate", color: Self.purple, values: epochs.map(\.learningRate))],
             bestEpoch: history.markedEpoch, logScale: .whenWide)
-        return [loss, accuracy, learningRate].map { chart in
+        var charts = [loss, accuracy, learningRate]
+        if members.count > 1 { charts.append(memberChart()) }
+        return charts.map { chart in
             var chart = chart
             let present = chart.series.filter { $0.values.contains { $0?.isFinite == true } }
             if !present.isEmpty { chart.series = present }
             return chart
         }
     }
+
+    /// One line per ensemble member: validation accuracy, or training loss (log scale) when no
+    /// member has validation data. Members stop early at different epochs; a shorter one ends
+    /// where it stopped.
+    func memberChart() -> LineChart {
+        let validated = members.contains { $0.epochs.contains { $0.validationAccuracy?.isFinite == true } }
+        let longest = members.map(\.epochs.count).max() ?? 0
+        let series = members.enumerated().map { index, member in
+            let values = member.epochs.map { validated ? $0.validationAccuracy : $0.trainLoss }
+            return Series(
+                name: "member \(index + 1)", color: Self.palette[index % Self.palette.count],
+                dashed: index >= Self.palette.count, values: values + [Double?](repeating: nil, count: longest - values.count))
+        }
+        return validated
+            ? LineChart(
+                title: "Validation accuracy per epoch, every ensemble member", yLabel: "validation accuracy",
+                epochs: Array(1...max(1, longest)), series: series, bounds: 0...1)
+            : LineChart(
+                title: "Training loss per epoch, every ensemble member (no validation data)", yLabel: "train loss",
+                epochs: Array(1...max(1, longest)), series: series, bounds: 0...Double.greatestFiniteMagnitude,
+                logScale: .always)
+    }
+
+    /// Member colours, in order (then again, dashed).
+    static let palette = [blue, orange, green, purple, "#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22", grey]
 
     static let blue = "#1f77b4"
     static let orange = "#ff7f0e"

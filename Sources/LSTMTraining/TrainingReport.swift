@@ -24,6 +24,9 @@ public struct TrainingReport: Sendable {
     public var data: DataSummary?
     /// The `lstmctl tune` search that chose the recipe, shown beside the summary (nil for `train`).
     public var search: TuningResult? = nil
+    /// Every ensemble member's history, member 0 first (empty for a single model). `history` is
+    /// member 0's; these add a chart of every member's curve.
+    public var members: [TrainingHistory] = []
 
     /// Creates a report.
     ///
@@ -158,6 +161,10 @@ public struct TrainingReport: Sendable {
 
     private func curvesSection() -> String {
         var html = "<section id=\"curves\">\n<h2>Training curves</h2>\n"
+        if members.count > 1 {
+            html += "<p class=\"note\">An ensemble of \(members.count) members: the first charts and the epoch table "
+                + "are member 1's; the last chart shows every member.</p>\n"
+        }
         for chart in lineCharts() {
             html += "<figure>\n\(chart.svg())\n<figcaption>\(Self.escape(chart.title))</figcaption>\n</figure>\n"
         }

@@ -59,6 +59,49 @@ struct EnsembleTrainingTests {
         #expect(result.model.provenance["recipe"]?["ensemble"]?.stringValue == "3")
     }
 
+    /// The calling thread trains members 0, P, 2P, … (P = min(members, threads)); their events
+    /// reach the caller in turn, each member's after a `member` event, so progress covers the
+    /// whole run instead of stopping when member 0 is done.
+    @Test("progress reports every member the calling thread trains, each after a member event", arguments: [1, 2])
+    func progressCoversEveryMemberOfTheCallingThread(threads: Int) throws {
+        let data = toyDataset(samples: 24)
+        var configuration = recipe(ensemble: 3, threads: threads)
+        configuration.epochs = 2
+        var log: [String] = []
+        let result = try Trainer(configuration: configuration).train(data) { event in
+            switch event {
+            case .started(let plan): log.append("started \(plan.ensemble)")
+            case .member(let index, let count): log.append("member \(index)/\(count)")
+            case .epoch(let record, _): log.append("epoch \(record.epoch)")
+            case .batch, .warning: break
+            }
+        }
+        let members = threads == 1 ? [0, 1, 2] : [0, 2]
+        let expected = ["started 3"] + members.flatMap { ["member \($0)/3", "epoch 1", "epoch 2"] }
+        #expect(log == expected)
+        #expect(result.members.count == 3 && result.members.allSatisfy { $0.history.epochs.count == 2 })
+    }
+
+    @Test("an ensemble's report charts every member's curve; a single model's has no member chart")
+    func reportChartsEveryMember() throws {
+        let data = toyDataset(samples: 24)
+        var configuration = recipe(ensemble: 3, threads: 1)
+        configuration.epochs = 2
+        let result = try Trainer(configuration: configuration).train(data)
+        var report = TrainingReport(title: "t", history: result.history, classNames: ["a", "b"])
+        #expect(report.lineCharts().count == 3)
+        report.members = result.members.map(\.history)
+        let charts = report.lineCharts()
+        #expect(charts.count == 4)
+        let chart = try #require(charts.last)
+        #expect(chart.series.map(\.name) == ["member 1", "member 2", "member 3"])
+        #expect(chart.title.hasPrefix("Validation accuracy"))
+        #expect(chart.series[2].values.compactMap { $0 } == result.members[2].history.epochs.compactMap(\.validationAccuracy))
+        let page = report.html()
+        #expect(page.contains("An ensemble of 3 members"))
+        #expect(page.contains(">member 3<"))
+    }
+
     @Test("ensemble 1 is the single model; the recipe JSON leaves the default out")
     func ensembleOneIsTheSingleModel() throws {
         let data = toyDataset(samples: 24)

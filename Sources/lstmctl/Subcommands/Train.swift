@@ -118,10 +118,12 @@ struct Train: ParsableCommand {
         if let weights = plan.classWeights {
             notes.append("Class weights: " + zip(plan.classNames, weights).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
         }
-        return TrainingReport(
+        var report = TrainingReport(
             title: title, settings: configuration.settings, history: result.history, classNames: plan.classNames,
             countsBefore: plan.countsBefore, countsAfter: plan.countsAfter, validation: result.validation, notes: notes,
             data: plan.data)
+        report.members = result.members.map(\.history)
+        return report
     }
 }
 

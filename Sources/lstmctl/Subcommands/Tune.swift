@@ -186,6 +186,8 @@ final class TuneProgress {
     private var candidates: [TuningCandidate] = []
     private var plan = HalvingPlan(rungs: [.init(epochs: 1, folds: 1)], reduction: 2)
     private var position = ""
+    /// ` member 2/3` while an ensemble candidate's member trains, else empty.
+    private var member = ""
     private var epochs = 1
     private var lastDraw = Date.distantPast
 
@@ -208,11 +210,15 @@ final class TuneProgress {
             for note in notes { printError("note: \(note)") }
         case .fold(let candidate, let rung, let fold):
             epochs = plan.rungs[rung].epochs
+            member = ""
             position = "rung \(rung + 1)/\(plan.rungs.count) candidate \(candidate + 1)/\(candidates.count) "
                 + "fold \(fold + 1)/\(plan.rungs[rung].folds)"
         case .refining(let round, let label, let epochs, let split, let fold):
             self.epochs = epochs
+            member = ""
             position = "refinement round \(round) \(label) split \(split + 1) fold \(fold + 1)"
+        case .training(.member(let index, let count)):
+            member = " member \(index + 1)/\(count)"
         case .training(.batch(let epoch, let step, let steps, _)):
             guard mode == .bar else { return }
             let now = Date()
@@ -222,7 +228,7 @@ final class TuneProgress {
             let done = (Double(epoch - 1) + Double(step) / Double(steps)) / Double(epochs)
             let filled = min(width, Int(Double(width) * done))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = "\r\u{1B}[2K\(position) "
+            let line = "\r\u{1B}[2K\(position)\(member) "
                 + "epoch \(epoch)/\(epochs) \(bar) | \(Self.clock(now.timeIntervalSince(started))) of \(Self.clock(budget))"
             FileHandle.standardError.write(Data(line.utf8))
         case .training:

@@ -26,8 +26,13 @@ final class TrainingProgress {
         json ? .json : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
     }
 
-    /// `fold 2/5 ` during cross-validation, else empty.
-    private var prefix: String { fold.map { "fold \($0.number)/\($0.count) " } ?? "" }
+    /// The ensemble member being trained (1-based for display), or nil for a single model.
+    private var member: (number: Int, count: Int)?
+
+    /// `fold 2/5 member 3/5 ` during cross-validation of an ensemble, else the parts that apply.
+    private var prefix: String {
+        (fold.map { "fold \($0.number)/\($0.count) " } ?? "") + (member.map { "member \($0.number)/\($0.count) " } ?? "")
+    }
 
     /// `26 samples`, or `26 → 40 samples after oversample` when balancing changed the count.
     static func sampleCount(_ plan: TrainingPlan) -> String {
@@ -44,6 +49,7 @@ final class TrainingProgress {
             epochs = plan.epochs
             last = nil  // a new run (or fold) starts without a previous epoch
             epochSeconds = []
+            member = nil
             let counts = zip(plan.classNames, zip(plan.countsBefore, plan.countsAfter))
                 .map { "\($0)=\($1.0)→\($1.1)" }.joined(separator: " ")
             switch mode {
@@ -69,7 +75,8 @@ final class TrainingProgress {
                     "\(prefix)training on \(Self.sampleCount(plan)) (validation \(plan.validationSamples)), \(plan.parameters) parameters, \(plan.stepsPerEpoch) steps per epoch")
                 if plan.ensemble > 1 {
                     printError(
-                        "\(prefix)ensemble of \(plan.ensemble) members trained in parallel where threads allow; progress shows member 0")
+                        "\(prefix)ensemble of \(plan.ensemble) members trained in parallel where threads allow; "
+                            + "progress shows the members the first thread trains, one after another")
                 }
                 printError("\(prefix)class counts before → after balancing: \(counts)")
                 if !plan.preprocessing.isIdentity {
@@ -98,6 +105,14 @@ final class TrainingProgress {
             FileHandle.standardError.write(Data(line.utf8))
         case .warning(let epoch, let message):
             warned(epoch: epoch, message: message)
+        case .member(let index, let count):
+            member = (index + 1, count)
+            last = nil
+            epochSeconds = []
+            epochStarted = Date()
+            if mode == .json {
+                emit(["event": .string("member"), "member": .number(Double(index)), "members": .number(Double(count))])
+            }
         case .epoch(let record, let improved):
             last = record
             epochStarted = Date()
@@ -105,6 +120,7 @@ final class TrainingProgress {
             switch mode {
             case .json:
                 var object: [String: JSONValue] = ["event": .string("epoch"), "improved": .bool(improved)]
+                if let member { object["member"] = .number(Double(member.number - 1)) }
                 if case .object(let fields) = record.json { object.merge(fields) { $1 } }
                 emit(object)
             case .bar, .lines:
@@ -130,7 +146,9 @@ final class TrainingProgress {
     func warned(epoch: Int, message: String) {
         switch mode {
         case .json:
-            emit(["event": .string("warning"), "epoch": .number(Double(epoch)), "message": .string(message)])
+            var object: [String: JSONValue] = ["event": .string("warning"), "epoch": .number(Double(epoch)), "message": .string(message)]
+            if let member { object["member"] = .number(Double(member.number - 1)) }
+            emit(object)
         case .bar:
             FileHandle.standardError.write(Data(("\r\u{1B}[2K\(prefix)warning: \(message)\n").utf8))
         case .lines:
