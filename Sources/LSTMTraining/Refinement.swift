@@ -53,9 +53,10 @@ public struct RefinementEntry: Sendable, Equatable {
 ///
 /// Round 0 re-scores the finalists on every split and keeps the best mean (ties within
 /// `tolerance` → the cheaper model to stream). Round r ≥ 1 tries each change not adopted yet on
-/// the current recipe and adopts the best one whose mean beats the current recipe's by more
-/// than the standard error of their per-fold differences (both ran on the same folds), so a
-/// change is not kept on noise alone; the stage ends when no change does, or the budget runs
+/// the current recipe and adopts the best one whose mean beats the current recipe's
+/// significantly (``improves(_:over:comparisons:)``: by more than 1.645–2.128 standard errors of
+/// their per-fold differences, both having run on the same folds), so a change is not kept on
+/// noise alone; the stage ends when no change does, or the budget runs
 /// out. A pure function of the changes, an evaluation closure and a clock.
 ///
 /// Budget: before every fold training, the rest of the recipe's folds plus the final training of
@@ -226,7 +227,9 @@ public struct Refinement {
                 if entry.completed { tried.append(entries.count - 1) }
                 if budgetBound { break }
             }
-            let improving = tried.filter { improves(entries[$0].accuracies, over: entries[best].accuracies) }
+            let improving = tried.filter {
+                improves(entries[$0].accuracies, over: entries[best].accuracies, comparisons: tried.count)
+            }
             guard let next = improving.min(by: { better($0, than: $1) }) else { break }
             entries[next].chosen = true
             adopted.insert(entries[next].changes.last!.key)
@@ -238,14 +241,33 @@ public struct Refinement {
             finalEstimate: finalSeconds(entries[best].configuration, rate: rates[best]))
     }
 
-    /// Whether accuracies `a` beat `b` (the same folds, in the same order) by more than the
-    /// standard error of their differences, and by more than `tolerance`.
-    public func improves(_ a: [Double], over b: [Double]) -> Bool {
+    /// Whether accuracies `a` beat `b` (the same folds, in the same order) significantly: their
+    /// mean paired difference exceeds `tolerance` and `z` standard errors of the differences,
+    /// where `z` is the one-sided 5% critical value of a normal distribution, Bonferroni-corrected
+    /// for the `comparisons` changes scored against `b` in the round (`criticalValue`: 1.645 for
+    /// one, 1.960 for two, 2.128 for three).
+    ///
+    /// The round adopts the best of its changes, so the bar must hold for the largest of several
+    /// noisy differences: with one standard error as the bar, a round of three changes that do
+    /// nothing would adopt one 40% of the time (1 − 0.841³); with this bar, 5%.
+    public func improves(_ a: [Double], over b: [Double], comparisons: Int = 1) -> Bool {
         precondition(a.count == b.count && !a.isEmpty, "paired folds")
         let differences = zip(a, b).map { $0 - $1 }
         let n = Double(differences.count)
         let mean = differences.reduce(0, +) / n
         let variance = differences.count > 1 ? differences.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1) : 0
-        return mean > tolerance && mean > (variance / n).squareRoot()
+        return mean > tolerance && mean > Self.criticalValue(comparisons: comparisons) * (variance / n).squareRoot()
+    }
+
+    /// `z` with P(Z > z) = 0.05 / `comparisons` for a standard normal Z (bisection on `erfc`,
+    /// to 1e-12).
+    public static func criticalValue(comparisons: Int) -> Double {
+        let tail = 0.05 / Double(max(1, comparisons))
+        var (low, high) = (0.0, 40.0)
+        for _ in 0..<100 {
+            let middle = (low + high) / 2
+            if 0.5 * erfc(middle / 2.0.squareRoot()) > tail { low = middle } else { high = middle }
+        }
+        return (low + high) / 2
     }
 }

@@ -244,6 +244,33 @@ struct TuningRefinementTests {
         }
     }
 
+    @Test func theBarIsTheBonferroniCorrectedOneSidedFivePercentCriticalValue() {
+        // Closed form: Φ⁻¹(0.95), Φ⁻¹(0.975), Φ⁻¹(1 − 0.05/3).
+        #expect(abs(Refinement.criticalValue(comparisons: 1) - 1.6448536269514722) < 1e-9)
+        #expect(abs(Refinement.criticalValue(comparisons: 2) - 1.959963984540054) < 1e-9)
+        #expect(abs(Refinement.criticalValue(comparisons: 3) - 2.128045234184984) < 1e-9)
+        #expect(Refinement.criticalValue(comparisons: 0) == Refinement.criticalValue(comparisons: 1))
+    }
+
+    @Test func aGainOfTwoFoldsInFifteenIsNoise() {
+        let stage = Refinement(
+            changes: [], splits: 3, folds: 5, budget: 1, foldSamples: 1, finalSamples: 1,
+            measure: { _ in (1, 1, StreamingCost(bidirectional: false, flopsPerStep: 1)) })
+        // A BasicMotions tune's round 1 (8 held-out samples a fold): time_warp fixed one error
+        // on two of 15 folds: mean +0.0167, standard error 0.0115, z = 1.46.
+        let base = [1, 1, 1, 1, 1, 0.875, 1, 1, 1, 1, 1, 1, 1, 1, 0.875]
+        let changed = [Double](repeating: 1, count: 15)
+        #expect(!stage.improves(changed, over: base, comparisons: 1))
+        #expect(!stage.improves(changed, over: base, comparisons: 3))
+        // Three of 15 folds: z = 1.87, significant alone, not as the best of two or three.
+        let worse = [1, 1, 1, 0.875, 1, 0.875, 1, 1, 1, 1, 1, 1, 1, 1, 0.875]
+        #expect(stage.improves(changed, over: worse, comparisons: 1))
+        #expect(!stage.improves(changed, over: worse, comparisons: 2))
+        #expect(!stage.improves(changed, over: worse, comparisons: 3))
+        // Four of 15: z = 2.26, significant as the best of three.
+        #expect(stage.improves(changed, over: worse.enumerated().map { $0.offset == 0 ? 0.875 : $0.element }, comparisons: 3))
+    }
+
     @Test func improvementNeedsMoreThanTheStandardErrorOfThePairedDifferences() {
         let stage = Refinement(
             changes: [], splits: 1, folds: 4, budget: 1, foldSamples: 1, finalSamples: 1,
