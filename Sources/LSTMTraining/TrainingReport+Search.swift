@@ -53,7 +53,8 @@ extension TrainingReport {
     func refinementTable(_ refinement: Refinement.Outcome, search: TuningResult) -> String {
         var html = "<h3>Refinement</h3>\n<p class=\"hint\">With the budget left: the finalists (round 0), then one change at a "
             + "time to the best recipe, each cross-validated on \(search.splits) fold splits of \(search.folds) folds; a change is "
-            + "adopted when its mean beats the current recipe's by more than the standard error of their per-fold differences"
+            + "adopted when its gain over the current recipe is significant (one-sided 5%, corrected for the changes scored in "
+            + "the round: more than 1.645, 1.960 or 2.128 standard errors of their per-fold differences for 1, 2 or 3 changes)"
             + (refinement.budgetBound ? "; the budget stopped the stage" : "") + ".</p>\n"
         html += "<table class=\"numbers\">\n<thead><tr><th>Round</th><th>Recipe</th><th>Accuracy</th><th>Folds</th>"
             + "<th>Seconds</th><th>Chosen</th></tr></thead>\n<tbody>\n"

@@ -21,7 +21,9 @@ struct Tune: ParsableCommand {
             Stage 2, refinement, with the budget left: the finalists are cross-validated again on \
             --splits fold splits (default 3) and the best mean is kept; then one change at a time \
             (ensemble 5, hidden size 64, time warp 0.5) is scored the same way and adopted only when it beats \
-            the current recipe by more than the standard error of their per-fold differences. \
+            the current recipe significantly: by more than 1.645 (one change scored), 1.960 (two) or 2.128 \
+            (three) standard errors of their per-fold differences, the one-sided 5% bar corrected for the \
+            changes compared. \
             The final recipe is trained on all of --train and written with both tables in its report and \
             provenance. \
             The budget covers the search and the final training: the clock is checked before every fold \
