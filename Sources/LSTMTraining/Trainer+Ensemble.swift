@@ -14,8 +14,8 @@ extension Trainer {
     /// threads included), never on timing. The calling thread is worker 0: the events of the
     /// members it trains (0, P, 2P, …) reach `progress`, each member's preceded by
     /// `.member(index:count:)` (member 0's right after its `.started`, which stands for the whole
-    /// ensemble; the other members' `.started` are dropped); the other
-    /// workers' members train silently beside them.
+    /// ensemble; the other members' `.started` are dropped). The other workers' members train
+    /// silently beside them.
     ///
     /// The result's validation metrics are the ensemble's (the mean of the members' probabilities,
     /// as `LSTMModel` computes them), its `history` member 0's, and `members` holds every member's
