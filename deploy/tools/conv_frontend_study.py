@@ -7,27 +7,20 @@ Models: A = the JapaneseVowels tune winner W re-implemented (BiLSTM 32 + attenti
 two causal Conv1d(64, k5) + BatchNorm + ReLU before A (nobn: without BatchNorm; w: 128 filters);
 C = LSTM-FCN (an FCN branch beside A); D = deploy/tools/fcn_baseline.py's FCN with W's optimiser.
 python conv_frontend_study.py --model A|B1|B2|B1nobn|C|D --mode cv --fold-seed 0 --seed 1 --epochs 100
-python study.py --model A --mode test --seed 1 --epochs 100
+python conv_frontend_study.py --model A --mode test --seed 1 --epochs 100
 Prints one JSON line per fold (cv) or per run (test); accuracies also at checkpoint epochs
 (ReduceLROnPlateau on training loss does not depend on the total number of epochs, so the
 checkpoint at epoch e equals a run of e epochs with the same seed)."""
-import argparse, json, sys, time
-import os
+import argparse, json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import numpy as np, torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from lstmd.datasets import read_dataset
+from fcn_baseline import FCNFeatures, tensors  # this directory; the same data handling and FCN
 
 torch.set_num_threads(1)
 L = 29
-
-def tensors(samples, mean, std):
-    n, c = len(samples), samples[0].shape[1]
-    x = np.zeros((n, c, L), np.float32); m = np.zeros((n, 1, L), np.float32)
-    for i, s in enumerate(samples):
-        t = s.shape[0]; x[i, :, :t] = ((s - mean) / std).T; m[i, 0, :t] = 1
-    return torch.from_numpy(x), torch.from_numpy(m)
 
 class AttnLSTM(nn.Module):
     """BiLSTM (packed, so the backward direction starts at each sample's own end) + attention pooling."""
@@ -55,18 +48,6 @@ class CausalConv(nn.Module):
         x = nn.functional.pad(x * mask, (self.k - 1, 0))
         return torch.relu(self.bn(self.conv(x))) * mask
 
-class FCNBranch(nn.Module):
-    def __init__(self, cin):
-        super().__init__()
-        blocks, w = [], cin
-        for f, k in ((128, 8), (256, 5), (128, 3)):
-            blocks.append(nn.Sequential(nn.Conv1d(w, f, k, padding="same"), nn.BatchNorm1d(f), nn.ReLU())); w = f
-        self.blocks = nn.ModuleList(blocks); self.dim = w
-    def forward(self, x, mask):
-        h = x * mask
-        for b in self.blocks: h = b(h) * mask
-        return h.sum(2) / mask.sum(2)
-
 class Net(nn.Module):
     def __init__(self, kind, cin, classes):
         super().__init__()
@@ -81,7 +62,7 @@ class Net(nn.Module):
         else:
             cin_lstm = cin
         self.lstm = AttnLSTM(cin_lstm) if kind != "D" else None
-        self.fcn = FCNBranch(cin) if kind in ("C", "D") else None
+        self.fcn = FCNFeatures(cin) if kind in ("C", "D") else None
         dim = (self.lstm.dim if self.lstm else 0) + (self.fcn.dim if self.fcn else 0)
         self.drop = nn.Dropout(0.2 if kind != "D" else 0.0)
         self.out = nn.Linear(dim, classes)
@@ -104,13 +85,13 @@ def augment(x, mask, gen):
     x = x * (s * scale + (1 - s))
     return x * mask
 
-def train_eval(kind, tr_s, tr_y, ev_s, ev_y, seed, epochs, checkpoints, aug=True):
+def train_eval(kind, classes, tr_s, tr_y, ev_s, ev_y, seed, epochs, checkpoints, aug=True):
     torch.manual_seed(seed); np.random.seed(seed)
     gen = torch.Generator().manual_seed(seed + 1000)
     st = np.concatenate(tr_s).astype(np.float64); mean, std = st.mean(0), st.std(0); std[std == 0] = 1
-    xtr, mtr = tensors(tr_s, mean, std); xev, mev = tensors(ev_s, mean, std)
+    xtr, mtr = tensors(tr_s, mean, std, L); xev, mev = tensors(ev_s, mean, std, L)
     ytr = torch.tensor(tr_y); yev = np.array(ev_y)
-    model = Net(kind, xtr.shape[1], int(max(tr_y)) + 1 if False else 9)
+    model = Net(kind, xtr.shape[1], classes)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=10, min_lr=1e-5)
     lf = nn.CrossEntropyLoss(); n = len(ytr); res = {}
@@ -138,7 +119,7 @@ def folds(y, k, seed):
     for c in np.unique(y):
         idx = np.nonzero(y == c)[0]; rng.shuffle(idx)
         for j, i in enumerate(idx): f[i] = j % k
-    # rotate class-wise starting fold so folds are balanced in size
+    # each class is dealt round-robin from fold 0, so the low folds can hold one sample more
     return f
 
 if __name__ == "__main__":
@@ -147,6 +128,7 @@ if __name__ == "__main__":
     ap.add_argument("--fold-seed", type=int, default=0); ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=100); ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--noaug", action="store_true")
+    ap.add_argument("--probs-dir", default=".", help="where test mode saves its probabilities (.npy)")
     a = ap.parse_args()
     ds = os.environ.get("LSTMD_DATASETS", "/tmp/ds")
     tr = read_dataset(os.path.join(ds, "JapaneseVowels_TRAIN.ts")); te = read_dataset(os.path.join(ds, "JapaneseVowels_TEST.ts"))
@@ -156,11 +138,11 @@ if __name__ == "__main__":
         f = folds(tr.labels, 5, a.fold_seed)
         for k in [int(v) for v in a.folds.split(",")]:
             tri = np.nonzero(f != k)[0]; evi = np.nonzero(f == k)[0]
-            res, _ = train_eval(a.model, [tr.samples[i] for i in tri], [tr.labels[i] for i in tri],
+            res, _ = train_eval(a.model, len(tr.classes), [tr.samples[i] for i in tri], [tr.labels[i] for i in tri],
                                 [tr.samples[i] for i in evi], [tr.labels[i] for i in evi], a.seed, a.epochs, cps, not a.noaug)
             print(json.dumps({"model": a.model, "mode": "cv", "fold_seed": a.fold_seed, "fold": k, "n_eval": len(evi),
                               "seed": a.seed, "aug": not a.noaug, "res": res}), flush=True)
     else:
-        res, probs = train_eval(a.model, tr.samples, tr.labels, te.samples, te.labels, a.seed, a.epochs, cps, not a.noaug)
-        np.save(f"/tmp/archstudy/probs_{a.model}_s{a.seed}_e{a.epochs}.npy", probs)
+        res, probs = train_eval(a.model, len(tr.classes), tr.samples, tr.labels, te.samples, te.labels, a.seed, a.epochs, cps, not a.noaug)
+        np.save(os.path.join(a.probs_dir, f"probs_{a.model}_s{a.seed}_e{a.epochs}.npy"), probs)
         print(json.dumps({"model": a.model, "mode": "test", "seed": a.seed, "aug": not a.noaug, "res": res}), flush=True)

@@ -41,8 +41,11 @@ from lstmd.datasets import read_dataset  # noqa: E402
 warnings.filterwarnings("ignore", message="Using padding='same'")
 
 
-class FCN(nn.Module):
-    def __init__(self, channels: int, classes: int):
+class FCNFeatures(nn.Module):
+    """The FCN without its class layer: three convolution blocks and masked average pooling
+    (also the FCN branch of deploy/tools/conv_frontend_study.py)."""
+
+    def __init__(self, channels: int):
         super().__init__()
         blocks = []
         width = channels
@@ -51,7 +54,7 @@ class FCN(nn.Module):
                                         nn.BatchNorm1d(filters), nn.ReLU()))
             width = filters
         self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Linear(width, classes)
+        self.dim = width
 
     def forward(self, x, mask):
         # x: [B, C, T], mask: [B, 1, T] (1 on a sample's own timesteps). Zeroing the padded steps
@@ -60,8 +63,17 @@ class FCN(nn.Module):
         h = x * mask
         for block in self.blocks:
             h = block(h) * mask
-        pooled = h.sum(dim=2) / mask.sum(dim=2)
-        return self.out(pooled)
+        return h.sum(dim=2) / mask.sum(dim=2)
+
+
+class FCN(nn.Module):
+    def __init__(self, channels: int, classes: int):
+        super().__init__()
+        self.features = FCNFeatures(channels)
+        self.out = nn.Linear(self.features.dim, classes)
+
+    def forward(self, x, mask):
+        return self.out(self.features(x, mask))
 
 
 def tensors(samples, mean, std, length):
@@ -80,10 +92,12 @@ def main():
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=2000)
+    p.add_argument("--epochs", type=int, default=2000, help="at least 1")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    if a.epochs < 1:
+        p.error("--epochs must be at least 1")
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     torch.set_num_threads(a.threads)
