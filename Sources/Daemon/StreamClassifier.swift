@@ -99,7 +99,10 @@ final class StreamClassifier {
     /// - Throws: `ModelError(.input)` when the policy cannot run on this model.
     init(model: LSTMModel, mode: StreamingMode, hop: Int) throws {
         if mode == .continuous && !model.supportsStep {
-            throw ModelError(.input, "continuous mode needs a unidirectional model; this one is bidirectional")
+            let reason = model.architecture.bidirectional ? "bidirectional" : "has a convolutional front end"
+            throw ModelError(
+                .input, "continuous mode needs a unidirectional model without a convolutional front end; this one \(reason)"
+                    + " (use window mode)")
         }
         guard hop >= 1 else { throw ModelError(.input, "hop must be at least 1") }
         let preprocessing = model.file.preprocessing

@@ -196,6 +196,23 @@ extension LSTMModel {
             }
         }
         var inputWidth = c
+        // The convolutional front end, layer by layer over every row (causal: a sample's padding
+        // never reaches its valid timesteps).
+        for convolution in frontEnd {
+            var columns = [Float](repeating: 0, count: rows * convolution.inputs * convolution.kernel)
+            var convolved = [Float](repeating: 0, count: rows * convolution.filters)
+            layerInput.withUnsafeBufferPointer { x in
+                columns.withUnsafeMutableBufferPointer { scratch in
+                    convolved.withUnsafeMutableBufferPointer { out in
+                        convolution.apply(
+                            x.baseAddress!, into: out.baseAddress!, columns: scratch.baseAddress!, order: .sampleMajor,
+                            batch: batchSize, timesteps: timesteps)
+                    }
+                }
+            }
+            layerInput = convolved
+            inputWidth = convolution.filters
+        }
         var gates = [Float](repeating: 0, count: rows * 4 * hp)
         var recurrent = [Float](repeating: 0, count: batchSize * 4 * hp)
         var hidden = [Float](repeating: 0, count: batchSize * hp)

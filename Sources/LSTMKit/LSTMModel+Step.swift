@@ -5,7 +5,7 @@ extension LSTMModel {
     /// Requires a unidirectional model (`supportsStep`): a backward direction needs the whole
     /// window and is run by `forward` instead.
     public func makeState() -> LSTMState {
-        precondition(supportsStep, "step-wise states need a unidirectional model")
+        precondition(supportsStep, "step-wise states need a unidirectional model without a front end")
         return LSTMState(model: self)
     }
 

@@ -20,6 +20,8 @@ public final class LSTMModel: Sendable {
     let otherMembers: [LSTMModel]
     /// Hidden size padded to a multiple of 16, `Hp`.
     public let paddedHidden: Int
+    /// The convolutional front end with its batch normalisation folded in (empty without one).
+    let frontEnd: [FoldedConvolution]
     let layers: [[PackedDirection]]
     let head: PackedHead
     let stepPlan: StepPlan
@@ -50,8 +52,10 @@ public final class LSTMModel: Sendable {
         return index == 0 ? (ensemble == 1 ? self : try LSTMModel(file.member(0))) : otherMembers[index - 1]
     }
 
-    /// Whether `step` applies (unidirectional models).
-    public var supportsStep: Bool { !file.architecture.bidirectional }
+    /// Whether `step` applies: unidirectional models without a convolutional front end. A
+    /// front end is causal, so it could be stepped with a ring of its last `k - 1` inputs per
+    /// layer; that is not built yet, and such models run window by window (`forward`) instead.
+    public var supportsStep: Bool { !file.architecture.bidirectional && file.architecture.frontEnd.isEmpty }
 
     /// Builds the engine from a validated description.
     /// - Throws: `ModelError` when the description is invalid.
@@ -61,6 +65,7 @@ public final class LSTMModel: Sendable {
         self.file = file
         otherMembers = try (1..<max(1, file.ensemble)).map { try LSTMModel(file.member($0)) }
         let arch = file.architecture
+        frontEnd = arch.frontEnd.indices.map { FoldedConvolution(file, layer: $0) }
         let h = arch.hiddenSize
         let hp = (h + 15) / 16 * 16
         paddedHidden = hp
@@ -76,8 +81,8 @@ public final class LSTMModel: Sendable {
                         weightIH: name("weight_ih"), weightHH: name("weight_hh"),
                         biasIH: name("bias_ih"), biasHH: name("bias_hh"),
                         hidden: h, paddedHidden: hp,
-                        originalInputs: layer == 0 ? arch.inputSize : h * directions,
-                        inputWidth: layer == 0 ? arch.inputSize : hp * directions,
+                        originalInputs: layer == 0 ? arch.lstmInputSize : h * directions,
+                        inputWidth: layer == 0 ? arch.lstmInputSize : hp * directions,
                         inputColumn: layer == 0 ? { $0 } : featureColumn))
             }
             layers.append(packed)

@@ -29,9 +29,10 @@ public enum StreamingMode: String, Sendable, Codable, CaseIterable {
 public struct ModelFile: Sendable {
     /// The newest version this build reads and writes to `format_version`; readers refuse newer
     /// versions. A file is written as version 1 unless it needs version 2's `preprocessing`
-    /// (non-identity preprocessing) or version 3's `ensemble` (more than one member), so older
-    /// readers refuse what they would misclassify.
-    public static let formatVersion = 3
+    /// (non-identity preprocessing), version 3's `ensemble` (more than one member) or version 4's
+    /// `architecture.front_end` (a convolutional front end), so older readers refuse what they
+    /// would misclassify.
+    public static let formatVersion = 4
 
     /// The largest number of ensemble members a file may hold.
     public static let maxEnsemble = 16
@@ -144,6 +145,9 @@ public struct ModelFile: Sendable {
             if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
                 throw ModelError(.tensor, "tensor '\(name)' holds a non-finite value at element \(index)")
             }
+            if name.hasSuffix(".norm.running_var"), let index = tensor.scalars.firstIndex(where: { $0 < 0 }) {
+                throw ModelError(.tensor, "tensor '\(name)' holds a negative variance at element \(index)")
+            }
         }
         if let extra = tensors.keys.sorted().first(where: { expected[$0] == nil }) {
             throw ModelError(
@@ -222,8 +226,9 @@ extension Architecture {
     /// The number of trainable parameters: the elements of every tensor in `tensorShapes`. This
     /// is the one definition `lstmctl inspect`, the trainer's plan and the report use (a flat
     /// training buffer pads tensors, so its length is larger).
+    /// The front end's running statistics are stored but not trained, so not counted.
     public var parameterCount: Int {
-        tensorShapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        tensorShapes.filter { !$0.key.contains(".running_") }.values.reduce(0) { $0 + $1.reduce(1, *) }
     }
 }
 
@@ -323,6 +328,10 @@ extension ModelFile {
             throw ModelError(
                 .metadata, "metadata 'ensemble' \(ensemble) needs format_version 3 (the file says \(version)): older readers would use member 0 alone")
         }
+        guard architecture.frontEnd.isEmpty || version >= 4 else {
+            throw ModelError(
+                .metadata, "architecture 'front_end' needs format_version 4 (the file says \(version)): older readers would skip it")
+        }
         let provenance = metadata["provenance"] == nil ? JSONValue.object([:]) : try json("provenance")
         var tensors: [String: Tensor] = [:]
         for (name, entry) in container.entries {
@@ -370,7 +379,7 @@ extension ModelFile {
         let architectureText = (try? encoder.encode(architecture)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         var metadata = [
             "format": "lstmd",
-            "format_version": ensemble > 1 ? "3" : preprocessing.isIdentity ? "1" : "2",
+            "format_version": !architecture.frontEnd.isEmpty ? "4" : ensemble > 1 ? "3" : preprocessing.isIdentity ? "1" : "2",
             "architecture": architectureText,
             "classes": JSONValue.array(classes.map { .string($0) }).jsonText,
             "window": String(window),

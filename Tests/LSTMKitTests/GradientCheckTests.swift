@@ -16,6 +16,9 @@ struct GradientCheckTests {
         var architecture: Architecture
         var lengths: [Int]
         var timesteps: Int
+        /// Run the training forward pass even without dropout: a front end then normalises with
+        /// the batch's statistics instead of the running ones.
+        var batchStatistics = false
         var description: String { name }
     }
 
@@ -53,14 +56,33 @@ struct GradientCheckTests {
                 inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, head: .attention, dense: [4],
                 numClasses: 3, dropout: .init(input: 0.2, betweenLayers: 0.3, head: 0.3)),
             lengths: [5, 4, 2], timesteps: 5),
+        Case(
+            name: "front end of 2 layers, batch statistics, attention varlen",
+            architecture: Architecture(
+                inputSize: 3, hiddenSize: 5, head: .attention, numClasses: 3,
+                frontEnd: [.init(filters: 4, kernel: 3), .init(filters: 5, kernel: 2)]),
+            lengths: [6, 3, 5, 1], timesteps: 6, batchStatistics: true),
+        Case(
+            name: "front end, running statistics, bi 2 layers last varlen",
+            architecture: Architecture(
+                inputSize: 2, hiddenSize: 4, numLayers: 2, bidirectional: true, numClasses: 3,
+                frontEnd: [.init(filters: 3, kernel: 4)]),
+            lengths: [5, 2, 4], timesteps: 5),
+        Case(
+            name: "front end with input dropout",
+            architecture: Architecture(
+                inputSize: 3, hiddenSize: 5, numClasses: 3, dropout: .init(input: 0.2),
+                frontEnd: [.init(filters: 4, kernel: 2)]),
+            lengths: [5, 4, 3], timesteps: 5),
     ]
 
     /// Runs one forward pass (and optionally backward) and returns the mean weighted loss.
     static func loss(
-        _ workspace: TrainingWorkspace, _ parameters: [Float], gradients: inout [Float]?, weights: [Float], seed: UInt64
+        _ workspace: TrainingWorkspace, _ parameters: [Float], gradients: inout [Float]?, weights: [Float], seed: UInt64,
+        batchStatistics: Bool = false
     ) -> Double {
         var generator = SplitMix64(seed: seed)
-        let training = workspace.layout.architecture.dropout != Architecture.Dropout()
+        let training = workspace.layout.architecture.dropout != Architecture.Dropout() || batchStatistics
         return parameters.withUnsafeBufferPointer { p in
             weights.withUnsafeBufferPointer { w in
                 workspace.forward(parameters: p.baseAddress!, training: training, generator: &generator)
@@ -109,9 +131,11 @@ struct GradientCheckTests {
         for index in parameters.indices { parameters[index] += generator.uniform(-0.3, 0.3) }
         let weights = (0..<testCase.architecture.numClasses).map { Float($0) * 0.5 + 0.75 }
         var gradients: [Float]? = [Float](repeating: 0, count: layout.count)
-        _ = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9)
+        let batch = testCase.batchStatistics
+        _ = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9, batchStatistics: batch)
         var none: [Float]? = nil
-        for entry in layout.entries {
+        // The front end's running statistics are not trained: their gradient is zero by definition.
+        for entry in layout.entries where !entry.name.contains(".running_") {
             var direction = [Float](repeating: 0, count: layout.count)
             for index in entry.offset..<(entry.offset + entry.count) { direction[index] = generator.uniform(-1, 1) }
             let analytic = zip(gradients!, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
@@ -119,8 +143,9 @@ struct GradientCheckTests {
             let plus = zip(parameters, direction).map { $0 + epsilon * $1 }
             let minus = zip(parameters, direction).map { $0 - epsilon * $1 }
             let numeric =
-                (Self.loss(workspace, plus, gradients: &none, weights: weights, seed: 9)
-                    - Self.loss(workspace, minus, gradients: &none, weights: weights, seed: 9)) / (2 * Double(epsilon))
+                (Self.loss(workspace, plus, gradients: &none, weights: weights, seed: 9, batchStatistics: batch)
+                    - Self.loss(workspace, minus, gradients: &none, weights: weights, seed: 9, batchStatistics: batch))
+                / (2 * Double(epsilon))
             let relative = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-3)
             #expect(relative <= 2e-2, "\(testCase.name) \(entry.name): analytic \(analytic) numeric \(numeric)")
         }
@@ -133,7 +158,8 @@ struct GradientCheckTests {
         let parameters = layout.initialParameters(seed: 5)
         let weights = [Float](repeating: 1, count: testCase.architecture.numClasses)
         var gradients: [Float]? = [Float](repeating: 0, count: layout.count)
-        let before = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9)
+        let batch = testCase.batchStatistics
+        let before = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9, batchStatistics: batch)
         let b = testCase.lengths.count, c = testCase.architecture.inputSize
         for time in 0..<testCase.timesteps {
             for sample in 0..<b where time >= testCase.lengths[sample] {
@@ -144,13 +170,13 @@ struct GradientCheckTests {
             }
         }
         var none: [Float]? = nil
-        let after = Self.loss(workspace, parameters, gradients: &none, weights: weights, seed: 9)
+        let after = Self.loss(workspace, parameters, gradients: &none, weights: weights, seed: 9, batchStatistics: batch)
         #expect(before == after)
     }
 
     @Test("Without dropout the training forward pass equals the inference engine")
     func matchesInference() throws {
-        for testCase in Self.cases where testCase.architecture.dropout == Architecture.Dropout() {
+        for testCase in Self.cases where testCase.architecture.dropout == Architecture.Dropout() && !testCase.batchStatistics {
             let workspace = Self.prepared(testCase, seed: 6)
             let layout = workspace.layout
             let parameters = layout.initialParameters(seed: 7)

@@ -28,6 +28,12 @@ public struct ParameterLayout: Sendable {
         let inputSize: Int
     }
 
+    /// Offsets of one front-end layer: the convolution `[F, Cin, k]` and its batch normalisation.
+    struct ConvolutionLayer: Sendable {
+        let weight: Int, scale: Int, shift: Int, runningMean: Int, runningVariance: Int
+        let filters: Int, inputs: Int, kernel: Int
+    }
+
     /// Offsets of one dense layer (`rows × inputs` weight, `rows` bias).
     struct DenseLayer: Sendable {
         let weight: Int, bias: Int, rows: Int, inputs: Int
@@ -39,6 +45,7 @@ public struct ParameterLayout: Sendable {
     public let entries: [Entry]
     /// Total floats in the buffer.
     public let count: Int
+    let frontEnd: [ConvolutionLayer]
     let lstm: [[LSTMDirection]]
     let attention: (weight: Int, bias: Int)?
     /// The hidden dense layers, then the class layer.
@@ -55,10 +62,20 @@ public struct ParameterLayout: Sendable {
             next += (shape.reduce(1, *) + 15) / 16 * 16
             return offset
         }
+        frontEnd = architecture.frontEnd.enumerated().map { index, layer in
+            let inputs = architecture.frontEndInputs(index), prefix = "frontend.\(index)"
+            return ConvolutionLayer(
+                weight: add("\(prefix).conv.weight", [layer.filters, inputs, layer.kernel], weight: true),
+                scale: add("\(prefix).norm.weight", [layer.filters], weight: false),
+                shift: add("\(prefix).norm.bias", [layer.filters], weight: false),
+                runningMean: add("\(prefix).norm.running_mean", [layer.filters], weight: false),
+                runningVariance: add("\(prefix).norm.running_var", [layer.filters], weight: false),
+                filters: layer.filters, inputs: inputs, kernel: layer.kernel)
+        }
         let h = architecture.hiddenSize
         var lstm: [[LSTMDirection]] = []
         for layer in 0..<architecture.numLayers {
-            let inputs = layer == 0 ? architecture.inputSize : architecture.featureSize
+            let inputs = layer == 0 ? architecture.lstmInputSize : architecture.featureSize
             lstm.append(
                 (architecture.bidirectional ? ["", "_reverse"] : [""]).map { suffix in
                     LSTMDirection(
@@ -127,14 +144,22 @@ public struct ParameterLayout: Sendable {
     /// Initial parameters, seeded, following Keras' defaults for this recipe: input weights
     /// Glorot-uniform, recurrent weights orthogonal, LSTM biases zero except the forget gate's
     /// `bias_ih` (1, "unit forget bias"), dense and class weights Glorot-uniform with zero bias,
-    /// the attention vector Glorot-uniform.
+    /// the attention vector Glorot-uniform; front-end kernels Glorot-uniform over their receptive
+    /// field (fan-in `Cin·k`, fan-out `F·k`), batch normalisation the identity (scale 1, shift
+    /// 0, running mean 0, running variance 1).
     public func initialParameters(seed: UInt64) -> [Float] {
         var generator = SplitMix64(seed: seed)
         var buffer = [Float](repeating: 0, count: count)
         let h = architecture.hiddenSize
         for entry in entries {
             let range = entry.offset..<(entry.offset + entry.count)
-            if entry.name.contains("weight_hh") {
+            if entry.name.hasSuffix(".conv.weight") {
+                let (filters, inputs, kernel) = (entry.shape[0], entry.shape[1], entry.shape[2])
+                let bound = (6 / Float((inputs + filters) * kernel)).squareRoot()
+                for index in range { buffer[index] = generator.uniform(-bound, bound) }
+            } else if entry.name.hasSuffix(".norm.weight") || entry.name.hasSuffix(".norm.running_var") {
+                for index in range { buffer[index] = 1 }
+            } else if entry.name.contains("weight_hh") {
                 let q = Self.orthogonalColumns(rows: 4 * h, columns: h, generator: &generator)
                 buffer.replaceSubrange(range, with: q)
             } else if entry.isWeight {
@@ -146,6 +171,56 @@ public struct ParameterLayout: Sendable {
             }
         }
         return buffer
+    }
+
+    /// The front end's running statistics (every layer's mean, then variance), copied out: the
+    /// trainer keeps them out of the optimiser step (they have no gradient, but weight decay
+    /// would shrink them).
+    public func runningStatistics(of parameters: [Float]) -> [Float] {
+        frontEnd.flatMap { layer in
+            Array(parameters[layer.runningMean..<(layer.runningMean + layer.filters)])
+                + Array(parameters[layer.runningVariance..<(layer.runningVariance + layer.filters)])
+        }
+    }
+
+    /// Puts back statistics taken by `runningStatistics(of:)`.
+    public func setRunningStatistics(_ statistics: [Float], in parameters: inout [Float]) {
+        var next = 0
+        for layer in frontEnd {
+            for offset in [layer.runningMean, layer.runningVariance] {
+                parameters.replaceSubrange(offset..<(offset + layer.filters), with: statistics[next..<(next + layer.filters)])
+                next += layer.filters
+            }
+        }
+    }
+
+    /// Folds the batch statistics of the workspaces' last training forward pass into the front
+    /// end's running statistics, as PyTorch's `BatchNorm1d` does with momentum `0.1`:
+    /// `mean ← 0.9·mean + 0.1·μ`, `var ← 0.9·var + 0.1·σ²·n/(n-1)`. `μ` and `σ²` are those of the
+    /// whole batch (every workspace's valid timesteps pooled, in workspace order), `n` its valid
+    /// timesteps. Workspaces that held no samples are skipped.
+    public func updateRunningStatistics(_ parameters: inout [Float], workspaces: [TrainingWorkspace]) {
+        let momentum: Double = 0.1
+        for (index, layer) in frontEnd.enumerated() {
+            let shards = workspaces.compactMap { $0.batchStatistics(layer: index) }
+            let n = shards.reduce(0) { $0 + $1.count }
+            guard n > 0 else { continue }
+            for f in 0..<layer.filters {
+                var mean = 0.0
+                for shard in shards { mean += Double(shard.count) * Double(shard.mean[f]) }
+                mean /= Double(n)
+                var variance = 0.0
+                for shard in shards {
+                    let offset = Double(shard.mean[f]) - mean
+                    variance += Double(shard.count) * (Double(shard.variance[f]) + offset * offset)
+                }
+                variance /= Double(n)
+                let unbiased = n > 1 ? variance * Double(n) / Double(n - 1) : variance
+                let m = layer.runningMean + f, v = layer.runningVariance + f
+                parameters[m] = Float((1 - momentum) * Double(parameters[m]) + momentum * mean)
+                parameters[v] = Float((1 - momentum) * Double(parameters[v]) + momentum * unbiased)
+            }
+        }
     }
 
     /// A `rows × columns` matrix (rows ≥ columns) with orthonormal columns: modified Gram–Schmidt

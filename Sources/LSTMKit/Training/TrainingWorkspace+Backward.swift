@@ -21,19 +21,22 @@ extension TrainingWorkspace {
             }
         }
         backwardHead(parameters: p, gradients: g)
+        let rows = b * timesteps
         for layer in (0..<arch.numLayers).reversed() {
-            let inputs = layer == 0 ? arch.inputSize : arch.featureSize
-            let rows = b * timesteps
+            let inputs = layer == 0 ? arch.lstmInputSize : arch.featureSize
             let inputGradient: UnsafeMutablePointer<Float>? =
-                layer > 0 ? layers[layer - 1].outputGradient : (wantsInputGradient ? self.inputGradient : nil)
+                layer > 0
+                ? layers[layer - 1].outputGradient
+                : (convolutions.last?.gradient ?? (wantsInputGradient ? self.inputGradient : nil))
             inputGradient?.update(repeating: 0, count: rows * inputs)
             for direction in 0..<arch.directions {
                 backwardDirection(
                     layer: layer, direction: direction, parameters: p, gradients: g, inputGradient: inputGradient,
                     finalHidden: layer == arch.numLayers - 1 && direction == 0 && arch.head == .last)
             }
-            // Through the dropout that produced this layer's input.
-            if let inputGradient, trainingMode {
+            // Through the dropout that produced this layer's input (the network input's is
+            // before the front end, when there is one).
+            if let inputGradient, trainingMode, layer > 0 || convolutions.isEmpty {
                 let mask: UnsafeMutablePointer<Float>? =
                     layer > 0 ? (arch.dropout.betweenLayers > 0 ? layers[layer].mask : nil)
                     : (arch.dropout.input > 0 ? inputMask : nil)
@@ -42,6 +45,79 @@ extension TrainingWorkspace {
                 }
             }
         }
+        for index in convolutions.indices.reversed() {
+            let target: UnsafeMutablePointer<Float>? =
+                index > 0 ? convolutions[index - 1].gradient : (wantsInputGradient ? self.inputGradient : nil)
+            backwardConvolution(index, parameters: p, gradients: g, inputGradient: target)
+            if index == 0, let target, trainingMode, arch.dropout.input > 0 {
+                for i in 0..<(rows * arch.inputSize) { target[i] *= inputMask[i] }
+            }
+        }
+    }
+
+    /// Front-end layer `index` from d loss / d output (`gradient`) to its parameters' gradients
+    /// and, when `inputGradient` is given, d loss / d its input (overwritten).
+    private func backwardConvolution(
+        _ index: Int, parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?
+    ) {
+        let offsets = layout.frontEnd[index], buffers = convolutions[index]
+        let b = batchSize, t = timesteps, rows = b * t, f = offsets.filters
+        let width = offsets.inputs * offsets.kernel
+        let gamma = p + offsets.scale
+        let dy = buffers.gradient
+        // Through ReLU (padded rows get nothing); dγ = Σ dy·x̂ and dβ = Σ dy over the valid rows.
+        let dGamma = statisticsScratch, dBeta = statisticsScratch + f
+        dGamma.update(repeating: 0, count: 2 * f)
+        for time in 0..<t {
+            for sample in 0..<b {
+                let row = (time * b + sample) * f
+                let d = dy + row
+                guard time < lengths[sample] else {
+                    d.update(repeating: 0, count: f)
+                    continue
+                }
+                let out = buffers.output + row, normalized = buffers.normalized + row
+                for j in 0..<f {
+                    if out[j] <= 0 { d[j] = 0 }
+                    dGamma[j] += Double(d[j]) * Double(normalized[j])
+                    dBeta[j] += Double(d[j])
+                }
+            }
+        }
+        for j in 0..<f {
+            g[offsets.scale + j] += Float(dGamma[j])
+            g[offsets.shift + j] += Float(dBeta[j])
+        }
+        // d z: with batch statistics, dz = γ/σ·(dy - mean(dy) - x̂·mean(dy·x̂)) over the valid rows;
+        // with running statistics the normalisation is affine, dz = γ/σ·dy.
+        let n = Double(max(validRows, 1))
+        for time in 0..<t {
+            for sample in 0..<b where time < lengths[sample] {
+                let row = (time * b + sample) * f
+                let d = dy + row, normalized = buffers.normalized + row
+                for j in 0..<f {
+                    let scale = gamma[j] * buffers.inverseDeviation[j]
+                    if usedBatchStatistics {
+                        d[j] = scale * (d[j] - Float(dBeta[j] / n) - normalized[j] * Float(dGamma[j] / n))
+                    } else {
+                        d[j] = scale * d[j]
+                    }
+                }
+            }
+        }
+        // dW [F, Cin·k] += dZᵀ · columns; d columns = dZ · W, then back to the input rows.
+        BLAS.sgemm(
+            transposeA: true, transposeB: false, m: f, n: width, k: rows, a: dy, lda: f, b: buffers.columns, ldb: width,
+            beta: 1, c: g + offsets.weight, ldc: width)
+        guard let inputGradient else { return }
+        BLAS.sgemm(
+            transposeA: false, transposeB: false, m: rows, n: width, k: f, a: dy, lda: f, b: p + offsets.weight,
+            ldb: width, beta: 0, c: columnGradient, ldc: width)
+        inputGradient.update(repeating: 0, count: rows * offsets.inputs)
+        addCausalColumnsAdjoint(
+            columnGradient, into: inputGradient, order: .timeMajor, batch: b, timesteps: t, channels: offsets.inputs,
+            kernel: offsets.kernel)
     }
 
     /// Class layer, dense layers and pooling; leaves d loss / d top-layer output in

@@ -19,6 +19,12 @@ extension TrainingWorkspace {
                 generator: &generator)
             x = UnsafePointer(inputDropped)
         }
+        validRows = 0
+        for sample in 0..<batchSize { validRows += lengths[sample] }
+        usedBatchStatistics = training
+        for index in convolutions.indices {
+            x = forwardConvolution(index, input: x, parameters: p, training: training)
+        }
         for layer in 0..<arch.numLayers {
             if layer > 0 {
                 x = UnsafePointer(layers[layer - 1].output)
@@ -34,6 +40,71 @@ extension TrainingWorkspace {
             }
         }
         forwardHead(parameters: p, training: training, generator: &generator)
+    }
+
+    /// Front-end layer `index`: causal convolution, batch normalisation (over the valid rows'
+    /// statistics in training, the running ones otherwise), ReLU. Returns its output.
+    private func forwardConvolution(
+        _ index: Int, input x: UnsafePointer<Float>, parameters p: UnsafePointer<Float>, training: Bool
+    ) -> UnsafePointer<Float> {
+        let offsets = layout.frontEnd[index], buffers = convolutions[index]
+        let b = batchSize, t = timesteps, rows = b * t, f = offsets.filters
+        let width = offsets.inputs * offsets.kernel
+        causalColumns(
+            x, into: buffers.columns, order: .timeMajor, batch: b, timesteps: t, channels: offsets.inputs,
+            kernel: offsets.kernel)
+        let z = buffers.normalized
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: rows, n: f, k: width, a: buffers.columns, lda: width,
+            b: p + offsets.weight, ldb: width, beta: 0, c: z, ldc: f)
+        if training && validRows > 0 {
+            // Mean and biased variance over the valid rows, accumulated in Double.
+            let sum = statisticsScratch, square = statisticsScratch + f
+            sum.update(repeating: 0, count: 2 * f)
+            for time in 0..<t {
+                for sample in 0..<b where time < lengths[sample] {
+                    let row = z + (time * b + sample) * f
+                    for j in 0..<f { sum[j] += Double(row[j]) }
+                }
+            }
+            let n = Double(validRows)
+            for j in 0..<f { sum[j] /= n }
+            for time in 0..<t {
+                for sample in 0..<b where time < lengths[sample] {
+                    let row = z + (time * b + sample) * f
+                    for j in 0..<f {
+                        let centred = Double(row[j]) - sum[j]
+                        square[j] += centred * centred
+                    }
+                }
+            }
+            for j in 0..<f {
+                buffers.mean[j] = Float(sum[j])
+                buffers.variance[j] = Float(square[j] / n)
+            }
+        } else {
+            buffers.mean.update(from: p + offsets.runningMean, count: f)
+            buffers.variance.update(from: p + offsets.runningVariance, count: f)
+        }
+        for j in 0..<f { buffers.inverseDeviation[j] = 1 / (buffers.variance[j] + Architecture.normalizationEpsilon).squareRoot() }
+        let gamma = p + offsets.scale, beta = p + offsets.shift
+        for time in 0..<t {
+            for sample in 0..<b {
+                let row = (time * b + sample) * f
+                let normalized = z + row, out = buffers.output + row
+                if time < lengths[sample] {
+                    for j in 0..<f {
+                        let value = (normalized[j] - buffers.mean[j]) * buffers.inverseDeviation[j]
+                        normalized[j] = value
+                        out[j] = max(gamma[j] * value + beta[j], 0)
+                    }
+                } else {
+                    normalized.update(repeating: 0, count: f)
+                    out.update(repeating: 0, count: f)
+                }
+            }
+        }
+        return UnsafePointer(buffers.output)
     }
 
     /// Layers with fewer inputs than this run their input projection inside the per-step product.

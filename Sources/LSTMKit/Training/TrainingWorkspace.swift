@@ -45,6 +45,24 @@ public final class TrainingWorkspace: @unchecked Sendable {
         var directions: [Direction]
     }
 
+    /// One front-end layer: the causal convolution, its batch normalisation and ReLU.
+    struct Convolution {
+        /// [T·B, Cin·k] the receptive field of every row (`causalColumns`).
+        var columns: UnsafeMutablePointer<Float>
+        /// [T·B, F] the convolution's output, then normalised in place: `x̂ = (z - μ)/√(σ² + ε)`
+        /// (zero at padded rows).
+        var normalized: UnsafeMutablePointer<Float>
+        /// [T·B, F] `relu(γ·x̂ + β)` (zero at padded rows): the next layer's input.
+        var output: UnsafeMutablePointer<Float>
+        /// [T·B, F] d loss / d output, then d loss / d z in place.
+        var gradient: UnsafeMutablePointer<Float>
+        /// [F] the statistics the last forward pass normalised with (the batch's biased variance
+        /// in training, the running ones otherwise) and `1/√(σ² + ε)`.
+        var mean: UnsafeMutablePointer<Float>
+        var variance: UnsafeMutablePointer<Float>
+        var inverseDeviation: UnsafeMutablePointer<Float>
+    }
+
     struct Stage {
         /// [B, width] input of dense layer k after dropout, its dropout scale and its gradient.
         var input: UnsafeMutablePointer<Float>
@@ -79,6 +97,14 @@ public final class TrainingWorkspace: @unchecked Sendable {
 
     var inputMask: UnsafeMutablePointer<Float>
     var inputDropped: UnsafeMutablePointer<Float>
+    var convolutions: [Convolution] = []
+    /// [T·B, widest Cin·k] d loss / d columns of one front-end layer.
+    var columnGradient: UnsafeMutablePointer<Float>
+    /// Valid timesteps of the last forward pass, and whether it normalised with batch statistics.
+    var validRows = 0
+    /// [2·widest F] Double sums for the batch statistics.
+    var statisticsScratch: UnsafeMutablePointer<Double>
+    var usedBatchStatistics = false
     var layers: [Layer] = []
     var stages: [Stage] = []
     var features: UnsafeMutablePointer<Float>
@@ -102,9 +128,12 @@ public final class TrainingWorkspace: @unchecked Sendable {
         (features, featureGradient, attention, attentionGradient, logitGradient) = (dummy, dummy, dummy, dummy, dummy)
         (hiddenGradient, nextHiddenGradient, nextCellGradient, bias) = (dummy, dummy, dummy, dummy)
         weightGradientScratch = dummy
+        columnGradient = dummy
         let dummyInts = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         (lengths, labels) = (dummyInts, dummyInts)
-        allocations = [UnsafeMutableRawPointer(dummy), UnsafeMutableRawPointer(dummyInts)]
+        let dummyDoubles = UnsafeMutablePointer<Double>.allocate(capacity: 1)
+        statisticsScratch = dummyDoubles
+        allocations = [UnsafeMutableRawPointer(dummy), UnsafeMutableRawPointer(dummyInts), UnsafeMutableRawPointer(dummyDoubles)]
         allocate(batch: max(1, batchCapacity), timesteps: max(1, timestepCapacity))
     }
 
@@ -148,8 +177,20 @@ public final class TrainingWorkspace: @unchecked Sendable {
         inputDropped = floats(arch.dropout.input > 0 ? rows * c : 0)
         lengths = ints(batch)
         labels = ints(batch)
+        convolutions = layout.frontEnd.map { layer in
+            Convolution(
+                columns: floats(rows * layer.inputs * layer.kernel), normalized: floats(rows * layer.filters),
+                output: floats(rows * layer.filters), gradient: floats(rows * layer.filters),
+                mean: floats(layer.filters), variance: floats(layer.filters), inverseDeviation: floats(layer.filters))
+        }
+        columnGradient = floats(rows * (layout.frontEnd.map { $0.inputs * $0.kernel }.max() ?? 0))
+        let widest = layout.frontEnd.map(\.filters).max() ?? 0
+        let doubles = UnsafeMutableRawPointer.allocate(byteCount: max(2 * widest, 1) * 8, alignment: 64)
+        allocations.append(doubles)
+        statisticsScratch = doubles.bindMemory(to: Double.self, capacity: max(2 * widest, 1))
+        statisticsScratch.initialize(repeating: 0, count: max(2 * widest, 1))
         layers = (0..<arch.numLayers).map { layer in
-            let inputs = layer == 0 ? c : h * d
+            let inputs = layer == 0 ? arch.lstmInputSize : h * d
             let dropout = layer > 0 && arch.dropout.betweenLayers > 0
             return Layer(
                 output: floats(rows * h * d), outputGradient: floats(rows * h * d),
@@ -179,9 +220,17 @@ public final class TrainingWorkspace: @unchecked Sendable {
         nextHiddenGradient = floats(batch * h)
         nextCellGradient = floats(batch * h)
         bias = floats(4 * h)
-        weightGradientScratch = floats(4 * h * (max(c, h * d) + h))
+        weightGradientScratch = floats(4 * h * (max(arch.lstmInputSize, h * d) + h))
         batchCapacity = batch
         timestepCapacity = timesteps
+    }
+
+    /// The batch statistics front-end layer `layer` normalised with in the last forward pass:
+    /// valid timesteps `count`, per-filter mean and biased variance. Nil when that pass ran in
+    /// inference mode (running statistics) or the batch was empty.
+    public func batchStatistics(layer: Int) -> (count: Int, mean: UnsafePointer<Float>, variance: UnsafePointer<Float>)? {
+        guard usedBatchStatistics, validRows > 0, convolutions.indices.contains(layer) else { return nil }
+        return (validRows, UnsafePointer(convolutions[layer].mean), UnsafePointer(convolutions[layer].variance))
     }
 
     /// Fills `mask` with inverted-dropout scales: 0 with probability `p`, else `1/(1-p)`, and

@@ -1,0 +1,113 @@
+/// The causal convolution of the front end (`Architecture.ConvolutionLayer`) as one matrix
+/// product: `causalColumns` lays every output position's receptive field out as a row
+/// (im2col), so a layer is `Z = columns · Wᵀ` with `W` the PyTorch weight `[F, Cin, k]` read as
+/// `[F, Cin·k]`. Training (`TrainingWorkspace`) and inference (`LSTMModel.forward`) both use it;
+/// they differ only in how rows are ordered, which `RowOrder` describes.
+enum RowOrder {
+    /// Row `t·B + b` (the training workspace).
+    case timeMajor
+    /// Row `b·T + t` (the inference engine's window forward).
+    case sampleMajor
+
+    /// The row of sample `b` at timestep `t` in a batch of `batch` samples of `timesteps`.
+    @inline(__always)
+    func row(sample b: Int, time t: Int, batch: Int, timesteps: Int) -> Int {
+        switch self {
+        case .timeMajor: t * batch + b
+        case .sampleMajor: b * timesteps + t
+        }
+    }
+}
+
+/// Writes `columns[row(b, t), c·k + j] = x[row(b, t - k + 1 + j), c]`, zero where that timestep
+/// is before 0 (the causal left padding). `x` is `[rows, channels]`, `columns` `[rows, channels·k]`.
+func causalColumns(
+    _ x: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, order: RowOrder, batch: Int,
+    timesteps: Int, channels: Int, kernel k: Int
+) {
+    let width = channels * k
+    for b in 0..<batch {
+        for t in 0..<timesteps {
+            let out = columns + order.row(sample: b, time: t, batch: batch, timesteps: timesteps) * width
+            for j in 0..<k {
+                let source = t - k + 1 + j
+                if source < 0 {
+                    for c in 0..<channels { out[c * k + j] = 0 }
+                } else {
+                    let row = x + order.row(sample: b, time: source, batch: batch, timesteps: timesteps) * channels
+                    for c in 0..<channels { out[c * k + j] = row[c] }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `causalColumns`: adds each column gradient back to the input position it was
+/// copied from, `dx[row(b, t - k + 1 + j), c] += dColumns[row(b, t), c·k + j]`. `dx` is not zeroed.
+func addCausalColumnsAdjoint(
+    _ dColumns: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, order: RowOrder, batch: Int,
+    timesteps: Int, channels: Int, kernel k: Int
+) {
+    let width = channels * k
+    for b in 0..<batch {
+        for t in 0..<timesteps {
+            let source = dColumns + order.row(sample: b, time: t, batch: batch, timesteps: timesteps) * width
+            for j in 0..<k where t - k + 1 + j >= 0 {
+                let row = dx + order.row(sample: b, time: t - k + 1 + j, batch: batch, timesteps: timesteps) * channels
+                for c in 0..<channels { row[c] += source[c * k + j] }
+            }
+        }
+    }
+}
+
+/// One front-end layer for inference: the convolution with its batch normalisation folded in
+/// (`W'[f] = W[f]·s_f`, `b'_f = β_f - μ_f·s_f` with `s_f = γ_f / √(σ²_f + ε)`), then ReLU.
+struct FoldedConvolution: Sendable {
+    /// [F, Cin·k] row-major.
+    let weights: [Float]
+    /// [F].
+    let bias: [Float]
+    let filters: Int
+    let inputs: Int
+    let kernel: Int
+
+    /// Folds front-end layer `index` of a validated single model's tensors.
+    init(_ file: ModelFile, layer index: Int) {
+        let layer = file.architecture.frontEnd[index]
+        let prefix = "frontend.\(index)"
+        let tensor = { (name: String) in file.tensors["\(prefix).\(name)"]!.scalars }
+        let weight = tensor("conv.weight"), gamma = tensor("norm.weight"), beta = tensor("norm.bias")
+        let mean = tensor("norm.running_mean"), variance = tensor("norm.running_var")
+        filters = layer.filters
+        inputs = file.architecture.frontEndInputs(index)
+        kernel = layer.kernel
+        let width = inputs * kernel
+        var folded = weight, bias = [Float](repeating: 0, count: filters)
+        for f in 0..<filters {
+            let scale = gamma[f] / (variance[f] + Architecture.normalizationEpsilon).squareRoot()
+            for i in 0..<width { folded[f * width + i] = weight[f * width + i] * scale }
+            bias[f] = beta[f] - mean[f] * scale
+        }
+        weights = folded
+        self.bias = bias
+    }
+
+    /// `output [rows, F] = relu(causal conv(x) + b')` for `x [rows, Cin]`.
+    /// - Parameter columns: scratch of `rows · Cin · k` floats.
+    func apply(
+        _ x: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
+        order: RowOrder, batch: Int, timesteps: Int
+    ) {
+        let rows = batch * timesteps, width = inputs * kernel
+        causalColumns(x, into: columns, order: order, batch: batch, timesteps: timesteps, channels: inputs, kernel: kernel)
+        bias.withUnsafeBufferPointer { b in
+            for row in 0..<rows { (output + row * filters).update(from: b.baseAddress!, count: filters) }
+        }
+        weights.withUnsafeBufferPointer { w in
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: rows, n: filters, k: width, a: columns, lda: width,
+                b: w.baseAddress!, ldb: width, beta: 1, c: output, ldc: filters)
+        }
+        for i in 0..<(rows * filters) { output[i] = max(output[i], 0) }
+    }
+}
