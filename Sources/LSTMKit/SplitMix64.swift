@@ -42,6 +42,16 @@ extension ModelFile {
         var generator = SplitMix64(seed: seed)
         var tensors: [String: Tensor] = [:]
         for (name, shape) in architecture.tensorShapes.sorted(by: { $0.key < $1.key }) {
+            let count = shape.reduce(1, *)
+            if name.hasPrefix("frontend.") {
+                // A convolution uniform in ±1/√(Cin·k); a normalisation that is not the identity.
+                let range: (Float, Float) =
+                    name.hasSuffix(".conv.weight")
+                    ? (-1 / Float(shape[1] * shape[2]).squareRoot(), 1 / Float(shape[1] * shape[2]).squareRoot())
+                    : name.hasSuffix(".norm.weight") ? (0.5, 1.5) : name.hasSuffix(".norm.running_var") ? (0.5, 2) : (-0.5, 0.5)
+                tensors[name] = Tensor(shape: shape, scalars: (0..<count).map { _ in generator.uniform(range.0, range.1) })
+                continue
+            }
             let fan: Int
             if name.hasPrefix("lstm.") {
                 fan = architecture.hiddenSize
@@ -49,7 +59,6 @@ extension ModelFile {
                 fan = shape.count == 2 ? shape[1] : (architecture.tensorShapes[name.replacingOccurrences(of: ".bias", with: ".weight")]?[1] ?? 1)
             }
             let bound = 1 / Float(fan).squareRoot()
-            let count = shape.reduce(1, *)
             tensors[name] = Tensor(shape: shape, scalars: (0..<count).map { _ in generator.uniform(-bound, bound) })
         }
         return ModelFile(

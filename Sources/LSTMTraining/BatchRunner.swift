@@ -109,6 +109,14 @@ final class BatchRunner: @unchecked Sendable {
         return totals
     }
 
+    /// Folds the last `trainStep`'s batch statistics into the front end's running statistics
+    /// (`ParameterLayout.updateRunningStatistics`), from the shards that held samples.
+    func updateRunningStatistics(_ parameters: inout [Float]) {
+        guard !layout.architecture.frontEnd.isEmpty else { return }
+        let active = (0..<threads).filter { !slice($0).isEmpty }.map { workspaces[$0] }
+        layout.updateRunningStatistics(&parameters, workspaces: active)
+    }
+
     /// Inference-mode forward over every sample; returns probabilities [N, K] and the summed
     /// unweighted loss.
     func evaluate(parameters: UnsafePointer<Float>, samples: [Dataset.Sample], chunk: Int = 256) -> (probabilities: [Float], loss: Double) {

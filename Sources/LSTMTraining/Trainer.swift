@@ -236,7 +236,14 @@ public struct Trainer: Sendable {
                         augmentation: config.augmentation, seed: seed)
                 }
                 gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: runner.gradient, count: layout.count) }
+                // The front end's running statistics are not trained (weight decay would shrink
+                // them): kept out of the step, then moved towards the batch's statistics.
+                let statistics = layout.runningStatistics(of: parameters)
                 optimizer.step(parameters: &parameters, gradients: &gradient, learningRate: rate)
+                if !statistics.isEmpty {
+                    layout.setRunningStatistics(statistics, in: &parameters)
+                    runner.updateRunningStatistics(&parameters)
+                }
                 totals.weightedLoss += result.weightedLoss
                 totals.weightSum += result.weightSum
                 totals.correct += result.correct

@@ -25,6 +25,17 @@ extension TrainingConfiguration {
                 guard widths.contains(where: { !(1...65_536).contains($0) }) else { return nil }
                 return "must be widths in 1...65536 (or none), got \(widths.map(String.init).joined(separator: ","))"
             }),
+        Setting(
+            "front_end", \.frontEnd, frontEndLayers,
+            summary: "Convolutional front end before the LSTMs, comma-separated FILTERSxKERNEL layers (each a causal "
+                + "Conv1d, batch normalisation and ReLU), e.g. 64x5,64x5, or none. Models with one label window by "
+                + "window (no continuous mode).",
+            validate: { layers in
+                guard layers.count > 4 || layers.contains(where: { !(1...4096).contains($0.filters) || !(1...64).contains($0.kernel) })
+                else { return nil }
+                return "must be at most 4 layers FILTERSxKERNEL with filters in 1...4096 and kernel in 1...64, got "
+                    + layers.map { "\($0.filters)x\($0.kernel)" }.joined(separator: ",")
+            }),
         Setting("input_dropout", \.dropout.input, .number, summary: "Dropout on the input.", validate: rule("in [0, 1)", fraction)),
         Setting(
             "layer_dropout", \.dropout.betweenLayers, .number, summary: "Dropout between stacked LSTM layers.",
@@ -176,12 +187,13 @@ extension TrainingConfiguration {
     }
 
     /// Every setting as a JSON object of strings (stored as the model's `provenance.recipe`).
-    /// `ensemble` is left out when it is 1 (the default; `set` reads it back as such), so a single
-    /// model's file is byte for byte what it was before ensembles existed.
+    /// `ensemble` is left out when it is 1 and `front_end` when it is none (the defaults; `set`
+    /// reads them back as such), so a single model without a front end is byte for byte what it
+    /// was before ensembles and front ends existed.
     public var json: JSONValue {
         .object(
             Dictionary(
-                uniqueKeysWithValues: settings.filter { !($0.key == "ensemble" && $0.value == "1") }.map {
+                uniqueKeysWithValues: settings.filter { !($0.key == "ensemble" && $0.value == "1" || $0.key == "front_end" && $0.value == "none") }.map {
                     ($0.key, JSONValue.string($0.value))
                 }))
     }
@@ -242,6 +254,21 @@ extension TrainingConfiguration {
             }
         },
         render: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") })
+
+    /// `none` (or empty) or comma-separated `FILTERSxKERNEL` layers.
+    static let frontEndLayers = ValueFormat<[Architecture.ConvolutionLayer]>(
+        valueName: "layers", isList: true,
+        parse: { items throws(ValueError) in
+            if items.isEmpty || items == ["none"] { return [] }
+            return try items.map { item throws(ValueError) in
+                let parts = item.split(separator: "x", omittingEmptySubsequences: false)
+                guard parts.count == 2, let filters = Int(parts[0]), let kernel = Int(parts[1]) else {
+                    throw ValueError("must be none or comma-separated FILTERSxKERNEL layers (e.g. 64x5,64x5), got '\(item)'")
+                }
+                return Architecture.ConvolutionLayer(filters: filters, kernel: kernel)
+            }
+        },
+        render: { $0.isEmpty ? "none" : $0.map { "\($0.filters)x\($0.kernel)" }.joined(separator: ",") })
 
     /// `auto` (stored as 0) or a factor K ≥ 1.
     private static let downsampleFactor = ValueFormat<Int>.single("K|auto", render: { $0 == 0 ? "auto" : String($0) }) {

@@ -17,6 +17,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var head: Architecture.Head = .attention
     /// Dense ReLU layers between the head and the class layer.
     public var dense: [Int] = []
+    /// The convolutional front end before the LSTMs (none by default).
+    public var frontEnd: [Architecture.ConvolutionLayer] = []
     /// Dropout on the input, between LSTM layers, and before each head layer.
     public var dropout = Architecture.Dropout(input: 0, betweenLayers: 0.2, head: 0.2)
 
@@ -119,7 +121,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func architecture(inputSize: Int, classes: Int) -> Architecture {
         Architecture(
             inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, bidirectional: bidirectional,
-            head: head, dense: dense, numClasses: classes, dropout: dropout)
+            head: head, dense: dense, numClasses: classes, dropout: dropout, frontEnd: frontEnd)
     }
 }
 

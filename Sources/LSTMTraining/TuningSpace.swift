@@ -32,8 +32,9 @@ public struct TuningSpace: Sendable, Equatable {
 
     /// The documented default space (README, "Tuning"): input normalisation, downsampling,
     /// hidden size, layers, direction, learning rate and ensemble size; the refinement stage
-    /// tries ensemble 5, hidden size 64 and time-warp augmentation (chosen by cross-validation on training data
-    /// only; the README has the numbers).
+    /// tries ensemble 5, hidden size 64, time-warp augmentation and a convolutional front end of
+    /// two causal 64×5 layers (chosen by cross-validation on training data only; the README has
+    /// the numbers).
     public static let standard = TuningSpace(dimensions: [
         TuningDimension(key: "normalize", values: ["global", "per-sample"]),
         TuningDimension(key: "downsample", values: ["1", "auto"]),
@@ -46,6 +47,7 @@ public struct TuningSpace: Sendable, Equatable {
         TuningChange(key: "ensemble", value: "5"),
         TuningChange(key: "hidden_size", value: "64"),
         TuningChange(key: "time_warp", value: "0.5"),
+        TuningChange(key: "front_end", value: "64x5,64x5"),
     ])
 
     /// The keys a recipe file's text sets (empty when it does not parse; `apply(recipe:path:)`
@@ -157,10 +159,11 @@ public struct TuningCandidate: Sendable {
 
 /// What a model costs to stream: the tie-break between candidates whose accuracies are equal.
 public struct StreamingCost: Sendable, Equatable, Comparable {
-    /// Bidirectional models recompute their whole window per label; unidirectional ones step.
+    /// Whether the model recomputes its whole window per label: bidirectional models and those
+    /// with a convolutional front end; unidirectional ones without one step.
     public var bidirectional: Bool
-    /// Multiply–adds ×2 per raw input timestep of the recurrent layers, over every ensemble
-    /// member, divided by a numeric downsampling factor.
+    /// Multiply–adds ×2 per raw input timestep of the front end and the recurrent layers, over
+    /// every ensemble member, divided by a numeric downsampling factor.
     public var flopsPerStep: Double
 
     /// The cost of `configuration`'s network for `inputSize` channels. Reads `ensemble` and
@@ -171,13 +174,17 @@ public struct StreamingCost: Sendable, Equatable, Comparable {
         let directions = configuration.bidirectional ? 2.0 : 1.0
         var flops = 0.0
         var input = Double(inputSize)
+        for layer in configuration.frontEnd {
+            flops += 2 * Double(layer.filters) * input * Double(layer.kernel)
+            input = Double(layer.filters)
+        }
         for _ in 0..<configuration.layers {
             flops += directions * 2 * 4 * h * (input + h)
             input = h * directions
         }
         let members = Double(Int(configuration.value(of: "ensemble")) ?? 1)
         let downsample = Double(max(1, Int(configuration.value(of: "downsample")) ?? 1))
-        bidirectional = configuration.bidirectional
+        bidirectional = configuration.bidirectional || !configuration.frontEnd.isEmpty
         flopsPerStep = flops * max(1, members) / downsample
     }
 

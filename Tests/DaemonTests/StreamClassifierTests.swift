@@ -62,6 +62,24 @@ import Testing
                 inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, head: .attention, dense: [5], numClasses: 3)),
     ]
 
+    /// Unidirectional models with a convolutional front end: they cannot step either, so they
+    /// run like bidirectional ones (raw window ring, one forward per label).
+    static let frontEnd: [ModelCase] = [
+        ModelCase(
+            name: "front end 2 layers, uni L1 H8 attention",
+            architecture: Architecture(
+                inputSize: 3, hiddenSize: 8, head: .attention, numClasses: 4,
+                frontEnd: [.init(filters: 6, kernel: 5), .init(filters: 4, kernel: 3)])),
+        ModelCase(
+            name: "front end, bi L2 H6 last",
+            architecture: Architecture(
+                inputSize: 2, hiddenSize: 6, numLayers: 2, bidirectional: true, numClasses: 3,
+                frontEnd: [.init(filters: 5, kernel: 4)])),
+    ]
+
+    /// Every model that recomputes its window per label.
+    static let windowOnly = bidirectional + frontEnd
+
     /// A label as emitted: the timesteps consumed since the last reset, and the probabilities.
     struct Emitted {
         var at: Int
@@ -135,7 +153,7 @@ import Testing
         }
     }
 
-    @Test(arguments: unidirectional + bidirectional, [1, 5, 7, 20, 25])
+    @Test(arguments: unidirectional + windowOnly, [1, 5, 7, 20, 25])
     func windowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
         let model = try modelCase.model()
         let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
@@ -151,7 +169,7 @@ import Testing
     /// An ensemble streams every member: each label is the offline forward of its window (the
     /// members' mean), and equals the mean of the members' own offline forwards run as separate
     /// single models.
-    @Test(arguments: unidirectional + bidirectional, [1, 7])
+    @Test(arguments: unidirectional + windowOnly, [1, 7])
     func ensembleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
         let file = try modelCase.file(seed: 41, ensemble: 3)
         let model = try LSTMModel(file)
@@ -207,7 +225,7 @@ import Testing
     }
 
     /// Per-sample normalisation with an ensemble runs the buffered path (whole window per label).
-    @Test(arguments: unidirectional.prefix(2) + bidirectional.prefix(1), [1, 5])
+    @Test(arguments: unidirectional.prefix(2) + bidirectional.prefix(1) + frontEnd.prefix(1), [1, 5])
     func ensemblePerSampleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
         let model = try modelCase.model(
             seed: 47, preprocessing: Preprocessing(normalization: .perSample, downsample: 1), ensemble: 2)
@@ -218,7 +236,7 @@ import Testing
         try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) per-sample ensemble")
     }
 
-    @Test(arguments: unidirectional + bidirectional, [1, 6])
+    @Test(arguments: unidirectional + windowOnly, [1, 6])
     func windowResetRestartsTheWindows(_ modelCase: ModelCase, hop: Int) throws {
         let model = try modelCase.model(seed: 11)
         let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
@@ -323,8 +341,8 @@ import Testing
         }
     }
 
-    @Test(arguments: bidirectional)
-    func continuousModeRefusesBidirectionalModels(_ modelCase: ModelCase) throws {
+    @Test(arguments: windowOnly)
+    func continuousModeRefusesWindowOnlyModels(_ modelCase: ModelCase) throws {
         let model = try modelCase.model()
         #expect(throws: ModelError.self) { try StreamClassifier(model: model, mode: .continuous, hop: 5) }
     }
@@ -385,7 +403,7 @@ import Testing
 
     /// A per-sample-normalised model (with and without downsampling) runs on the raw window like
     /// a bidirectional one: every label is the offline forward of the raw window.
-    @Test(arguments: unidirectional + bidirectional, [1, 5])
+    @Test(arguments: unidirectional + windowOnly, [1, 5])
     func perSampleWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
         for downsample in [1, 5] {
             let model = try modelCase.model(seed: 9, preprocessing: Preprocessing(normalization: .perSample, downsample: downsample))

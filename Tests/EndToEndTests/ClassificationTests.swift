@@ -151,6 +151,27 @@ extension EndToEnd {
             }
         }
 
+        /// A model with a convolutional front end (format version 4) served by the daemon: window
+        /// mode runs one forward per label over the raw window ring, and each label equals the
+        /// offline forward of that window.
+        @Test func frontEndModelLabelsEqualOfflineForward() throws {
+            let models = try TemporaryDirectory()
+            defer { models.remove() }
+            let (path, model) = try TestModels.write(
+                to: models, name: "conv",
+                architecture: Architecture(
+                    inputSize: 3, hiddenSize: 8, head: .attention, numClasses: 3,
+                    frontEnd: [.init(filters: 6, kernel: 5), .init(filters: 4, kernel: 3)]),
+                window: 9, hop: 2, seed: 5)
+            #expect(!model.supportsStep)
+            try withDaemon(["--model", path]) { daemon in
+                var generator = SplitMix64(seed: 13)
+                var streams = [TestStream(id: "a", channels: 3), TestStream(id: "b", channels: 3)]
+                try Self.interleave(&streams, framesEach: 10, sizes: 1...6, daemon: daemon, generator: &generator)
+                try Self.check(streams, expected: ExpectedLabels(model: model), daemon: daemon)
+            }
+        }
+
         /// An ensemble file served by the daemon: every member is stepped (window mode's staggered
         /// states, continuous mode's one state) and each label equals the ensemble's offline forward.
         @Test(arguments: [StreamingMode.window, .continuous])

@@ -7,7 +7,7 @@ extension ClientToolTests {
     /// refinement's changes are fixed too, so it only re-scores the finalists.
     static let tinyTune = [
         "--hidden-size", "8", "--layers", "1", "--epochs", "3", "--batch-size", "8", "--normalize", "global", "--downsample", "1",
-        "--ensemble", "1", "--time-warp", "0",
+        "--ensemble", "1", "--time-warp", "0", "--front-end", "none",
     ]
 
     @Test func tuneSearchesThenWritesAModelWithItsSearchTable() throws {

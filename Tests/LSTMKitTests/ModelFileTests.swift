@@ -224,7 +224,27 @@ import Testing
             metadata[key] = value
             return SafeTensors.serialize(good.tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: metadata)
         }
-        expectError(.metadata, containing: "format_version 4") { _ = try ModelFile(bytes: withMetadata("format_version", "4")) }
+        expectError(.metadata, containing: "format_version 5") { _ = try ModelFile(bytes: withMetadata("format_version", "5")) }
+        // A front end in a file older readers would take for a plain LSTM; a negative variance.
+        let convolutional = ModelFile.randomlyInitialized(
+            architecture: Architecture(inputSize: 2, hiddenSize: 4, numClasses: 2, frontEnd: [.init(filters: 3, kernel: 2)]), seed: 3)
+        #expect(convolutional.metadata["format_version"] == "4")
+        #expect(try ModelFile(bytes: convolutional.serialized()).architecture.frontEnd == [.init(filters: 3, kernel: 2)])
+        var olderVersion = convolutional.metadata
+        olderVersion["format_version"] = "3"
+        expectError(.metadata, containing: "front_end' needs format_version 4") {
+            _ = try ModelFile(
+                bytes: SafeTensors.serialize(
+                    convolutional.tensors.map { .float32($0.key, shape: $0.value.shape, $0.value.scalars) }, metadata: olderVersion))
+        }
+        var negative = convolutional
+        negative.tensors["frontend.0.norm.running_var"]!.scalars[1] = -0.5
+        expectError(.tensor, containing: "negative variance") { _ = try ModelFile(bytes: negative.serialized()) }
+        expectError(.architecture, containing: "front_end[0].kernel 65") {
+            var wide = convolutional
+            wide.architecture.frontEnd[0].kernel = 65
+            _ = try ModelFile(bytes: wide.serialized())
+        }
         expectError(.metadata, containing: "'window' is missing") { _ = try ModelFile(bytes: withMetadata("window", nil)) }
         expectError(.metadata, containing: "expected 'lstmd'") { _ = try ModelFile(bytes: withMetadata("format", "other")) }
         expectError(.metadata, containing: "architecture") { _ = try ModelFile(bytes: withMetadata("architecture", #"{"hidden_size":4}"#)) }

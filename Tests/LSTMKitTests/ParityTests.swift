@@ -7,7 +7,7 @@ import Testing
     static let tolerance: Float = 1e-5
 
     @Test func fixturesArePresent() {
-        #expect(Fixtures.cases.count >= 7, "found \(Fixtures.cases)")
+        #expect(Fixtures.cases.count >= 11, "found \(Fixtures.cases)")
     }
 
     @Test(arguments: Fixtures.cases)

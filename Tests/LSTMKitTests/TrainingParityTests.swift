@@ -6,6 +6,11 @@ import Testing
 /// The training engine's loss, logits and every gradient against PyTorch autograd in Float64
 /// (fixtures from `deploy/tools/gen_training_fixtures.py`, `Tests/LSTMKitTests/Fixtures/training`).
 /// Tolerance: |ours − PyTorch| ≤ 1e-4 · max(1, max |PyTorch|) per tensor.
+/// A case whose metadata says `"batch_norm": "batch"` (a convolutional front end) runs the forward
+/// pass in training mode, so the front end normalises with the batch statistics of the valid
+/// timesteps (dropout is 0 in every fixture, so nothing else changes), and then checks the
+/// running statistics after the momentum-0.1 update against `after.*` (1e-5 · max(1, |PyTorch|)
+/// per element).
 @Suite("Training engine against PyTorch autograd")
 struct TrainingParityTests {
     static var directory: URL { Fixtures.directory.appendingPathComponent("training") }
@@ -17,7 +22,7 @@ struct TrainingParityTests {
 
     @Test("The fixture set is complete")
     func fixturesPresent() {
-        #expect(Self.cases.count == 5, "\(Self.cases)")
+        #expect(Self.cases.count == 6, "\(Self.cases)")
     }
 
     @Test("Loss, logits, parameter and input gradients match", arguments: cases)
@@ -26,7 +31,8 @@ struct TrainingParityTests {
         let expected = try SafeTensors(contentsOf: Self.directory.appendingPathComponent("\(name).grad.safetensors"))
         let arch = file.architecture
         let layout = ParameterLayout(arch)
-        let parameters = layout.parameters(from: file)
+        var parameters = layout.parameters(from: file)
+        let batchNormalization = expected.metadata["batch_norm"] == "batch"
         let input = try expected.floats("input")
         let lengths = try expected.integers("lengths"), labels = try expected.integers("labels")
         let weights = try expected.floats("class_weights")
@@ -48,7 +54,7 @@ struct TrainingParityTests {
         var generator = SplitMix64(seed: 0)
         let loss = parameters.withUnsafeBufferPointer { p in
             weights.withUnsafeBufferPointer { w in
-                workspace.forward(parameters: p.baseAddress!, training: false, generator: &generator)
+                workspace.forward(parameters: p.baseAddress!, training: batchNormalization, generator: &generator)
                 let loss = workspace.loss(classWeights: w.baseAddress!)
                 gradients.withUnsafeMutableBufferPointer { g in
                     workspace.backward(
@@ -79,5 +85,20 @@ struct TrainingParityTests {
             }
         }
         check("grad.input", inputGradient, try expected.floats("grad.input"))
+
+        guard batchNormalization else { return }
+        layout.updateRunningStatistics(&parameters, workspaces: [workspace])
+        for index in arch.frontEnd.indices {
+            for statistic in ["running_mean", "running_var"] {
+                let name = "frontend.\(index).norm.\(statistic)"
+                let entry = try #require(layout.entry(name), "\(name) is not in the layout")
+                let ours = Array(parameters[entry.offset..<(entry.offset + entry.count)])
+                let theirs = try expected.floats("after.\(name)")
+                #expect(ours.count == theirs.count, "\(name) size")
+                for (element, (got, want)) in zip(ours, theirs).enumerated() {
+                    #expect(abs(got - want) <= 1e-5 * max(1, abs(want)), "\(name)[\(element)] after the update: \(got) vs \(want)")
+                }
+            }
+        }
     }
 }

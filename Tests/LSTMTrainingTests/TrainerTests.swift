@@ -51,6 +51,59 @@ struct TrainerTests {
         #expect(test.accuracy >= 0.9, "test accuracy \(test.accuracy)")
     }
 
+    /// A convolutional front end trains on two shards of variable-length samples: its running
+    /// statistics follow the batches (the model would otherwise normalise with the identity),
+    /// the weight-decayed optimiser step leaves them alone, and the written model (the
+    /// normalisation folded into the convolution) scores the validation split exactly as the
+    /// trainer's own inference-mode evaluation did.
+    @Test("A front end learns, its running statistics track the batches, and the model file agrees with the trainer")
+    func frontEnd() throws {
+        var configuration = smallRecipe()
+        configuration.frontEnd = [.init(filters: 6, kernel: 3), .init(filters: 5, kernel: 2)]
+        configuration.optimizer.weightDecay = 0.01
+        configuration.threads = 2
+        configuration.epochs = 30
+        let data = toyDataset(samples: 80, length: 24, variable: true)
+        let result = try Trainer(configuration: configuration).train(data)
+        #expect(result.model.metadata["format_version"] == "4")
+        #expect((result.validation?.accuracy ?? 0) >= 0.9, "\(String(describing: result.validation?.accuracy))")
+        for layer in 0..<2 {
+            let mean = try #require(result.model.tensors["frontend.\(layer).norm.running_mean"]).scalars
+            let variance = try #require(result.model.tensors["frontend.\(layer).norm.running_var"]).scalars
+            #expect(mean.contains { abs($0) > 1e-3 }, "layer \(layer) running mean never moved: \(mean)")
+            #expect(variance.contains { abs($0 - 1) > 1e-3 }, "layer \(layer) running variance never moved: \(variance)")
+        }
+        let reread = try ModelFile(bytes: result.model.serialized())
+        let model = try LSTMModel(reread)
+        #expect(!model.supportsStep)
+        let test = toyDataset(samples: 40, length: 24, variable: true, seed: 99)
+        let metrics = try ClassificationMetrics(evaluating: model, on: test)
+        #expect(metrics.accuracy >= 0.9, "test accuracy \(metrics.accuracy)")
+        // The training engine in inference mode (running statistics, not folded) on the same samples.
+        let layout = ParameterLayout(reread.architecture)
+        let parameters = layout.parameters(from: reread)
+        let scaled = test.scaled(by: reread.scaler)
+        let b = scaled.samples.count, t = scaled.maxLength, c = reread.architecture.inputSize
+        let workspace = TrainingWorkspace(layout: layout, batchCapacity: b, timestepCapacity: t)
+        workspace.prepare(batchSize: b, timesteps: t)
+        var raw = [Float](repeating: 0, count: b * t * c)
+        for (index, sample) in scaled.samples.enumerated() {
+            workspace.lengths[index] = sample.length
+            for time in 0..<t {
+                for channel in 0..<c {
+                    workspace.input[(time * b + index) * c + channel] = time < sample.length ? sample.values[time * c + channel] : 0
+                }
+            }
+            raw.replaceSubrange((index * t * c)..<(index * t * c + test.samples[index].values.count), with: test.samples[index].values)
+        }
+        var generator = SplitMix64(seed: 0)
+        parameters.withUnsafeBufferPointer { workspace.forward(parameters: $0.baseAddress!, training: false, generator: &generator) }
+        let forward = try model.forward(raw, batchSize: b, timesteps: t, lengths: scaled.samples.map(\.length))
+        let engine = (0..<(b * reread.architecture.numClasses)).map { workspace.probabilities[$0] }
+        let difference = zip(engine, forward.probabilities).map { abs($0 - $1) }.max() ?? 0
+        #expect(difference <= 1e-5, "trainer and model file differ by \(difference)")
+    }
+
     @Test("Variable-length samples train with masks, and the model's window is the longest sample")
     func variableLength() throws {
         var configuration = smallRecipe()
@@ -214,11 +267,24 @@ struct RecipeTests {
         try reread.apply(recipe: changed.recipeText, path: "rendered")
         #expect(reread == changed)
         guard case .object(let fields) = changed.json else { Issue.record("not an object"); return }
-        // `ensemble` 1 (the default) is left out, so single models' files stay as they were.
-        #expect(Set(fields.keys) == Set(TrainingConfiguration.keys).subtracting(["ensemble"]))
+        // `ensemble` 1 and `front_end` none (the defaults) are left out, so single models without
+        // a front end stay as they were.
+        #expect(Set(fields.keys) == Set(TrainingConfiguration.keys).subtracting(["ensemble", "front_end"]))
         changed.ensemble = 3
+        changed.frontEnd = [.init(filters: 16, kernel: 3), .init(filters: 8, kernel: 5)]
         guard case .object(let withEnsemble) = changed.json else { Issue.record("not an object"); return }
         #expect(Set(withEnsemble.keys) == Set(TrainingConfiguration.keys))
+        #expect(withEnsemble["front_end"] == .string("16x3,8x5"))
+        var conv = TrainingConfiguration()
+        try conv.set("front_end", "16x3,8x5")
+        #expect(conv.frontEnd == changed.frontEnd)
+        #expect(throws: TrainingError.self) { try conv.set("front_end", "16by3") }
+        #expect(throws: TrainingError.self) {
+            var bad = TrainingConfiguration()
+            try bad.set("front_end", "16x0")
+            try bad.validate()
+        }
+        changed.frontEnd = []
         var fromJSON = TrainingConfiguration()
         for (key, value) in fields {
             guard case .string(let text) = value else { Issue.record("\(key) is not a string"); continue }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the LSTMKit test fixtures (Tests/LSTMKitTests/Fixtures/).
 
-    python3 deploy/tools/gen_fixtures.py [--out DIR] [--no-keras]
+    python3 deploy/tools/gen_fixtures.py [--out DIR] [--no-keras] [--only NAME[,NAME...]]
 
 For every case NAME it writes
     NAME.safetensors           an lstmd model (written by export_pytorch / export_keras)
@@ -14,18 +14,31 @@ For every case NAME it writes
                                      backward half), zeros at padded positions
         logits         F32 [B,K]
         probabilities  F32 [B,K]
+        frontend_l{i}  F32 [B,T,F_i] only for a model with a convolutional front end (format
+                                     version 4), to help debugging: the output of front-end layer i
+                                     (after its ReLU) at each valid step, zeros at padded positions
     with __metadata__ {"case", "oracle", "tolerance"}: "tolerance" is the suggested absolute
     tolerance for a float32 implementation.
 
 PyTorch cases: the oracle is the model (its stored float32 weights) converted to float64, run on
 the float32-scaled input, with pack_padded_sequence for variable lengths; "last" uses h_n
 (bidirectional: cat(h_n[-2], h_n[-1]), the backward state after running t = len-1 .. 0).
+A front end (cases "frontend_*") runs in the oracle on the whole padded [B,T,C] input, per layer
+F.pad(x, (k-1, 0)) (causal), F.conv1d without bias, BatchNorm1d in eval mode (its running
+statistics, eps 1e-5), ReLU; its weights are uniform(-0.5, 0.5) like the others, BatchNorm's
+gamma uniform(0.5, 1.5), beta uniform(-0.5, 0.5), running_mean uniform(-0.5, 0.5) and running_var
+uniform(0.5, 2), so a reader that skips the normalisation fails.
 Keras cases: the oracle is Keras itself in float32 (model.predict for probabilities, the layers
 called in inference mode for outputs_l{k} and the class layer's pre-activation for logits).
 
 Checks (assertions): each model file reads back bit-exactly; a pure-numpy float64 forward pass from
 the file (lstmd_format.forward_numpy, written from MODEL_FORMAT.md) reproduces the oracle; per-layer
 outputs agree with the full multi-layer module.
+
+Seeds are fixed per case (100 + its index in CASES), so regeneration is byte-identical with the
+same PyTorch (whose version string is stored in the files: the older cases were generated with
+PyTorch 2.15.0+cu132 and before write_model stored lstmd.tensor_sha256). To add a case without
+rewriting the others, generate it alone: --only NAME.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,7 +79,60 @@ CASES = [
          scaler="minmax"),
     dict(name="bi_l2_h12_last_varlen", C=3, H=12, L=2, bidir=True, head="last", hidden=[], K=3, T=7, B=3,
          lengths=[7, 4, 2]),
+    # with a convolutional front end (format version 4): front_end = [(filters, kernel), ...]
+    dict(name="frontend_uni_l1_h16_attention_varlen", C=3, H=16, L=1, bidir=False, head="attention", hidden=[],
+         K=4, T=10, B=4, lengths=[10, 6, 1, 8], front_end=[(8, 5), (12, 3)]),
+    dict(name="frontend_bi_l2_h8_last_varlen", C=4, H=8, L=2, bidir=True, head="last", hidden=[], K=3, T=9, B=3,
+         lengths=[9, 3, 6], front_end=[(6, 4)]),
 ]
+
+
+class CausalConvBN(nn.Module):
+    """One front-end layer on [B, C, T]: causal Conv1d (k-1 zeros on the left, no bias),
+    BatchNorm1d (eval mode: running statistics), ReLU."""
+
+    def __init__(self, cin, filters, kernel):
+        super().__init__()
+        self.kernel = kernel
+        self.conv = nn.Conv1d(cin, filters, kernel, bias=False)
+        self.norm = nn.BatchNorm1d(filters)
+
+    def forward(self, x):
+        return torch.relu(self.norm(F.conv1d(F.pad(x, (self.kernel - 1, 0)), self.conv.weight)))
+
+
+def make_front_end(C, spec, gen):
+    """nn.ModuleList of CausalConvBN for spec [(filters, kernel), ...], float32, random: conv
+    weights uniform(-0.5, 0.5), gamma uniform(0.5, 1.5), beta and running_mean uniform(-0.5, 0.5),
+    running_var uniform(0.5, 2) (drawn from `gen` in that order, layer by layer)."""
+    blocks, cin = [], C
+    for filters, kernel in spec:
+        blocks.append(CausalConvBN(cin, filters, kernel))
+        cin = filters
+    front = nn.ModuleList(blocks)
+
+    def uniform(n, lo, hi):
+        return torch.rand(n, generator=gen, dtype=torch.float64).mul(hi - lo).add(lo).float()
+
+    with torch.no_grad():
+        for block in front:
+            _uniform_(block.conv, gen)
+            n = block.norm.num_features
+            block.norm.weight.copy_(uniform(n, 0.5, 1.5))
+            block.norm.bias.copy_(uniform(n, -0.5, 0.5))
+            block.norm.running_mean.copy_(uniform(n, -0.5, 0.5))
+            block.norm.running_var.copy_(uniform(n, 0.5, 2.0))
+    return front.eval()
+
+
+def front_end_source(front):
+    """The lstmd tensors of a front end (float32 numpy), by model-file name."""
+    source = {}
+    for i, block in enumerate(front):
+        source[f"frontend.{i}.conv.weight"] = block.conv.weight.detach().numpy()
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            source[f"frontend.{i}.norm.{name}"] = getattr(block.norm, name).detach().numpy()
+    return source
 
 
 def _uniform_(module, gen, a=0.5):
@@ -106,8 +173,10 @@ def _single_layer(lstm, k):
     return one
 
 
-def torch_oracle(lstm, attention, hidden, linear, x_scaled, lengths):
-    """Float64 oracle. Returns dict of numpy arrays."""
+def torch_oracle(lstm, attention, hidden, linear, x_scaled, lengths, front=None):
+    """Float64 oracle. `front`: an optional front end (nn.ModuleList of CausalConvBN), run in eval
+    mode on the whole padded input. Returns dict of numpy arrays ("front_end": per-layer outputs
+    [B,T,F_i] zeroed at padded steps, [] without a front end)."""
     lstm = copy.deepcopy(lstm).double().eval()
     attention = copy.deepcopy(attention).double() if attention is not None else None
     hidden = [copy.deepcopy(h).double() for h in hidden]
@@ -116,7 +185,15 @@ def torch_oracle(lstm, attention, hidden, linear, x_scaled, lengths):
     B, T, _ = x.shape
     lens = torch.as_tensor(lengths, dtype=torch.long)
     H = lstm.hidden_size
+    front_outs = []
     with torch.no_grad():
+        if front is not None:
+            valid = (torch.arange(T)[None, :] < lens[:, None]).unsqueeze(-1)
+            h = x.transpose(1, 2)
+            for block in copy.deepcopy(front).double().eval():
+                h = block(h)
+                front_outs.append((h.transpose(1, 2) * valid).numpy())
+            x = h.transpose(1, 2)  # padded steps keep their (ignored) values: packing drops them
         packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
         outs = []
         cur = packed
@@ -146,7 +223,8 @@ def torch_oracle(lstm, attention, hidden, linear, x_scaled, lengths):
             z = torch.relu(lin(z))
         logits = linear(z)
         probs = torch.softmax(logits, dim=1)
-    return {"outputs": [o.numpy() for o in outs], "logits": logits.numpy(), "probabilities": probs.numpy()}
+    return {"outputs": [o.numpy() for o in outs], "logits": logits.numpy(), "probabilities": probs.numpy(),
+            "front_end": front_outs}
 
 
 def check_model_file(path, source_tensors=None):
@@ -185,8 +263,9 @@ def gen_torch_case(case, out_dir, seed):
     C, H, L, K, T, B = case["C"], case["H"], case["L"], case["K"], case["T"], case["B"]
     D = 2 if case["bidir"] else 1
     lengths = case.get("lengths", [T] * B)
+    spec = case.get("front_end", [])
     # batch_first alternates between cases: it must not matter to the exporter
-    lstm = nn.LSTM(C, H, L, batch_first=seed % 2 == 0, bidirectional=case["bidir"])
+    lstm = nn.LSTM(spec[-1][0] if spec else C, H, L, batch_first=seed % 2 == 0, bidirectional=case["bidir"])
     attention = nn.Linear(H * D, 1) if case["head"] == "attention" else None
     hidden, prev = [], H * D
     for n in case["hidden"]:
@@ -196,17 +275,21 @@ def gen_torch_case(case, out_dir, seed):
     for m in [lstm, attention, linear, *hidden]:
         if m is not None:
             _uniform_(m, gen)
+    front = make_front_end(C, spec, gen) if spec else None
     kind = case.get("scaler", "zscore")
     sc = _make_scaler(rng, C, kind)
     classes = [f"class_{chr(ord('a') + i)}" for i in range(K)]
     path = os.path.join(out_dir, case["name"] + ".safetensors")
     if kind == "zscore":
         export_pytorch(lstm, linear, path, classes, sc["mean"], sc["std"], window=T, attention=attention,
-                       hidden=hidden, scaler="zscore", provenance=FIXED_PROVENANCE)
+                       hidden=hidden, scaler="zscore", provenance=FIXED_PROVENANCE, front_end=front)
     else:
         export_pytorch(lstm, linear, path, classes, window=T, attention=attention, hidden=hidden,
-                       scaler="minmax", minimum=sc["min"], maximum=sc["max"], provenance=FIXED_PROVENANCE)
+                       scaler="minmax", minimum=sc["min"], maximum=sc["max"], provenance=FIXED_PROVENANCE,
+                       front_end=front)
     source = {f"lstm.{k}": v.detach().numpy() for k, v in lstm.state_dict().items()}
+    if front is not None:
+        source.update(front_end_source(front))
     if attention is not None:
         source["attention.weight"] = attention.weight.detach().numpy()
         source["attention.bias"] = attention.bias.detach().numpy()
@@ -216,11 +299,19 @@ def gen_torch_case(case, out_dir, seed):
     source["classifier.weight"] = linear.weight.detach().numpy()
     source["classifier.bias"] = linear.bias.detach().numpy()
     tensors, md = check_model_file(path, source)
+    assert md["format_version"] == ("4" if spec else "1"), md["format_version"]
 
     raw = _make_input(rng, sc, B, T, C, lengths)
     scaled = fmt.apply_scaler(json.loads(md["scaler"]), raw)
-    ref = torch_oracle(lstm, attention, hidden, linear, scaled, lengths)  # [B,T,C] via packing
+    ref = torch_oracle(lstm, attention, hidden, linear, scaled, lengths, front)  # [B,T,C] via packing
     npf = fmt.forward_numpy(tensors, md, raw, lengths)
+    if front is not None:
+        _compare(ref["front_end"][-1], npf["front_end"], f"{case['name']} front end", 1e-9)
+        # the running statistics matter: without the normalisation the logits are far off
+        plain = {n: (np.zeros_like(t) if n.endswith("running_mean") else np.ones_like(t) if
+                     n.endswith("running_var") else t) for n, t in tensors.items()}
+        off = np.abs(fmt.forward_numpy(plain, md, raw, lengths)["logits"] - ref["logits"]).max()
+        assert off > 1e-2, f"{case['name']}: the running statistics barely change the logits ({off:.2g})"
     for k in range(L):
         _compare(ref["outputs"][k], npf["outputs"][k], f"{case['name']} outputs_l{k}", 1e-9)
     _compare(ref["logits"], npf["logits"], f"{case['name']} logits", 1e-9)
@@ -229,6 +320,8 @@ def gen_torch_case(case, out_dir, seed):
            "logits": ref["logits"], "probabilities": ref["probabilities"]}
     for k in range(L):
         exp[f"outputs_l{k}"] = ref["outputs"][k]
+    for i, out in enumerate(ref["front_end"]):
+        exp[f"frontend_l{i}"] = out
     fmt.write_tensors(os.path.join(out_dir, case["name"] + ".expected.safetensors"), exp,
                       {"case": case["name"], "oracle": f"PyTorch {torch.__version__} float64",
                        "tolerance": "1e-5"})
@@ -344,22 +437,32 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--no-keras", action="store_true", help="skip the Keras cases")
+    ap.add_argument("--only", metavar="NAME[,NAME...]",
+                    help="generate these cases only (the others' files are left alone); default: all")
     a = ap.parse_args(argv)
+    only = None if a.only is None else set(a.only.split(","))
+    known = {c["name"] for c in CASES + KERAS_CASES}
+    if only is not None and only - known:
+        ap.error(f"unknown case(s) {sorted(only - known)}; known: {sorted(known)}")
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(1)
     written = []
     for i, case in enumerate(CASES):
+        if only is not None and case["name"] not in only:
+            continue
         ref = gen_torch_case(case, a.out, seed=100 + i)
         p = ref["probabilities"]
         print(f"{case['name']:36s} max prob {p.max():.3f} min prob {p.min():.3f}")
         written.append(case["name"])
-    if not a.no_keras:
+    if not a.no_keras and (only is None or only & {c["name"] for c in KERAS_CASES}):
         try:
             import keras  # noqa: F401
         except Exception as e:  # noqa: BLE001
             print(f"keras unavailable ({e}); skipping Keras cases", file=sys.stderr)
         else:
             for case in KERAS_CASES:
+                if only is not None and case["name"] not in only:
+                    continue
                 p = gen_keras_case(case, a.out)
                 print(f"{case['name']:36s} max prob {p.max():.3f} min prob {p.min():.3f}")
                 written.append(case["name"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the LSTMKit training (backward-pass) fixtures (Tests/LSTMKitTests/Fixtures/training/).
 
-    python3 deploy/tools/gen_training_fixtures.py [--out DIR]
+    python3 deploy/tools/gen_training_fixtures.py [--out DIR] [--only NAME[,NAME...]]
 
 For every case NAME it writes
     NAME.safetensors        an lstmd model (written by export_pytorch, like gen_fixtures.py) with an
@@ -26,14 +26,35 @@ For every case NAME it writes
         pooled             F32 [B,H*D]   the head's output (input of the dense layers / classifier)
         outputs_l{k}       F32 [B,T,H*D] output of LSTM layer k (forward half then backward half),
                                          zeros at padded positions
-    with __metadata__ {"case", "oracle", "loss", "tolerance"}: "tolerance" is a suggested relative
-    tolerance (|got - want| <= tol * max(1, max|want|) per tensor) for a float32 implementation.
+      with a convolutional front end (case "frontend_*", "batch_norm": "batch" in the metadata):
+        after.frontend.{i}.norm.running_mean  F32 [F_i]  the running statistics after this batch,
+        after.frontend.{i}.norm.running_var   F32 [F_i]  momentum 0.1 (see below)
+        frontend_l{i}      F32 [B,T,F_i] extra: output of front-end layer i (after its ReLU), zeros at
+                                         padded positions
+        frontend_l{i}_mean F32 [F_i]     extra: the batch mean and biased variance layer i normalised
+        frontend_l{i}_var  F32 [F_i]     with (over the valid positions)
+    with __metadata__ {"case", "oracle", "loss", "tolerance"} (plus "batch_norm": "batch" for a front
+    end): "tolerance" is a suggested relative tolerance (|got - want| <= tol * max(1, max|want|) per
+    tensor) for a float32 implementation.
 
 Semantics (those of gen_fixtures.torch_oracle, i.e. MODEL_FORMAT.md): eval mode, no dropout;
 pack_padded_sequence for variable lengths; head "last" = h_n[-1] (bidirectional:
 cat(h_n[-2], h_n[-1]), the backward direction's state after running t = len-1 .. 0); head
 "attention": s_t = attention.weight . y_t + attention.bias over the valid t, a = softmax_t(s),
 pooled = sum_t a_t y_t; then the hidden dense layers (ReLU each), then the classifier.
+
+Front end ("batch_norm": "batch"): TRAINING-mode batch normalisation, as MODEL_FORMAT.md ("Front
+end") defines it, implemented by hand in float64 autograd (BatchNorm1d cannot mask): per
+layer the causal convolution z (F.pad(x, (k-1, 0)), F.conv1d, no bias), then over the n VALID
+positions (b, t < lengths[b]) only mean = sum z / n and the biased var = sum (z - mean)^2 / n,
+y = relu(gamma * (z - mean) / sqrt(var + 1e-5) + beta), gradients through mean and var. The
+running statistics do not enter the loss: grad.frontend.{i}.norm.running_* are zeros. after.* is
+0.9 * running + 0.1 * mean and 0.9 * running + 0.1 * var * n / (n - 1), computed in float64 from the
+file's float32 values (and checked against torch's BatchNorm1d in train mode run on the valid
+positions alone). The model file's eval-mode semantics (running statistics) are checked against
+gen_fixtures.torch_oracle and forward_numpy separately; the stored logits, outputs and gradients
+are those of the training-mode pass. The front end's initial running statistics are random
+(gen_fixtures.make_front_end), so the 0.9 * running term matters.
 
 The oracle: the model's stored float32 tensors, the stored float32 input and class weights, all
 converted to float64 and run through PyTorch autograd; results are stored as float32.
@@ -42,10 +63,13 @@ Checks (assertions): the model file reads back bit-exactly (gen_fixtures.check_m
 autograd forward reproduces gen_fixtures.torch_oracle and the pure-numpy lstmd_format.forward_numpy
 of the written file (1e-12 / 1e-9); the loss equals the weighted-mean formula above; grad.input is
 exactly zero at padded positions and perturbing a padded input leaves the loss bit-identical; no
-dense-layer pre-activation is within 1e-3 of the ReLU kink; and a
+dense-layer (or front-end) pre-activation is within 1e-3 of the ReLU kink; and a
 float64 finite-difference check (4-point central stencil, h = 1e-4) of random gradient entries of
 every tensor and of the input agrees with autograd to a relative error < 1e-6.
-Regeneration is byte-identical (fixed seeds, fixed provenance, single thread).
+Regeneration is byte-identical (fixed seeds, 500 + the case's index in CASES; fixed provenance,
+single thread) with the same PyTorch, whose version is stored in the .grad files (the older cases
+were generated with PyTorch 2.15.0 and before write_model stored lstmd.tensor_sha256). To add a case
+without rewriting the others, generate it alone: --only NAME.
 """
 
 from __future__ import annotations
@@ -80,21 +104,33 @@ CASES = [
     dict(name="bi_l1_h4_attention_dense", C=2, H=4, L=1, bidir=True, head="attention", hidden=[6, 3], K=3,
          T=5, B=3),
     dict(name="uni_l1_h16_last_batch", C=6, H=16, L=1, bidir=False, head="last", hidden=[], K=4, T=20, B=8),
+    # convolutional front end [(filters, kernel), ...], batch normalisation in training mode
+    dict(name="frontend_uni_l1_h8_attention", C=3, H=8, L=1, bidir=False, head="attention", hidden=[], K=3,
+         T=7, B=4, lengths=[7, 3, 1, 5], front_end=[(5, 3), (4, 2)]),
 ]
 
 FD_STEP = 1e-4          # 4-point stencil: truncation O(h^4) ~ 1e-16, rounding ~ 1e-16 / h
 FD_REL_TOL = 1e-6
 RELU_MARGIN = 1e-3      # > 2 * FD_STEP
 FD_ENTRIES = 3          # random entries checked per tensor (and for the input)
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
 
 
 class Model(nn.Module):
     """The lstmd model as PyTorch modules; forward on batch-first [B,T,C] with lengths."""
 
-    def __init__(self, C, H, L, bidir, head, hidden, K):
+    def __init__(self, C, H, L, bidir, head, hidden, K, front=None):
         super().__init__()
         D = 2 if bidir else 1
-        self.lstm = nn.LSTM(C, H, L, batch_first=True, bidirectional=bidir)
+        # front: gen_fixtures.make_front_end modules (CausalConvBN), or None
+        self.front = front if front is not None else nn.ModuleList()
+        #: True: the front end normalises with the batch's statistics over the valid positions
+        #: (training mode); False: with its running statistics (the model file's eval mode)
+        self.batch_statistics = False
+        self.last_statistics = []
+        self.lstm = nn.LSTM(front[-1].conv.out_channels if front else C, H, L, batch_first=True,
+                            bidirectional=bidir)
         self.attention = nn.Linear(H * D, 1) if head == "attention" else None
         layers, prev = [], H * D
         for n in hidden:
@@ -104,8 +140,14 @@ class Model(nn.Module):
         self.classifier = nn.Linear(prev, K)
 
     def named_lstmd_tensors(self):
-        """(lstmd tensor name, parameter) for every tensor of the model file."""
-        out = [(f"lstm.{k}", p) for k, p in self.lstm.named_parameters()]
+        """(lstmd tensor name, parameter) for every tensor of the model file (the front end's
+        running statistics are buffers)."""
+        out = []
+        for i, block in enumerate(self.front):
+            out.append((f"frontend.{i}.conv.weight", block.conv.weight))
+            out += [(f"frontend.{i}.norm.{n}", getattr(block.norm, n))
+                    for n in ("weight", "bias", "running_mean", "running_var")]
+        out += [(f"lstm.{k}", p) for k, p in self.lstm.named_parameters()]
         if self.attention is not None:
             out += [("attention.weight", self.attention.weight), ("attention.bias", self.attention.bias)]
         for j, lin in enumerate(self.hidden):
@@ -113,10 +155,35 @@ class Model(nn.Module):
         out += [("classifier.weight", self.classifier.weight), ("classifier.bias", self.classifier.bias)]
         return out
 
+    def front_end(self, x, lens):
+        """The front end on x [B,T,C]; returns [B,T,F_last] and records, per layer, (mean, var, n,
+        output [B,F,T], pre-activation [B,F,T], valid mask [B,1,T]) in self.last_statistics
+        (mean/var: those it normalised with; n: the valid positions)."""
+        T = x.shape[1]
+        valid = (torch.arange(T)[None, :] < lens[:, None]).unsqueeze(1)  # [B,1,T]
+        n = int(valid.sum())
+        h = x.transpose(1, 2)
+        self.last_statistics = []
+        for block in self.front:
+            z = F.conv1d(F.pad(h, (block.kernel - 1, 0)), block.conv.weight)  # [B,F,T], causal
+            if self.batch_statistics:
+                zero = torch.zeros((), dtype=z.dtype)
+                mean = torch.where(valid, z, zero).sum(dim=(0, 2)) / n
+                var = (torch.where(valid, z - mean[:, None], zero) ** 2).sum(dim=(0, 2)) / n
+            else:
+                mean, var = block.norm.running_mean, block.norm.running_var
+            pre = block.norm.weight[:, None] * (z - mean[:, None]) / torch.sqrt(var[:, None] + BN_EPS) \
+                + block.norm.bias[:, None]
+            h = torch.relu(pre)
+            self.last_statistics.append((mean, var, n, h, pre, valid))
+        return h.transpose(1, 2)
+
     def forward(self, x, lengths):
         B, T, _ = x.shape
         lens = torch.as_tensor(lengths, dtype=torch.long)
         H = self.lstm.hidden_size
+        if len(self.front):
+            x = self.front_end(x, lens)  # padded steps hold (ignored) values: packing drops them
         packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
         out_p, (h_n, _) = self.lstm(packed)
         y = nn.utils.rnn.pad_packed_sequence(out_p, batch_first=True, total_length=T)[0]
@@ -168,7 +235,10 @@ def gen_case(case, out_dir, seed):
     lengths = list(case.get("lengths", [T] * B))
     assert len(lengths) == B and all(1 <= n <= T for n in lengths)
 
-    model = Model(C, H, L, case["bidir"], case["head"], case["hidden"], K)
+    spec = case.get("front_end", [])
+    # the front end first: random BatchNorm statistics too (gen_fixtures.make_front_end)
+    front = gf.make_front_end(C, spec, gen) if spec else None
+    model = Model(C, H, L, case["bidir"], case["head"], case["hidden"], K, front=front)
     for m in [model.lstm, model.attention, model.classifier, *model.hidden]:
         if m is not None:
             gf._uniform_(m, gen)  # float32 parameters, uniform(-0.5, 0.5)
@@ -178,7 +248,7 @@ def gen_case(case, out_dir, seed):
     path = os.path.join(out_dir, case["name"] + ".safetensors")
     export_pytorch(model.lstm, model.classifier, path, classes, np.zeros(C), np.ones(C), window=T,
                    attention=model.attention, hidden=list(model.hidden), scaler="zscore",
-                   provenance=PROVENANCE)
+                   provenance=PROVENANCE, front_end=front)
     source = {name: p.detach().numpy() for name, p in model.named_lstmd_tensors()}
     tensors, md = gf.check_model_file(path, source)
 
@@ -192,27 +262,81 @@ def gen_case(case, out_dir, seed):
 
     # float64 autograd
     m64 = copy.deepcopy(model).double().eval()
+    m64.batch_statistics = bool(spec)  # a front end trains with the batch's statistics
     x = torch.from_numpy(x32.astype(np.float64)).requires_grad_(True)
     w = torch.from_numpy(w32.astype(np.float64))
     y = torch.from_numpy(labels)
     loss, logits, pooled = _loss(m64, x, lengths, y, w)
+    statistics = [tuple(v.detach() if torch.is_tensor(v) else v for v in layer) for layer in m64.last_statistics]
+    m64.last_statistics = []  # graph tensors: the module must stay deep-copyable
     dlogits, = torch.autograd.grad(loss, logits, retain_graph=True)
     loss.backward()
-    grads = {name: p.grad.detach().clone() for name, p in m64.named_lstmd_tensors()}
+    grads = {}
+    for name, p in m64.named_lstmd_tensors():
+        if ".running_" in name:  # buffers: no gradient by definition
+            assert p.grad is None and not p.requires_grad, name
+            grads[name] = torch.zeros_like(p)
+        else:
+            grads[name] = p.grad.detach().clone()
     grad_x = x.grad.detach().clone()
     assert set(grads) == set(tensors), (sorted(grads), sorted(tensors))
 
     # forward checks: gen_fixtures' oracle (per-layer outputs too) and the numpy reference from the file
-    ref = gf.torch_oracle(model.lstm, model.attention, list(model.hidden), model.classifier, x32, lengths)
-    gf._compare(ref["logits"], logits.detach().numpy(), f"{case['name']} logits vs torch_oracle", 1e-12)
     npf = fmt.forward_numpy(tensors, md, x32, lengths)
-    gf._compare(npf["logits"], logits.detach().numpy(), f"{case['name']} logits vs forward_numpy", 1e-9)
-    gf._compare(npf["pooled"], pooled.detach().numpy(), f"{case['name']} pooled vs forward_numpy", 1e-9)
-    for k in range(L):
-        gf._compare(npf["outputs"][k], ref["outputs"][k], f"{case['name']} outputs_l{k}", 1e-9)
+    if not spec:
+        ref = gf.torch_oracle(model.lstm, model.attention, list(model.hidden), model.classifier, x32, lengths)
+        gf._compare(ref["logits"], logits.detach().numpy(), f"{case['name']} logits vs torch_oracle", 1e-12)
+        gf._compare(npf["logits"], logits.detach().numpy(), f"{case['name']} logits vs forward_numpy", 1e-9)
+        gf._compare(npf["pooled"], pooled.detach().numpy(), f"{case['name']} pooled vs forward_numpy", 1e-9)
+        for k in range(L):
+            gf._compare(npf["outputs"][k], ref["outputs"][k], f"{case['name']} outputs_l{k}", 1e-9)
+    else:
+        # the file's eval mode (running statistics): this module, gen_fixtures' oracle, forward_numpy
+        evaluated = copy.deepcopy(m64)
+        evaluated.batch_statistics = False
+        with torch.no_grad():
+            eval_logits, eval_pooled = evaluated(x.detach(), lengths)
+        ref_eval = gf.torch_oracle(model.lstm, model.attention, list(model.hidden), model.classifier, x32, lengths,
+                                   front=front)
+        gf._compare(ref_eval["logits"], eval_logits.numpy(), f"{case['name']} eval logits vs torch_oracle", 1e-12)
+        gf._compare(npf["logits"], eval_logits.numpy(), f"{case['name']} eval logits vs forward_numpy", 1e-9)
+        gf._compare(npf["pooled"], eval_pooled.numpy(), f"{case['name']} eval pooled vs forward_numpy", 1e-9)
+        gf._compare(npf["front_end"], ref_eval["front_end"][-1], f"{case['name']} eval front end", 1e-9)
+        for k in range(L):
+            gf._compare(npf["outputs"][k], ref_eval["outputs"][k], f"{case['name']} eval outputs_l{k}", 1e-9)
+        assert np.abs(eval_logits.numpy() - logits.detach().numpy()).max() > 1e-2, "batch statistics change nothing"
+        # the training pass: the oracle's LSTM and head on the training-mode front-end output
+        fe_train = statistics[-1][3].transpose(1, 2).numpy()
+        ref = gf.torch_oracle(model.lstm, model.attention, list(model.hidden), model.classifier, fe_train, lengths)
+        gf._compare(ref["logits"], logits.detach().numpy(), f"{case['name']} logits vs torch_oracle", 1e-12)
+        # the batch statistics against torch's BatchNorm1d in train mode on the valid positions alone
+        after = {}
+        h = x.detach().transpose(1, 2)
+        for i, (block, (mean, var, n, out, pre, valid)) in enumerate(zip(m64.front, statistics)):
+            z = F.conv1d(F.pad(h, (block.kernel - 1, 0)), block.conv.weight.detach())
+            rows = z.transpose(1, 2)[valid[:, 0, :]]                       # [n, F]: the valid positions
+            assert rows.shape[0] == n == sum(lengths)
+            bn = copy.deepcopy(block.norm).double().train()
+            assert bn.momentum == BN_MOMENTUM and bn.eps == BN_EPS
+            with torch.no_grad():
+                normalized = bn(rows.T.unsqueeze(0))[0].T                  # [n, F]
+            gf._compare(torch.relu(normalized).numpy(), out.transpose(1, 2)[valid[:, 0, :]].numpy(),
+                        f"{case['name']} front end {i} vs BatchNorm1d(train) on the valid positions", 1e-12)
+            run_mean = block.norm.running_mean.double()
+            run_var = block.norm.running_var.double()
+            after[f"after.frontend.{i}.norm.running_mean"] = (1 - BN_MOMENTUM) * run_mean + BN_MOMENTUM * mean
+            after[f"after.frontend.{i}.norm.running_var"] = (1 - BN_MOMENTUM) * run_var + BN_MOMENTUM * var * n / (n - 1)
+            gf._compare(bn.running_mean.numpy(), after[f"after.frontend.{i}.norm.running_mean"].numpy(),
+                        f"{case['name']} running_mean {i} vs BatchNorm1d", 1e-12)
+            gf._compare(bn.running_var.numpy(), after[f"after.frontend.{i}.norm.running_var"].numpy(),
+                        f"{case['name']} running_var {i} vs BatchNorm1d", 1e-12)
+            h = out
 
-    # ReLU margins: no dense pre-activation within RELU_MARGIN of 0, so that neither the finite
-    # differences nor a float32 implementation cross a kink
+    # ReLU margins: no dense (or front-end) pre-activation within RELU_MARGIN of 0, so that neither
+    # the finite differences nor a float32 implementation cross a kink
+    for i, (_, _, _, _, pre, valid) in enumerate(statistics):
+        margin = float(pre.abs().transpose(1, 2)[valid[:, 0, :]].min())
+        assert margin >= RELU_MARGIN, f"{case['name']} front end {i}: pre-activation {margin:.2e} near 0"
     with torch.no_grad():
         z = pooled
         for j, lin in enumerate(m64.hidden):
@@ -278,11 +402,19 @@ def gen_case(case, out_dir, seed):
         out["grad." + name] = g.numpy()
     for k in range(L):
         out[f"outputs_l{k}"] = ref["outputs"][k]
-    fmt.write_tensors(os.path.join(out_dir, case["name"] + ".grad.safetensors"), out,
-                      {"case": case["name"],
-                       "oracle": f"PyTorch {torch.__version__.split('+')[0]} float64 autograd",
-                       "loss": "cross_entropy(logits, labels, weight=class_weights), reduction mean",
-                       "tolerance": "1e-4"})
+    metadata = {"case": case["name"],
+                "oracle": f"PyTorch {torch.__version__.split('+')[0]} float64 autograd",
+                "loss": "cross_entropy(logits, labels, weight=class_weights), reduction mean",
+                "tolerance": "1e-4"}
+    if spec:
+        metadata["batch_norm"] = "batch"
+        for name, value in after.items():
+            out[name] = value.numpy()
+        for i, (mean, var, _, h, _, valid) in enumerate(statistics):
+            out[f"frontend_l{i}"] = (h * valid).transpose(1, 2).numpy()
+            out[f"frontend_l{i}_mean"] = mean.numpy()
+            out[f"frontend_l{i}_var"] = var.numpy()
+    fmt.write_tensors(os.path.join(out_dir, case["name"] + ".grad.safetensors"), out, metadata)
     return {"loss": loss.item(), "fd_checked": checked, "fd_worst": worst,
             "max_grad": max(float(g.abs().max()) for g in grads.values())}
 
@@ -290,18 +422,27 @@ def gen_case(case, out_dir, seed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", metavar="NAME[,NAME...]",
+                    help="generate these cases only (the others' files are left alone); default: all")
     a = ap.parse_args(argv)
+    only = None if a.only is None else set(a.only.split(","))
+    if only is not None and only - {c["name"] for c in CASES}:
+        ap.error(f"unknown case(s) {sorted(only - {c['name'] for c in CASES})}; known: {[c['name'] for c in CASES]}")
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(1)
     total = 0
+    generated = 0
     for i, case in enumerate(CASES):
+        if only is not None and case["name"] not in only:
+            continue
+        generated += 1
         r = gen_case(case, a.out, seed=500 + i)
         size = sum(os.path.getsize(os.path.join(a.out, case["name"] + s))
                    for s in (".safetensors", ".grad.safetensors"))
         total += size
         print(f"{case['name']:36s} loss {r['loss']:.6f}  max|grad| {r['max_grad']:.3g}  "
               f"FD {r['fd_checked']} entries, worst rel err {r['fd_worst']:.2e}  {size} bytes")
-    print(f"{len(CASES)} cases, {total} bytes in {a.out}")
+    print(f"{generated} cases, {total} bytes in {a.out}")
 
 
 if __name__ == "__main__":

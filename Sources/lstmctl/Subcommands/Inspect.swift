@@ -30,6 +30,9 @@ struct Inspect: ParsableCommand {
                     "num_layers": .number(Double(a.numLayers)), "bidirectional": .bool(a.bidirectional),
                     "head": .string(a.head.rawValue), "dense": .array(a.dense.map { .number(Double($0)) }),
                     "num_classes": .number(Double(a.numClasses)),
+                    "front_end": .array(a.frontEnd.map {
+                        .object(["filters": .number(Double($0.filters)), "kernel": .number(Double($0.kernel))])
+                    }),
                 ]),
                 "parameters": .number(Double(parameters)),
                 "ensemble": .number(Double(file.ensemble)),
@@ -52,7 +55,12 @@ struct Inspect: ParsableCommand {
         print("digest      \(file.digest)")
         print("integrity   \(file.integrity == .verified ? "verified (tensor checksum matches)" : "unverified (no checksum)")")
         let direction = a.bidirectional ? "bidirectional" : "unidirectional"
-        print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(a.inputSize) channels")
+        if !a.frontEnd.isEmpty {
+            let layers = a.frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
+            print("front end   \(layers) on \(a.inputSize) channels, causal, each + batch norm + ReLU")
+        }
+        let lstmInputs = a.frontEnd.isEmpty ? "\(a.inputSize) channels" : "\(a.lstmInputSize) filters"
+        print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(lstmInputs)")
         print("head        \(a.head.rawValue)" + (a.dense.isEmpty ? "" : " → dense \(a.dense.map(String.init).joined(separator: " → ")) (ReLU)") + " → \(a.numClasses) classes (softmax)")
         print("parameters  \(parameters)" + (file.ensemble > 1 ? " (\(file.ensemble) ensemble members, probabilities averaged)" : ""))
         print("classes     \(file.classes.joined(separator: ", "))")

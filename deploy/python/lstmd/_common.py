@@ -19,8 +19,11 @@ Verification.__doc__ = ("The result of checking a written file against the sourc
 
 
 def describe_architecture(arch) -> str:
-    """One line: "input 6, hidden 64 x 1 layer, head last, 4 classes"."""
-    text = (f"input {arch['input_size']}, hidden {arch['hidden_size']} x {arch['num_layers']} "
+    """One line: "input 6, hidden 64 x 1 layer, head last, 4 classes" (with a front end:
+    "input 6, front end conv 64 k5 + conv 64 k3, hidden ...")."""
+    front = "".join(f"{' +' if i else ', front end'} conv {layer['filters']} k{layer['kernel']}"
+                    for i, layer in enumerate(arch.get("front_end") or []))
+    text = (f"input {arch['input_size']}{front}, hidden {arch['hidden_size']} x {arch['num_layers']} "
             f"layer{'s' if arch['num_layers'] > 1 else ''}{' bidirectional' if arch['bidirectional'] else ''}, "
             f"head {arch['head']}")
     if arch.get("dense"):

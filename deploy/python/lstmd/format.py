@@ -9,10 +9,11 @@ tensors in sorted name order, contiguous, little-endian).
 Public API
 ----------
 read_model(path) -> (tensors, info)
-    Read and check an lstmd model (format version 1 or 2); info holds architecture, classes,
-    window, hop, mode, scaler, preprocessing, provenance (decoded).
+    Read and check an lstmd model (format version 1 to 4); info holds architecture, classes,
+    window, hop, mode, scaler, preprocessing, provenance, ensemble (decoded).
 write_model(path, tensors, architecture, classes, window, hop, scaler, provenance, mode=None)
-    Validate and atomically write an lstmd model file (format version 1).
+    Validate and atomically write an lstmd model file (format version 1, or 4 when the
+    architecture has a convolutional front end).
 read_safetensors(path) -> (tensors, metadata)
     Read any safetensors file with F32/F64/I32/I64 tensors (returned as numpy arrays).
 write_tensors(path, tensors, metadata=None)
@@ -35,12 +36,21 @@ import numpy as np
 
 FORMAT = "lstmd"
 FORMAT_VERSION = "1"
+#: The version of a file whose architecture has a convolutional front end.
+FRONT_END_FORMAT_VERSION = "4"
 #: Format versions this reader understands: 2 adds `preprocessing` (per-sample normalisation,
-#: downsampling), 3 adds `ensemble` (N members under `ensemble.{i}.`), which older readers must
-#: not ignore.
-READABLE_VERSIONS = ("1", "2", "3")
+#: downsampling), 3 adds `ensemble` (N members under `ensemble.{i}.`), 4 adds
+#: `architecture.front_end` (causal Conv1d + BatchNorm + ReLU layers before the LSTM), which older
+#: readers must not ignore.
+READABLE_VERSIONS = ("1", "2", "3", "4")
 #: The most ensemble members a file may hold.
 MAX_ENSEMBLE = 16
+#: Front-end limits: layers, filters per layer, kernel width.
+MAX_FRONT_END = 4
+MAX_FILTERS = 4096
+MAX_KERNEL = 64
+#: The epsilon of the front end's batch normalisation (PyTorch's BatchNorm1d default).
+BATCH_NORM_EPS = 1e-5
 
 _DTYPES = {
     "F32": np.dtype("<f4"),
@@ -257,6 +267,12 @@ def expected_tensor_shapes(arch: dict) -> dict:
     C, H, L = arch["input_size"], arch["hidden_size"], arch["num_layers"]
     D = 2 if arch["bidirectional"] else 1
     shapes = {}
+    for i, layer in enumerate(arch.get("front_end") or []):
+        F, k = layer["filters"], layer["kernel"]
+        shapes[f"frontend.{i}.conv.weight"] = (F, C, k)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"frontend.{i}.norm.{name}"] = (F,)
+        C = F  # the next layer's (and finally the LSTM's) input channels
     for k in range(L):
         cin = C if k == 0 else H * D
         for sfx in ([""] if D == 1 else ["", "_reverse"]):
@@ -277,7 +293,38 @@ def expected_tensor_shapes(arch: dict) -> dict:
     return shapes
 
 
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def validate_front_end(front_end) -> list:
+    """The checked `front_end` list: 0 to 4 objects {"filters": 1...4096, "kernel": 1...64}
+    (nothing else); None means []."""
+    if front_end is None:
+        return []
+    if not isinstance(front_end, (list, tuple)):
+        raise ValueError(f"architecture.front_end must be a list, got {type(front_end).__name__}")
+    if len(front_end) > MAX_FRONT_END:
+        raise ValueError(f"architecture.front_end has {len(front_end)} layers, at most {MAX_FRONT_END} are supported")
+    out = []
+    for i, layer in enumerate(front_end):
+        if not isinstance(layer, dict) or set(layer) != {"filters", "kernel"}:
+            raise ValueError(f"architecture.front_end[{i}] must be an object with exactly filters and kernel, "
+                             f"got {layer!r}")
+        filters, kernel = layer["filters"], layer["kernel"]
+        if not _positive_int(filters) or filters > MAX_FILTERS:
+            raise ValueError(f"architecture.front_end[{i}].filters must be an integer in 1...{MAX_FILTERS}, "
+                             f"got {filters!r}")
+        if not _positive_int(kernel) or kernel > MAX_KERNEL:
+            raise ValueError(f"architecture.front_end[{i}].kernel must be an integer in 1...{MAX_KERNEL}, "
+                             f"got {kernel!r}")
+        out.append({"filters": filters, "kernel": kernel})
+    return out
+
+
 def validate_architecture(arch: dict) -> dict:
+    """The checked architecture, keys in the order lstmd writes them; `front_end` only when it is
+    not empty (a model without a front end is exactly a format version 1-3 model)."""
     a = dict(arch)
     for key in ("input_size", "hidden_size", "num_layers", "num_classes"):
         if not isinstance(a.get(key), int) or isinstance(a.get(key), bool) or a[key] < 1:
@@ -297,11 +344,21 @@ def validate_architecture(arch: dict) -> dict:
         if set(d) - {"input", "between_layers", "head"}:
             raise ValueError(f"unknown dropout keys {sorted(set(d) - {'input', 'between_layers', 'head'})}")
         a["dropout"] = {k: float(d.get(k, 0.0)) for k in ("input", "between_layers", "head")}
+    front_end = validate_front_end(a.get("front_end"))
     out = {k: a[k] for k in ("input_size", "hidden_size", "num_layers", "bidirectional", "head", "dense",
                               "num_classes")}
     if "dropout" in a:
         out["dropout"] = a["dropout"]
+    if front_end:
+        out["front_end"] = front_end
     return out
+
+
+def check_running_variances(tensors: dict, where="") -> None:
+    """Every front-end `*.norm.running_var` tensor must be >= 0 (finite is checked elsewhere)."""
+    for name in sorted(tensors):
+        if name.endswith(".norm.running_var") and np.any(np.asarray(tensors[name]) < 0):
+            raise ValueError(f"{where}tensor {name!r} holds a negative variance")
 
 
 def default_provenance(trainer: str, dataset_digest=None, validation=None, **extra) -> dict:
@@ -343,6 +400,7 @@ def write_model(path, tensors: dict, architecture: dict, classes, window, hop, s
         if not np.all(np.isfinite(arr32)):
             raise ValueError(f"tensor {name!r} has non-finite values")
         out[name] = arr32
+    check_running_variances(out)
     classes = [str(c) for c in classes]
     if len(classes) != arch["num_classes"]:
         raise ValueError(f"{len(classes)} class names for num_classes={arch['num_classes']}")
@@ -369,7 +427,7 @@ def write_model(path, tensors: dict, architecture: dict, classes, window, hop, s
 
     metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FRONT_END_FORMAT_VERSION if arch.get("front_end") else FORMAT_VERSION,
         "architecture": js(arch),
         "classes": json.dumps(classes, ensure_ascii=False, separators=(",", ":")),
         "window": js(window),
@@ -384,7 +442,7 @@ def write_model(path, tensors: dict, architecture: dict, classes, window, hop, s
 
 def read_model(path):
     """Read an lstmd model. Returns (tensors, info) where info holds the decoded metadata
-    (architecture, classes, window, hop, mode, scaler, provenance)."""
+    (architecture, classes, window, hop, mode, scaler, preprocessing, provenance, ensemble)."""
     tensors, md = read_safetensors(path)
     if md.get("format") != FORMAT or md.get("format_version") not in READABLE_VERSIONS:
         raise ValueError(f"{path}: not an lstmd model this reader knows (format={md.get('format')!r}, "
@@ -400,12 +458,17 @@ def read_model(path):
         "provenance": json.loads(md["provenance"]),
         "ensemble": ensemble_size(md),
     }
+    front_end = validate_front_end(info["architecture"].get("front_end"))
+    if front_end and md["format_version"] != FRONT_END_FORMAT_VERSION:
+        raise ValueError(f"{path}: architecture.front_end needs format_version {FRONT_END_FORMAT_VERSION} "
+                         f"(the file says {md['format_version']}): older readers would skip it")
     single = expected_tensor_shapes(info["architecture"])
     exp = {member_prefix(i) + n: s for i in range(info["ensemble"]) for n, s in single.items()}
     if set(exp) != set(tensors) or any(tuple(tensors[n].shape) != s for n, s in exp.items()):
         missing = sorted(set(exp) - set(tensors))
         raise ValueError(f"{path}: tensors do not match the architecture and ensemble {info['ensemble']}"
                          + (f" (missing {missing[0]})" if missing else ""))
+    check_running_variances(tensors, f"{path}: ")
     return tensors, info
 
 
@@ -419,8 +482,9 @@ def ensemble_size(metadata: dict) -> int:
     n = json.loads(metadata.get("ensemble", "1"))
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_ENSEMBLE:
         raise ValueError(f"ensemble must be an integer in 1...{MAX_ENSEMBLE}, got {n!r}")
-    if n > 1 and metadata.get("format_version") != "3":
-        raise ValueError(f"ensemble {n} needs format_version 3, got {metadata.get('format_version')!r}")
+    if n > 1 and metadata.get("format_version") not in ("3", FRONT_END_FORMAT_VERSION):
+        raise ValueError(f"ensemble {n} needs format_version 3 (4 with a front end), "
+                         f"got {metadata.get('format_version')!r}")
     return n
 
 
@@ -512,11 +576,33 @@ def _lstm_dir(x, n, w_ih, w_hh, b, reverse):
     return out
 
 
+def front_end_numpy(tensors: dict, front_end, x) -> np.ndarray:
+    """The convolutional front end (eval mode) on one scaled sample x [T, C] (float64): per layer
+    i a causal convolution (k - 1 zeros before t = 0), BatchNorm with the running statistics
+    (eps 1e-5), ReLU. Returns the last layer's output [T, F_last] (x itself without a front end)."""
+    x = np.asarray(x, dtype=np.float64)
+    for i, layer in enumerate(front_end or []):
+        k = layer["kernel"]
+        w = np.asarray(tensors[f"frontend.{i}.conv.weight"], np.float64)        # [F, Cin, k]
+        padded = np.concatenate([np.zeros((k - 1, x.shape[1])), x], axis=0)    # [T + k - 1, Cin]
+        z = np.zeros((x.shape[0], w.shape[0]))
+        for j in range(k):  # tap j reads x[t - (k - 1) + j]
+            z += padded[j:j + x.shape[0]] @ w[:, :, j].T
+        gamma, beta, mean, var = (np.asarray(tensors[f"frontend.{i}.norm.{n}"], np.float64)
+                                  for n in ("weight", "bias", "running_mean", "running_var"))
+        x = np.maximum(gamma * (z - mean) / np.sqrt(var + BATCH_NORM_EPS) + beta, 0.0)
+    return x
+
+
 def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
     """Float64 forward pass from a model file's tensors and raw metadata (as returned by
     read_safetensors). raw: [B, T, C] unscaled input; lengths: [B] valid raw steps (default T).
     The model's preprocessing (format version 2), if any, is applied to each sample first.
-    Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K]}.
+    A convolutional front end (format version 4) runs on the scaled input, in eval mode (running
+    statistics); "front_end" in the result is its output [B,T,F_last] (zeros at padded steps), or
+    None without a front end.
+    Returns {"outputs": [per-layer [B,T,H*D]], "pooled": [B,H*D], "logits": [B,K], "probabilities": [B,K],
+    "front_end": ...}.
     An ensemble (format version 3) returns the mean of its members' probabilities, their logarithms
     as logits, and member 0's outputs and pooled features."""
     n = ensemble_size(metadata)
@@ -525,7 +611,7 @@ def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
         results = [forward_numpy(member_tensors(tensors, i), single, raw, lengths) for i in range(n)]
         probs = sum(r["probabilities"] for r in results) / n
         return {"outputs": results[0]["outputs"], "pooled": results[0]["pooled"],
-                "logits": np.log(probs), "probabilities": probs}
+                "logits": np.log(probs), "probabilities": probs, "front_end": results[0]["front_end"]}
     arch = json.loads(metadata["architecture"])
     scaler = json.loads(metadata["scaler"])
     spec = preprocessing_spec(metadata)
@@ -545,12 +631,18 @@ def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
     D = 2 if arch["bidirectional"] else 1
     H = arch["hidden_size"]
     W = {k: v.astype(np.float64) for k, v in tensors.items()}
+    front_end = arch.get("front_end") or []
+    front_out = np.zeros((B, T, front_end[-1]["filters"])) if front_end else None
     layer_outputs = [np.zeros((B, T, H * D)) for _ in range(L)]
     pooled = np.zeros((B, H * D))
     for bi in range(B):
         n = int(lengths[bi])
         assert 1 <= n <= T
         x = x_all[bi]
+        if front_end:
+            # causal: the valid steps alone give the same outputs at t < n as the whole padded row
+            front_out[bi, :n] = front_end_numpy(W, front_end, x[:n])
+            x = front_out[bi]
         for k in range(L):
             outs = []
             for d, sfx in enumerate([""] if D == 1 else ["", "_reverse"]):
@@ -575,4 +667,5 @@ def forward_numpy(tensors: dict, metadata: dict, raw, lengths=None) -> dict:
     logits = z @ W["classifier.weight"].T + W["classifier.bias"]
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = e / e.sum(axis=1, keepdims=True)
-    return {"outputs": layer_outputs, "pooled": pooled, "logits": logits, "probabilities": probs}
+    return {"outputs": layer_outputs, "pooled": pooled, "logits": logits, "probabilities": probs,
+            "front_end": front_out}

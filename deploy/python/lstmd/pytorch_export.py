@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Export a PyTorch LSTM classifier to an lstmd model file (MODEL_FORMAT.md, format version 1).
+"""Export a PyTorch LSTM classifier to an lstmd model file (MODEL_FORMAT.md, format version 1;
+version 4 with a convolutional front end).
 
 Install with ``pip install "./deploy/python[pytorch]"`` (from the lstmd repository); without
 installing, ``deploy/tools/export_pytorch.py`` runs this module from the source tree.
@@ -9,7 +10,7 @@ Python API
     from lstmd import export_pytorch        # (old scripts: from export_pytorch import export_pytorch)
     export_pytorch(lstm, linear, "model.safetensors", classes=["a", "b"], mean=[...], std=[...],
                    window=100, attention=None, hidden=None, hop=None, scaler="zscore",
-                   provenance=None, verbose=True)
+                   provenance=None, verbose=True, front_end=None)
 
     lstm       torch.nn.LSTM: batch_first either way, num_layers 1-4, bidirectional or not, bias
                True or False (False is written as zero biases). proj_size != 0 is refused.
@@ -18,6 +19,18 @@ Python API
     attention  optional torch.nn.Linear(H*D, 1): attention pooling head (else head = "last").
     hidden     optional list (or nn.Sequential of Linear/ReLU) of torch.nn.Linear applied, each
                followed by ReLU, between the head and `linear`.
+    front_end  optional convolutional front end before the LSTM (format version 4): a module or a
+               list of modules holding, in registration order, nn.Conv1d, nn.BatchNorm1d, nn.Conv1d,
+               nn.BatchNorm1d, ... (e.g. nn.Sequential(Conv1d, BatchNorm1d, ReLU, ...), or a
+               ModuleList of blocks with .conv and .bn/.norm; ReLU after each BatchNorm is implied;
+               other layers, e.g. GELU or MaxPool1d, are refused).
+               At most 4 layers; each Conv1d has stride 1, dilation 1, groups 1, zero padding 0 or
+               k-1, and lstmd runs it CAUSALLY (k-1 zeros before t = 0, the output at t reads
+               t-k+1 .. t): the module's own forward must do the same (F.pad(x, (k-1, 0)) before
+               the conv, or padding k-1 and the last k-1 outputs dropped). A conv bias is folded
+               into the BatchNorm's running mean. BatchNorm1d needs running statistics
+               (track_running_stats) and eps 1e-5; lstmd runs it in eval mode. The first Conv1d's
+               in_channels are the scaler's channels; the LSTM's input_size is the last filters.
     mean, std  per-channel scaler values (C floats each). With scaler="minmax" they are read as
                min and max instead; `minimum=`/`maximum=` keywords may be used for that.
     window     timesteps per window the model was trained on; hop defaults to max(1, window // 10).
@@ -27,7 +40,8 @@ Python API
     verify     (default True) after writing, read the file back and check that a pure-numpy
                float64 forward pass from it (lstmd.format.forward_numpy, written from
                MODEL_FORMAT.md) matches the PyTorch modules on 3 random windows (7, 4 and 1
-               steps), within 1e-4 on every probability (raises ExportError if not).
+               steps), within 1e-4 on every probability (raises ExportError if not); a front end
+               runs there as described above, in eval mode.
     verbose    (default False) print a line saying what was written and verified.
 
 Command line
@@ -52,6 +66,7 @@ ckpt.pt is a dict saved with torch.save, with keys:
     "window"     int.
     optional:   "hop" (int), "scaler" ("zscore" | "minmax"), "mode" ("window" | "continuous"),
                 "dropout" (float, recorded only), "provenance" (dict).
+A convolutional front end is exported by the Python API only (front_end=...), not from a checkpoint.
 Command-line options override the checkpoint's values (write lists starting with a minus sign
 as --mean=-1.5,2,0). LSTMs with proj_size are refused (the lstmd format has no projection).
 State dicts load with
@@ -114,9 +129,71 @@ def _check_lstm(lstm):
         raise ExportError(f"unsupported RNN mode {lstm.mode}")
 
 
+def _front_end_list(front_end):
+    """[(conv, norm), ...] from the `front_end` argument (see the module docstring)."""
+    if front_end is None:
+        return []
+    items = [front_end] if isinstance(front_end, nn.Module) else list(front_end)
+    found = []
+    for item in items:
+        if not isinstance(item, nn.Module):
+            raise ExportError(f"front_end must hold torch modules, got {type(item).__name__}")
+        for m in item.modules():
+            if next(m.children(), None) is None and not isinstance(
+                    m, (nn.Conv1d, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Identity)):
+                raise ExportError(f"front_end holds a {type(m).__name__}; the lstmd front end is Conv1d, "
+                                  "BatchNorm1d and ReLU (Dropout, training only, tolerated)")
+        found += [m for m in item.modules() if isinstance(m, (nn.Conv1d, nn.BatchNorm1d))]
+    layers = []
+    for i in range(0, len(found), 2):
+        conv = found[i]
+        norm = found[i + 1] if i + 1 < len(found) else None
+        if not isinstance(conv, nn.Conv1d) or not isinstance(norm, nn.BatchNorm1d):
+            raise ExportError("front_end must be nn.Conv1d, nn.BatchNorm1d pairs (each convolution followed by "
+                              f"its batch normalisation), got {[type(m).__name__ for m in found]}")
+        layers.append((conv, norm))
+    if len(layers) > fmt.MAX_FRONT_END:
+        raise ExportError(f"front_end has {len(layers)} layers, the lstmd format allows at most {fmt.MAX_FRONT_END}")
+    return layers
+
+
+def _front_end_tensors(layers, tensors):
+    """Check the front end's modules and add its tensors; returns the architecture's front_end."""
+    spec = []
+    for i, (conv, norm) in enumerate(layers):
+        k = conv.kernel_size[0]
+        what = f"front_end layer {i}"
+        if tuple(conv.stride) != (1,) or tuple(conv.dilation) != (1,) or conv.groups != 1:
+            raise ExportError(f"{what}: Conv1d needs stride 1, dilation 1 and groups 1 (got stride {conv.stride}, "
+                              f"dilation {conv.dilation}, groups {conv.groups})")
+        padding = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
+        causal = padding in (0, k - 1, "valid") or (padding == "same" and k == 1)
+        if conv.padding_mode != "zeros" or not causal:
+            raise ExportError(f"{what}: lstmd runs the convolution causally (k-1 zeros on the left); padding "
+                              f"{conv.padding!r} ({conv.padding_mode}) suggests a non-causal convolution")
+        if norm.num_features != conv.out_channels:
+            raise ExportError(f"{what}: BatchNorm1d({norm.num_features}) after Conv1d with {conv.out_channels} filters")
+        if norm.running_mean is None or norm.running_var is None:
+            raise ExportError(f"{what}: BatchNorm1d without running statistics (track_running_stats=False) "
+                              "cannot run in eval mode")
+        if abs(norm.eps - fmt.BATCH_NORM_EPS) > 1e-12:
+            raise ExportError(f"{what}: BatchNorm1d eps {norm.eps:g}; the lstmd format fixes it at 1e-5")
+        F = conv.out_channels
+        mean = norm.running_mean.detach().cpu().to(torch.float64)
+        if conv.bias is not None:  # BN(z + b) with mean m is BN(z) with mean m - b
+            mean = mean - conv.bias.detach().cpu().to(torch.float64)
+        tensors[f"frontend.{i}.conv.weight"] = _np(conv.weight)
+        tensors[f"frontend.{i}.norm.weight"] = _np(norm.weight) if norm.affine else np.ones(F, np.float32)
+        tensors[f"frontend.{i}.norm.bias"] = _np(norm.bias) if norm.affine else np.zeros(F, np.float32)
+        tensors[f"frontend.{i}.norm.running_mean"] = _np(mean)
+        tensors[f"frontend.{i}.norm.running_var"] = _np(norm.running_var)
+        spec.append({"filters": F, "kernel": k})
+    return spec
+
+
 def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None, attention=None,
                    hidden=None, hop=None, scaler="zscore", provenance=None, *, minimum=None,
-                   maximum=None, mode=None, verify=True, verbose=False):
+                   maximum=None, mode=None, verify=True, verbose=False, front_end=None):
     """Write an lstmd model file from PyTorch modules. See the module docstring. Returns path."""
     if torch is None:
         raise ExportError(TORCH_MISSING)
@@ -126,14 +203,26 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
     C, H, L = lstm.input_size, lstm.hidden_size, lstm.num_layers
     D = 2 if lstm.bidirectional else 1
     hidden = _hidden_list(hidden)
+    front = _front_end_list(front_end)
 
     tensors = {}
+    front_spec = _front_end_tensors(front, tensors)
+    if front:
+        for i, (conv, _) in enumerate(front):
+            cin = front[i - 1][0].out_channels if i else conv.in_channels
+            if conv.in_channels != cin:
+                raise ExportError(f"front_end layer {i}: Conv1d expects {conv.in_channels} channels, "
+                                  f"the previous layer gives {cin}")
+        if lstm.input_size != front[-1][0].out_channels:
+            raise ExportError(f"the LSTM expects {lstm.input_size} inputs, the front end gives "
+                              f"{front[-1][0].out_channels}")
+        C = front[0][0].in_channels
     sd = lstm.state_dict()
     for k in range(L):
         for sfx in ([""] if D == 1 else ["", "_reverse"]):
             w_ih = _np(sd[f"weight_ih_l{k}{sfx}"])
             w_hh = _np(sd[f"weight_hh_l{k}{sfx}"])
-            cin = C if k == 0 else H * D
+            cin = lstm.input_size if k == 0 else H * D
             if w_ih.shape != (4 * H, cin) or w_hh.shape != (4 * H, H):
                 raise ExportError(f"layer {k}{sfx}: unexpected weight shapes {w_ih.shape}, {w_hh.shape}")
             tensors[f"lstm.weight_ih_l{k}{sfx}"] = w_ih
@@ -180,6 +269,8 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
             "head": head, "dense": dense, "num_classes": K}
     if lstm.dropout and L > 1:
         arch["dropout"] = {"input": 0.0, "between_layers": float(lstm.dropout), "head": 0.0}
+    if front_spec:
+        arch["front_end"] = front_spec
 
     try:
         sc = fmt.write_exported(
@@ -188,7 +279,7 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
     except ValueError as e:
         raise ExportError(str(e)) from e
 
-    result = _verify(path, lstm, attention, hidden, linear, sc, C) if verify else None
+    result = _verify(path, lstm, attention, hidden, linear, sc, C, front=front) if verify else None
     if verbose:
         print(f"wrote {path}: {describe_architecture(arch)} ({', '.join(map(str, classes))})")
         print(verification_line(result, "PyTorch"))
@@ -198,14 +289,29 @@ def export_pytorch(lstm, linear, path, classes, mean=None, std=None, window=None
 
 
 
-def torch_forward(lstm, attention, hidden, linear, x, lengths=None):
+def torch_front_end(front, x):
+    """The front end ([(conv, norm), ...]) on x [B,T,C] as lstmd runs it: per layer a causal
+    convolution (k-1 zeros on the left, the conv's own weight and bias), BatchNorm with its running
+    statistics (eval mode), ReLU. Returns [B,T,F_last]."""
+    h = x.transpose(1, 2)
+    for conv, norm in front:
+        k = conv.kernel_size[0]
+        z = torch.nn.functional.conv1d(torch.nn.functional.pad(h, (k - 1, 0)), conv.weight, conv.bias)
+        h = torch.relu(torch.nn.functional.batch_norm(z, norm.running_mean, norm.running_var, norm.weight,
+                                                      norm.bias, training=False, eps=norm.eps))
+    return h.transpose(1, 2)
+
+
+def torch_forward(lstm, attention, hidden, linear, x, lengths=None, front=()):
     """Reference PyTorch forward on already-scaled x [B,T,C] (always batch-first here, whatever
-    lstm.batch_first says), in the modules' dtype; lengths: valid steps per sample (default T).
-    Returns the logits [B,K]."""
+    lstm.batch_first says), in the modules' dtype; lengths: valid steps per sample (default T);
+    front: the front end's (conv, norm) pairs (torch_front_end). Returns the logits [B,K]."""
     B, T, _ = x.shape
     if lengths is None:
         lengths = torch.full((B,), T, dtype=torch.long)
     lengths = torch.as_tensor(lengths, dtype=torch.long)
+    if front:
+        x = torch_front_end(front, x)
     xin = x if lstm.batch_first else x.transpose(0, 1)
     packed = nn.utils.rnn.pack_padded_sequence(xin, lengths, batch_first=lstm.batch_first, enforce_sorted=False)
     out_p, (h_n, _) = lstm(packed)
@@ -225,7 +331,7 @@ def torch_forward(lstm, attention, hidden, linear, x, lengths=None):
     return linear(z)
 
 
-def _verify(path, lstm, attention, hidden, linear, sc, C, tol=1e-4):
+def _verify(path, lstm, attention, hidden, linear, sc, C, tol=1e-4, front=()):
     tensors, md = fmt.read_safetensors(path)
     rng = np.random.default_rng(12345)
     B, T = 3, 7
@@ -243,7 +349,7 @@ def _verify(path, lstm, attention, hidden, linear, sc, C, tol=1e-4):
         was = [m.training for m in (lstm, linear)]
         lstm.eval()
         linear.eval()
-        logits = torch_forward(lstm, attention, hidden, linear, x.to(dtype), lengths).double().numpy()
+        logits = torch_forward(lstm, attention, hidden, linear, x.to(dtype), lengths, front).double().numpy()
         lstm.train(was[0])
         linear.train(was[1])
     probs = np.exp(logits - logits.max(1, keepdims=True))

@@ -351,6 +351,136 @@ class PyTorchExporter(unittest.TestCase):
         self.assertEqual(lstmd.read_model(self.dir / "a.safetensors")[1]["window"], 20)
 
 
+def _front_end_model(rng, C=3, H=5, K=3, front_end=((4, 3), (6, 2))):
+    """Random tensors and architecture of a small model with a convolutional front end (running
+    statistics far from the identity)."""
+    arch = {"input_size": C, "hidden_size": H, "num_layers": 1, "bidirectional": False, "head": "attention",
+            "dense": [], "num_classes": K, "front_end": [{"filters": f, "kernel": k} for f, k in front_end]}
+    tensors = {}
+    for name, shape in lstmd.format.expected_tensor_shapes(arch).items():
+        low, high = ((0.5, 2.0) if name.endswith("running_var") else (0.5, 1.5) if name.endswith("norm.weight")
+                     else (-0.5, 0.5))
+        tensors[name] = rng.uniform(low, high, shape).astype(np.float32)
+    return arch, tensors
+
+
+class FrontEnd(unittest.TestCase):
+    """The convolutional front end (format version 4) in lstmd.format."""
+
+    def write(self, directory, arch, tensors, name="m.safetensors"):
+        path = os.path.join(directory, name)
+        lstmd.write_model(path, tensors, arch, [f"c{i}" for i in range(arch["num_classes"])], 10, 1,
+                          {"kind": "zscore", "mean": [0.0] * arch["input_size"], "std": [1.0] * arch["input_size"]},
+                          lstmd.format.default_provenance("test"))
+        return path
+
+    def test_architecture_and_shapes(self):
+        from lstmd import format as fmt
+        arch, _ = _front_end_model(np.random.default_rng(0))
+        shapes = fmt.expected_tensor_shapes(fmt.validate_architecture(arch))
+        self.assertEqual(shapes["frontend.0.conv.weight"], (4, 3, 3))
+        self.assertEqual(shapes["frontend.1.conv.weight"], (6, 4, 2))
+        self.assertEqual(shapes["frontend.1.norm.running_var"], (6,))
+        self.assertEqual(shapes["lstm.weight_ih_l0"], (20, 6))
+        self.assertEqual(len([n for n in shapes if n.startswith("frontend.")]), 10)
+        plain = {k: v for k, v in arch.items() if k != "front_end"}
+        self.assertEqual(fmt.validate_architecture({**plain, "front_end": []}), fmt.validate_architecture(plain))
+        self.assertNotIn("front_end", fmt.validate_architecture({**plain, "front_end": []}))
+        for bad in ([{"filters": 0, "kernel": 3}], [{"filters": 4, "kernel": 65}], [{"filters": 4}],
+                    [{"filters": 4, "kernel": 3, "stride": 1}], [{"filters": True, "kernel": 3}],
+                    [{"filters": 4, "kernel": 3}] * 5, {"filters": 4, "kernel": 3}):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                fmt.validate_architecture({**plain, "front_end": bad})
+
+    def test_version_4_written_read_and_required(self):
+        from lstmd import format as fmt
+        arch, tensors = _front_end_model(np.random.default_rng(1))
+        with tempfile.TemporaryDirectory() as directory:
+            path = self.write(directory, arch, tensors)
+            read, info = lstmd.read_model(path)
+            self.assertEqual(lstmd.read_safetensors(path)[1]["format_version"], "4")
+            self.assertEqual(info["architecture"]["front_end"], arch["front_end"])
+            self.assertEqual(set(read), set(tensors))
+            plain = {k: v for k, v in arch.items() if k != "front_end"}
+            plain_tensors = {k: v for k, v in tensors.items() if not k.startswith("frontend.")}
+            plain_tensors["lstm.weight_ih_l0"] = np.zeros((20, 3), np.float32)
+            self.assertEqual(lstmd.read_safetensors(self.write(directory, plain, plain_tensors, "p.safetensors"))[1]
+                             ["format_version"], "1")
+            # a front end in a version-3 file: refused, as lstmd refuses it
+            t, m = lstmd.read_safetensors(path)
+            m = {k: v for k, v in m.items() if k != fmt.TENSOR_SHA256_KEY}
+            old = os.path.join(directory, "old.safetensors")
+            pathlib.Path(old).write_bytes(fmt._encode(t, {**m, "format_version": "3"}))
+            with self.assertRaisesRegex(ValueError, "format_version 4"):
+                lstmd.read_model(old)
+            with self.assertRaisesRegex(ValueError, "negative variance"):
+                self.write(directory, arch, {**tensors, "frontend.1.norm.running_var": -tensors["frontend.1.norm.running_var"]})
+
+    def test_front_end_is_causal_and_uses_the_running_statistics(self):
+        arch, tensors = _front_end_model(np.random.default_rng(2))
+        with tempfile.TemporaryDirectory() as directory:
+            t, metadata = lstmd.read_safetensors(self.write(directory, arch, tensors))
+        raw = np.random.default_rng(3).standard_normal((3, 8, 3)).astype(np.float32)
+        lengths = np.array([8, 5, 1])
+        full = lstmd.forward_numpy(t, metadata, raw, lengths)
+        changed = raw.copy()
+        changed[1, 5:] += 50.0  # padding after sample 1's 5 valid steps
+        again = lstmd.forward_numpy(t, metadata, changed, lengths)
+        np.testing.assert_array_equal(full["probabilities"], again["probabilities"])
+        # the valid prefix alone, as one sample, gives the same front-end output
+        alone = lstmd.forward_numpy(t, metadata, raw[1:2, :5], [5])
+        np.testing.assert_allclose(alone["front_end"][0], full["front_end"][1, :5], rtol=0, atol=1e-12)
+        identity = dict(t, **{n: np.ones_like(v) if n.endswith("running_var") else np.zeros_like(v)
+                              for n, v in t.items() if ".running_" in n})
+        self.assertGreater(np.abs(lstmd.forward_numpy(identity, metadata, raw, lengths)["logits"]
+                                  - full["logits"]).max(), 1e-3)
+
+    @unittest.skipUnless(HAS_TORCH, "PyTorch is not installed")
+    def test_forward_numpy_matches_torch_and_export(self):
+        import torch
+        from torch import nn
+        torch.manual_seed(4)
+        C, H, K = 3, 6, 4
+        front = nn.Sequential(nn.Conv1d(C, 5, 4), nn.BatchNorm1d(5), nn.ReLU(),
+                              nn.Conv1d(5, 7, 2, bias=False), nn.BatchNorm1d(7), nn.ReLU())
+        with torch.no_grad():
+            for m in front:
+                if isinstance(m, nn.BatchNorm1d):
+                    for name, low, high in (("weight", 0.5, 1.5), ("bias", -0.5, 0.5), ("running_mean", -0.5, 0.5),
+                                            ("running_var", 0.5, 2.0)):
+                        getattr(m, name).uniform_(low, high)
+        lstm = nn.LSTM(7, H, batch_first=True, bidirectional=True)
+        attention, linear = nn.Linear(2 * H, 1), nn.Linear(2 * H, K)
+        mean, std = [0.5, -1.0, 2.0], [1.5, 0.5, 2.0]
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "f.safetensors")
+            lstmd.export_pytorch(lstm, linear, path, ["a", "b", "c", "d"], mean, std, window=9,
+                                 attention=attention, front_end=front)  # verifies (raises if not)
+            tensors, metadata = lstmd.read_safetensors(path)
+        self.assertEqual(metadata["format_version"], "4")
+        self.assertEqual(json.loads(metadata["architecture"])["front_end"],
+                         [{"filters": 5, "kernel": 4}, {"filters": 7, "kernel": 2}])
+        # the oracle: float64, eval mode, manual causal pad + F.conv1d (the conv's own bias) + BatchNorm1d
+        raw = np.random.default_rng(5).standard_normal((3, 9, C)).astype(np.float32)
+        lengths = [9, 4, 2]
+        x = torch.from_numpy(lstmd.apply_scaler({"kind": "zscore", "mean": mean, "std": std}, raw).astype(np.float64))
+        model = [m.double().eval() for m in (front, lstm, attention, linear)]
+        with torch.no_grad():
+            h = x.transpose(1, 2)
+            for conv, norm in ((front[0], front[1]), (front[3], front[4])):
+                k = conv.kernel_size[0]
+                h = torch.relu(norm(nn.functional.conv1d(nn.functional.pad(h, (k - 1, 0)), conv.weight, conv.bias)))
+            packed = nn.utils.rnn.pack_padded_sequence(h.transpose(1, 2), torch.tensor(lengths), batch_first=True,
+                                                       enforce_sorted=False)
+            y = nn.utils.rnn.pad_packed_sequence(model[1](packed)[0], batch_first=True, total_length=9)[0]
+            s = model[2](y).squeeze(-1).masked_fill(torch.arange(9)[None, :] >= torch.tensor(lengths)[:, None],
+                                                    float("-inf"))
+            logits = model[3]((torch.softmax(s, 1).unsqueeze(-1) * y).sum(1)).numpy()
+        got = lstmd.forward_numpy(tensors, metadata, raw, lengths)["logits"]
+        # float32 storage (and the conv bias folded into running_mean) only
+        np.testing.assert_allclose(got, logits, rtol=0, atol=1e-5)
+
+
 @unittest.skipUnless(HAS_KERAS, "Keras (with PyTorch) is not installed")
 class KerasExporter(unittest.TestCase):
     def test_cli_export_with_scaler_from_file_says_verified(self):
