@@ -45,7 +45,9 @@ final class StreamEngine {
 /// - continuous: one step, O(L·H·(H+C)).
 /// - window, unidirectional model (last or attention head): one shared first-layer input
 ///   projection plus ⌈W/hop⌉ recurrent steps (the staggered windows), so the work does not grow
-///   with `W` beyond that factor. Each label is exactly the window's offline forward.
+///   with `W` beyond that factor. Each label is exactly the window's offline forward. With a
+///   convolutional front end the projection is not shared (each window convolves its own
+///   history from zeros): ⌈W/hop⌉ full steps, and continuous streams advance one by one.
 /// - window, bidirectional model, or a model with per-sample normalisation (which needs the whole
 ///   window's statistics): the last `W` raw timesteps are kept; each label runs the batch forward
 ///   (preprocessing included) over them, O(W) per label, i.e. O(W/hop) per timestep.
@@ -99,10 +101,7 @@ final class StreamClassifier {
     /// - Throws: `ModelError(.input)` when the policy cannot run on this model.
     init(model: LSTMModel, mode: StreamingMode, hop: Int) throws {
         if mode == .continuous && !model.supportsStep {
-            let reason = model.architecture.bidirectional ? "bidirectional" : "has a convolutional front end"
-            throw ModelError(
-                .input, "continuous mode needs a unidirectional model without a convolutional front end; this one \(reason)"
-                    + " (use window mode)")
+            throw ModelError(.input, "continuous mode needs a unidirectional model; this one is bidirectional")
         }
         guard hop >= 1 else { throw ModelError(.input, "hop must be at least 1") }
         let preprocessing = model.file.preprocessing
@@ -133,7 +132,8 @@ final class StreamClassifier {
         preprocessedWindow = [Float](repeating: 0, count: stepsWindow ? preprocessing.outputLength(window) * model.channels : 0)
         preprocessingScratch = [Float](repeating: 0, count: stepsWindow ? window * model.channels : 0)
         windowState = stepsWindow ? model.makeState() : nil
-        stepper = mode == .continuous && preprocessing.downsample == 1 ? BatchStepper(model: model) : nil
+        stepper =
+            mode == .continuous && preprocessing.downsample == 1 && model.sharesInputProjection ? BatchStepper(model: model) : nil
     }
 
     /// Consumes one frame for each of several distinct streams at once (continuous mode): the
@@ -275,6 +275,18 @@ final class StreamClassifier {
                     let slot = (n / hop) % slots
                     states[slot].reset()
                     starts[slot] = n
+                }
+                guard model.sharesInputProjection else {
+                    // A front end: each window's state convolves its own history, so every open
+                    // window takes the full step.
+                    for slot in 0..<slots where starts[slot] >= 0 {
+                        model.step(states[slot], input: input)
+                        if n + k - starts[slot] == window {
+                            label(states[slot], session.timesteps, emit)
+                            starts[slot] = -1
+                        }
+                    }
+                    continue
                 }
                 projection.withUnsafeMutableBufferPointer { p in
                     scratch.withUnsafeMutableBufferPointer { s in

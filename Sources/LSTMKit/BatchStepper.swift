@@ -80,7 +80,7 @@ public final class BatchStepper {
 
     /// - Precondition: the model is unidirectional.
     public init(model: LSTMModel) {
-        precondition(model.supportsStep, "batched steps need a unidirectional model without a front end")
+        precondition(model.sharesInputProjection, "batched steps need a unidirectional model without a front end")
         self.model = model
         members = [model] + model.otherMembers
         rows = members.map { Rows(capacity: 1, model: $0) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The causal convolution of the front end (`Architecture.ConvolutionLayer`) as one matrix
 /// product: `causalColumns` lays every output position's receptive field out as a row
 /// (im2col), so a layer is `Z = columns · Wᵀ` with `W` the PyTorch weight `[F, Cin, k]` read as
@@ -65,6 +67,9 @@ func addCausalColumnsAdjoint(
 struct FoldedConvolution: Sendable {
     /// [F, Cin·k] row-major.
     let weights: [Float]
+    /// [F, k·Cin] row-major: `weights` with each row's columns reordered timestep-major
+    /// (`j·Cin + c`), matching a state's input history (`LSTMState.frontEndHistory`).
+    let stepWeights: [Float]
     /// [F].
     let bias: [Float]
     let filters: Int
@@ -90,6 +95,28 @@ struct FoldedConvolution: Sendable {
         }
         weights = folded
         self.bias = bias
+        var reordered = folded
+        for f in 0..<filters {
+            for c in 0..<inputs {
+                for j in 0..<kernel { reordered[f * width + j * inputs + c] = folded[f * width + c * kernel + j] }
+            }
+        }
+        stepWeights = reordered
+    }
+
+    /// One timestep for one stream: shifts `history` ([k, Cin], oldest first) by a row, puts
+    /// `input` [Cin] in its last row, and writes `relu(W'·history + b')` [F] to `output`.
+    @inline(__always)
+    func step(_ input: UnsafePointer<Float>, history: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        if kernel > 1 { memmove(history, history + inputs, (kernel - 1) * inputs * MemoryLayout<Float>.size) }
+        (history + (kernel - 1) * inputs).update(from: input, count: inputs)
+        stepWeights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                denseForward(
+                    output, weights: w.baseAddress!, bias: b.baseAddress!, input: history, rows: filters,
+                    count: kernel * inputs, relu: true)
+            }
+        }
     }
 
     /// `output [rows, F] = relu(causal conv(x) + b')` for `x [rows, Cin]`.

@@ -3,9 +3,11 @@ extension LSTMModel {
     /// A zeroed state for one stream.
     ///
     /// Requires a unidirectional model (`supportsStep`): a backward direction needs the whole
-    /// window and is run by `forward` instead.
+    /// window and is run by `forward` instead. A convolutional front end is stepped too: the
+    /// state keeps each of its layers' last `k` inputs (zeros before the first step, the causal
+    /// padding), so `step` after `reset()` equals `forward` over the steps since.
     public func makeState() -> LSTMState {
-        precondition(supportsStep, "step-wise states need a unidirectional model without a front end")
+        precondition(supportsStep, "step-wise states need a unidirectional model")
         return LSTMState(model: self)
     }
 
@@ -19,7 +21,18 @@ extension LSTMModel {
     /// Advances `state` by one timestep of `C` raw values; the scaler is applied exactly as at
     /// training. O(1): no allocation, no work proportional to any window.
     public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
-        scale(input, into: state.layerInput(0))
+        if frontEnd.isEmpty {
+            scale(input, into: state.layerInput(0))
+        } else {
+            // The scaled input, then each front-end layer's output, alternate between the two
+            // scratch buffers; the last layer writes layer 0's input.
+            scale(input, into: state.frontEndScratch(0))
+            for (index, convolution) in frontEnd.enumerated() {
+                let out = index + 1 < frontEnd.count ? state.frontEndScratch((index + 1) % 2) : state.layerInput(0)
+                convolution.step(
+                    state.frontEndScratch(index % 2), history: state.frontEndHistory(index), output: out)
+            }
+        }
         advance(state, projected: nil)
         for (member, memberState) in zip(otherMembers, state.members) { member.step(memberState, input: input) }
     }
@@ -41,6 +54,7 @@ extension LSTMModel {
         _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
+        precondition(sharesInputProjection, "a front end's output depends on each state's history; step each state")
         scale(input, into: scratch)
         let first = stepPlan.layers[0]
         lstmProject(

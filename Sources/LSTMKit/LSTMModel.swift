@@ -52,10 +52,13 @@ public final class LSTMModel: Sendable {
         return index == 0 ? (ensemble == 1 ? self : try LSTMModel(file.member(0))) : otherMembers[index - 1]
     }
 
-    /// Whether `step` applies: unidirectional models without a convolutional front end. A
-    /// front end is causal, so it could be stepped with a ring of its last `k - 1` inputs per
-    /// layer; that is not built yet, and such models run window by window (`forward`) instead.
-    public var supportsStep: Bool { !file.architecture.bidirectional && file.architecture.frontEnd.isEmpty }
+    /// Whether `step` applies (unidirectional models; a convolutional front end is causal, and a
+    /// state keeps each layer's last `k` inputs).
+    public var supportsStep: Bool { !file.architecture.bidirectional }
+
+    /// Whether `projectInput` and `BatchStepper` apply: stepping models without a front end (the
+    /// first LSTM layer's input then depends on the timestep alone, not on the state's history).
+    public var sharesInputProjection: Bool { supportsStep && frontEnd.isEmpty }
 
     /// Builds the engine from a validated description.
     /// - Throws: `ModelError` when the description is invalid.

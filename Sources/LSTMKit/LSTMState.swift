@@ -1,6 +1,7 @@
 /// One stream's recurrent state for a unidirectional model: per layer the hidden `h` and cell `c`
-/// vectors (padded to `Hp`), the running attention pool when the head attends, and scratch space
-/// for the head, all in one 64-byte-aligned allocation made once.
+/// vectors (padded to `Hp`), the running attention pool when the head attends, scratch space for
+/// the head, and for a convolutional front end each layer's last `k` inputs, all in one
+/// 64-byte-aligned allocation made once.
 ///
 /// `LSTMModel.step` advances it in place. Batched code (`BatchStepper`) does not read this layout:
 /// it copies each layer's `h` and `c` into a row of its own matrices with `gather(layer:hidden:cell:)`
@@ -27,14 +28,19 @@ public final class LSTMState {
     public internal(set) var steps: Int = 0
     /// The states of ensemble members 1..<N (empty for a single model).
     let members: [LSTMState]
+    /// Convolutional front-end layers `P` (0 without a front end).
+    let frontEndLayers: Int
+    /// Floats in each of the two front-end scratch buffers (`frontEndScratch`).
+    let frontEndWidth: Int
 
     init(model: LSTMModel) {
         members = model.otherMembers.map { LSTMState(model: $0) }
         let hp = model.paddedHidden
         paddedHidden = hp
         layers = model.architecture.numLayers
+        frontEndLayers = model.frontEnd.count
         let inputWidths = model.layers.map { $0[0].inputWidth }
-        offsets = .allocate(capacity: 3 * layers + 3)
+        offsets = .allocate(capacity: 3 * layers + 4 + frontEndLayers)
         var offset = 0
         func take(_ count: Int) -> Int {
             defer { offset += (count + 15) / 16 * 16 }
@@ -48,6 +54,13 @@ public final class LSTMState {
         offsets[2 * layers] = take(hp)  // top layer output
         offsets[2 * layers + 1] = take(hp + 2)  // attention: Σ w·y [Hp], running max, Σ w
         offsets[2 * layers + 2] = take(2 * model.head.widest + model.classCount)  // head scratch
+        for (index, convolution) in model.frontEnd.enumerated() {
+            offsets[3 * layers + 3 + index] = take(convolution.kernel * convolution.inputs)  // input history
+        }
+        // Front-end scratch: two buffers of its widest input or output.
+        let widest = model.frontEnd.reduce(0) { max($0, $1.inputs, $1.filters) }
+        frontEndWidth = (widest + 15) / 16 * 16
+        offsets[3 * layers + 3 + frontEndLayers] = take(2 * frontEndWidth)
         total = offset
         let raw = UnsafeMutableRawPointer.allocate(byteCount: total * 4, alignment: 64)
         storage = raw.bindMemory(to: Float.self, capacity: total)
@@ -86,7 +99,9 @@ public final class LSTMState {
     }
 
     /// Bytes held by this state (its allocations and object header), every member's included.
-    public var byteCount: Int { total * 4 + (3 * layers + 3) * 8 + 64 + members.reduce(0) { $0 + $1.byteCount } }
+    public var byteCount: Int {
+        total * 4 + (3 * layers + 4 + frontEndLayers) * 8 + 64 + members.reduce(0) { $0 + $1.byteCount }
+    }
 }
 
 // MARK: Layout
@@ -109,6 +124,19 @@ extension LSTMState {
     @inline(__always)
     func layerOutput(_ layer: Int) -> UnsafeMutablePointer<Float> {
         storage + offsets[layer + 1 < layers ? 2 * layer + 2 : 2 * layers]
+    }
+
+    /// Front-end layer `index`'s input history `[k, Cin]`, oldest timestep first: the inputs of
+    /// the last `k` steps, zeros before the first (the causal padding). A step shifts it by one
+    /// row and writes the new input into the last row.
+    @inline(__always)
+    func frontEndHistory(_ index: Int) -> UnsafeMutablePointer<Float> { storage + offsets[3 * layers + 3 + index] }
+
+    /// Front-end scratch buffer `index` (0 or 1) of `frontEndWidth` floats: a step's scaled input
+    /// and the outputs of all but the last front-end layer, alternating.
+    @inline(__always)
+    func frontEndScratch(_ index: Int) -> UnsafeMutablePointer<Float> {
+        storage + offsets[3 * layers + 3 + frontEndLayers] + index * frontEndWidth
     }
 
     /// The top layer's output `y` [Hp] after the last step.

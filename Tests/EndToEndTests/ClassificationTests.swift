@@ -151,10 +151,12 @@ extension EndToEnd {
             }
         }
 
-        /// A model with a convolutional front end (format version 4) served by the daemon: window
-        /// mode runs one forward per label over the raw window ring, and each label equals the
-        /// offline forward of that window.
-        @Test func frontEndModelLabelsEqualOfflineForward() throws {
+        /// A model with a convolutional front end (format version 4) served by the daemon: each
+        /// stream's states keep the front end's last inputs (window mode: one state per open
+        /// window, each from zeros; continuous mode: one state, more streams than the batching
+        /// threshold, which such a model does not use), and each label equals the offline forward.
+        @Test(arguments: [StreamingMode.window, .continuous])
+        func frontEndModelLabelsEqualOfflineForward(mode: StreamingMode) throws {
             let models = try TemporaryDirectory()
             defer { models.remove() }
             let (path, model) = try TestModels.write(
@@ -162,13 +164,13 @@ extension EndToEnd {
                 architecture: Architecture(
                     inputSize: 3, hiddenSize: 8, head: .attention, numClasses: 3,
                     frontEnd: [.init(filters: 6, kernel: 5), .init(filters: 4, kernel: 3)]),
-                window: 9, hop: 2, seed: 5)
-            #expect(!model.supportsStep)
+                window: 9, hop: 2, mode: mode, seed: 5)
+            #expect(model.supportsStep && !model.sharesInputProjection)
             try withDaemon(["--model", path]) { daemon in
                 var generator = SplitMix64(seed: 13)
-                var streams = [TestStream(id: "a", channels: 3), TestStream(id: "b", channels: 3)]
+                var streams = (0..<5).map { TestStream(id: "conv\($0)", channels: 3) }
                 try Self.interleave(&streams, framesEach: 10, sizes: 1...6, daemon: daemon, generator: &generator)
-                try Self.check(streams, expected: ExpectedLabels(model: model), daemon: daemon)
+                try Self.check(streams, expected: ExpectedLabels(model: model, mode: mode), daemon: daemon)
             }
         }
 

@@ -172,7 +172,7 @@ import Testing
     @Test(arguments: cases)
     func batchedStepsMatchSingleSteps(name: String) throws {
         let model = try Self.model(name)
-        guard model.supportsStep else { return }
+        guard model.sharesInputProjection else { return }
         let workload = Workload(model: model, seed: 1)
         let single = Self.warmedStates(model, workload), batched = Self.warmedStates(model, workload)
         let expected = Self.singleStep(model, single, workload)

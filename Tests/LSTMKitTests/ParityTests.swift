@@ -61,7 +61,7 @@ import Testing
     @Test(arguments: Fixtures.cases)
     func sharedInputProjectionMatchesFusedStep(name: String) throws {
         let model = try Fixtures.model(name)
-        guard model.supportsStep else { return }
+        guard model.sharesInputProjection else { return }
         let expected = try Fixtures.expected(name)
         let shape = expected.entries["input"]!.shape
         let (t, c) = (shape[1], shape[2])
