@@ -169,6 +169,27 @@ extension ClientToolTests {
         #expect(!FileManager.default.fileExists(atPath: model))
     }
 
+    /// `--front-end` as a user gives it: the model file says so (inspect), evaluate scores it,
+    /// and a malformed or out-of-range layer is refused by key before anything is written.
+    @Test func frontEndFlagTrainsAConvolutionalModel() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("conv.safetensors").path
+        let train = try run(
+            try lstmctl, ["train", "--train", Self.trainData, "--out", model, "--front-end", "8x3,6x2"] + Self.quickRecipe)
+        #expect(train.status == 0, "\(train.err)")
+        let inspect = try run(try lstmctl, ["inspect", model])
+        #expect(inspect.status == 0 && inspect.out.contains("front end   Conv1d(8, k3) → Conv1d(6, k2) on 6 channels"), "\(inspect.out)")
+        #expect(inspect.out.contains("LSTM(") && inspect.out.contains("on 6 filters"), "\(inspect.out)")
+        let evaluate = try run(try lstmctl, ["evaluate", "--model", model, "--data", Self.testData, "--json"])
+        #expect(evaluate.status == 0, "\(evaluate.err)")
+        let bad = try run(try lstmctl, ["train", "--train", Self.trainData, "--out", model + ".bad", "--front-end", "8x0"])
+        #expect(bad.status == 78 && bad.err.contains("front_end must be at most 4 layers FILTERSxKERNEL"), "\(bad.err)")
+        let malformed = try run(try lstmctl, ["train", "--train", Self.trainData, "--out", model + ".bad", "--front-end", "8by3"])
+        #expect(malformed.status == 78 && malformed.err.contains("FILTERSxKERNEL"), "\(malformed.err)")
+        #expect(!FileManager.default.fileExists(atPath: model + ".bad"))
+    }
+
     @Test func trainSaysWhatItTrainsOnAndWhatItKeeps() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
