@@ -35,10 +35,12 @@ public final class LSTMModel: Sendable {
     /// Classes `K`.
     public var classCount: Int { file.architecture.numClasses }
     /// Bytes of packed weights one single-stream `step` reads (the fused `[W_ih | W_hh]` of every
-    /// layer): a step cannot be faster than streaming these from wherever they are cached.
-    /// An ensemble reads every member's.
+    /// layer, and a front end's folded convolutions): a step cannot be faster than streaming
+    /// these from wherever they are cached. An ensemble reads every member's.
     public var stepWeightBytes: Int {
-        layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size } + otherMembers.reduce(0) { $0 + $1.stepWeightBytes }
+        layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size }
+            + frontEnd.reduce(0) { $0 + $1.stepWeights.count * MemoryLayout<Float>.size }
+            + otherMembers.reduce(0) { $0 + $1.stepWeightBytes }
     }
 
     /// Ensemble members `N` (1 for a single model).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMKit
+import LSTMTraining
 
 /// `lstmctl bench …`: speed measurements (benchmarks, never timed tests).
 struct Bench: ParsableCommand {
@@ -27,11 +28,15 @@ struct BenchOptions: ParsableArguments {
 
 /// The gate-product FLOPs of the LSTM layers for one timestep of one sequence (a multiply-add
 /// counts 2): Σ over layers and directions of 2·4H·(inputs + H). What every bench's GFLOP/s uses.
+/// A convolutional front end adds its layers' 2·F·Cin·k.
 func lstmFlopsPerTimestep(_ architecture: Architecture) -> Double {
     let h = architecture.hiddenSize, directions = architecture.directions
     var total = 0
+    for (index, layer) in architecture.frontEnd.enumerated() {
+        total += 2 * layer.filters * architecture.frontEndInputs(index) * layer.kernel
+    }
     for layer in 0..<architecture.numLayers {
-        let inputs = layer == 0 ? architecture.inputSize : h * directions
+        let inputs = layer == 0 ? architecture.lstmInputSize : h * directions
         total += directions * 2 * 4 * h * (inputs + h)
     }
     return Double(total)
@@ -166,7 +171,9 @@ struct BenchStep: ParsableCommand {
         abstract: "ns per timestep of the incremental step (batch 1, one thread).",
         discussion: """
             An ensemble of N members (--ensemble) steps every member and averages their probabilities: \
-            its rows show the cost against the single model of the same shape (x single), about N.
+            its rows show the cost against the single model of the same shape (x single), about N. \
+            With --front-end (e.g. 64x5,64x5, the tuner's) every model gets that convolutional front end, \
+            stepped from each state's input history.
             """)
 
     @OptionGroup var options: BenchOptions
@@ -180,18 +187,35 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Ensemble sizes N (members stepped per timestep), comma-separated, each in 1...16.")
     var ensemble = "1,3"
 
+    @Option(name: .customLong("front-end"), help: "Convolutional front end of every model: FILTERSxKERNEL,... or none.")
+    var frontEnd = "none"
+
     func run() throws {
+        var recipe = TrainingConfiguration()
+        do {
+            try recipe.set("front_end", frontEnd)
+            try recipe.validate()
+        } catch let error as TrainingError {
+            throw ValidationError("--front-end: \(error.message)")
+        }
         let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
         let ensembleSizes = try integerList(ensemble)
         guard let bad = ensembleSizes.first(where: { !(1...ModelFile.maxEnsemble).contains($0) }) else {
-            return try runCases(hiddenSizes: hiddenSizes, layerCounts: layerCounts, ensembleSizes: ensembleSizes)
+            return try runCases(
+                hiddenSizes: hiddenSizes, layerCounts: layerCounts, ensembleSizes: ensembleSizes, frontEnd: recipe.frontEnd)
         }
         throw ValidationError("--ensemble \(bad) must be in 1...\(ModelFile.maxEnsemble)")
     }
 
-    private func runCases(hiddenSizes: [Int], layerCounts: [Int], ensembleSizes: [Int]) throws {
+    private func runCases(
+        hiddenSizes: [Int], layerCounts: [Int], ensembleSizes: [Int], frontEnd: [Architecture.ConvolutionLayer]
+    ) throws {
         let c = options.channels, seconds = options.seconds
         print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
+        if !frontEnd.isEmpty {
+            print("front end: " + frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
+                + " + batch norm (folded) + ReLU before the LSTMs; weights and FLOPs include it")
+        }
         printComputePaths()
         print("read floor: the time to only read the step's packed weights once (SIMD loads, 8 accumulators) on this machine")
         print("N: ensemble members stepped per timestep; x single: ns/step over the N=1 row of the same H and L")
@@ -203,7 +227,8 @@ struct BenchStep: ParsableCommand {
                 var single: Double?
                 for n in ensembleSizes {
                     let architecture = Architecture(
-                        inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes)
+                        inputSize: options.channels, hiddenSize: h, numLayers: l, numClasses: options.classes,
+                        frontEnd: frontEnd)
                     let members = (0..<n).map { ModelFile.randomlyInitialized(architecture: architecture, seed: UInt64(1 + $0)) }
                     let model = try LSTMModel(n == 1 ? members[0] : try ModelFile(ensemble: members, provenance: .object([:])))
                     let state = model.makeState()
