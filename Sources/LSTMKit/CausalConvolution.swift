@@ -77,7 +77,9 @@ struct FoldedConvolution: Sendable {
     let kernel: Int
 
     /// Folds front-end layer `index` of a validated single model's tensors.
-    init(_ file: ModelFile, layer index: Int) {
+    /// - Throws: `ModelError(.tensor)` when folding overflows (e.g. a huge scale over a zero
+    ///   variance), which would otherwise turn every label into NaN.
+    init(_ file: ModelFile, layer index: Int) throws {
         let layer = file.architecture.frontEnd[index]
         let prefix = "frontend.\(index)"
         let tensor = { (name: String) in file.tensors["\(prefix).\(name)"]!.scalars }
@@ -92,6 +94,11 @@ struct FoldedConvolution: Sendable {
             let scale = gamma[f] / (variance[f] + Architecture.normalizationEpsilon).squareRoot()
             for i in 0..<width { folded[f * width + i] = weight[f * width + i] * scale }
             bias[f] = beta[f] - mean[f] * scale
+        }
+        guard folded.allSatisfy(\.isFinite), bias.allSatisfy(\.isFinite) else {
+            throw ModelError(
+                .tensor, "front-end layer \(index): its batch normalisation folded into the convolution overflows "
+                    + "(norm.weight too large for norm.running_var)")
         }
         weights = folded
         self.bias = bias

@@ -70,7 +70,7 @@ public final class LSTMModel: Sendable {
         self.file = file
         otherMembers = try (1..<max(1, file.ensemble)).map { try LSTMModel(file.member($0)) }
         let arch = file.architecture
-        frontEnd = arch.frontEnd.indices.map { FoldedConvolution(file, layer: $0) }
+        frontEnd = try arch.frontEnd.indices.map { try FoldedConvolution(file, layer: $0) }
         let h = arch.hiddenSize
         let hp = (h + 15) / 16 * 16
         paddedHidden = hp

@@ -18,8 +18,9 @@ public final class LSTMState {
     let total: Int
     /// All vectors. Per layer `l`: `z_l = [x_l | h_l]` at `zOffset(l)`, then `c_l`.
     let storage: UnsafeMutablePointer<Float>
-    /// [3L + 3]: offsets into storage (z_0, c_0, z_1, c_1, …, top output, attention pool,
-    /// scratch), then each layer's input width `N_in` (where `h_l` starts in `z_l`). In one raw
+    /// [3L + 4 + P]: offsets into storage (z_0, c_0, z_1, c_1, …, top output, attention pool,
+    /// scratch), then each layer's input width `N_in` (where `h_l` starts in `z_l`), then the
+    /// offsets of the `P` front-end layers' input histories and of the front-end scratch. In one raw
     /// allocation rather than arrays, so the hot accessors cost no retain.
     let offsets: UnsafeMutablePointer<Int>
     /// `Hp`.

@@ -29,6 +29,8 @@ final class BatchRunner: @unchecked Sendable {
     /// What the shards run next; written by the calling thread before it wakes the workers.
     private struct Job {
         var training = false
+        /// Training-mode forward only (`recomputeRunningStatistics`).
+        var statisticsOnly = false
         var parameters = UnsafePointer<Float>(bitPattern: 0x10)!
         var samples: [Dataset.Sample] = []
         var batch: ArraySlice<Int> = []
@@ -109,12 +111,40 @@ final class BatchRunner: @unchecked Sendable {
         return totals
     }
 
-    /// Folds the last `trainStep`'s batch statistics into the front end's running statistics
-    /// (`ParameterLayout.updateRunningStatistics`), from the shards that held samples.
-    func updateRunningStatistics(_ parameters: inout [Float]) {
+    /// Folds the last `trainStep`'s (or `measureStatistics`') batch statistics into the front
+    /// end's running statistics (`ParameterLayout.updateRunningStatistics`), from the shards that
+    /// held samples: a prefix, as `slice` cuts the batch.
+    func updateRunningStatistics(_ parameters: inout [Float], momentum: Double = 0.1) {
         guard !layout.architecture.frontEnd.isEmpty else { return }
-        let active = (0..<threads).filter { !slice($0).isEmpty }.map { workspaces[$0] }
-        layout.updateRunningStatistics(&parameters, workspaces: active)
+        let per = (job.batch.count + threads - 1) / threads
+        let active = per == 0 ? 0 : (job.batch.count + per - 1) / per
+        layout.updateRunningStatistics(&parameters, workspaces: workspaces[0..<active], momentum: momentum)
+    }
+
+    /// Training-mode forward passes (augmentation and dropout as in training, no backward) over
+    /// `samples` in batches of `batchSize`, in order, that set the front end's running statistics
+    /// to the cumulative average of the batches' statistics: what averaged weights (`swa`) need,
+    /// as PyTorch's `swa_utils.update_bn` does.
+    func recomputeRunningStatistics(
+        _ parameters: inout [Float], samples: [Dataset.Sample], batchSize: Int, augmentation: Augmentation, seed: UInt64
+    ) {
+        guard !layout.architecture.frontEnd.isEmpty else { return }
+        layout.clearRunningStatistics(&parameters)
+        let all = Array(samples.indices)
+        var start = 0, batches = 0
+        while start < samples.count {
+            let end = min(samples.count, start + batchSize)
+            parameters.withUnsafeBufferPointer { p in
+                job = Job(
+                    training: true, statisticsOnly: true, parameters: p.baseAddress!, samples: samples,
+                    batch: all[start..<end], classWeights: nil, augmentation: augmentation,
+                    seed: seed &+ UInt64(batches), normalizer: 1)
+                _ = dispatch()
+            }
+            batches += 1
+            updateRunningStatistics(&parameters, momentum: 1 / Double(batches))
+            start = end
+        }
     }
 
     /// Inference-mode forward over every sample; returns probabilities [N, K] and the summed
@@ -196,6 +226,7 @@ final class BatchRunner: @unchecked Sendable {
             var generator = SplitMix64(seed: job.seed &+ UInt64(shard) &* 0x9E37_79B9_7F4A_7C15)
             fill(workspace, shard: shard, samples: job.samples, slice: slice, augmentation: job.augmentation, generator: &generator)
             workspace.forward(parameters: job.parameters, training: true, generator: &generator)
+            if job.statisticsOnly { return }
             let gradient = gradients[shard]
             gradient.update(repeating: 0, count: layout.count)
             let loss = workspace.loss(classWeights: job.classWeights)

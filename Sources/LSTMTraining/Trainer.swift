@@ -236,14 +236,9 @@ public struct Trainer: Sendable {
                         augmentation: config.augmentation, seed: seed)
                 }
                 gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: runner.gradient, count: layout.count) }
-                // The front end's running statistics are not trained (weight decay would shrink
-                // them): kept out of the step, then moved towards the batch's statistics.
-                let statistics = layout.runningStatistics(of: parameters)
                 optimizer.step(parameters: &parameters, gradients: &gradient, learningRate: rate)
-                if !statistics.isEmpty {
-                    layout.setRunningStatistics(statistics, in: &parameters)
-                    runner.updateRunningStatistics(&parameters)
-                }
+                // The front end's running statistics (frozen for the optimiser) follow the batch.
+                runner.updateRunningStatistics(&parameters)
                 totals.weightedLoss += result.weightedLoss
                 totals.weightSum += result.weightSum
                 totals.correct += result.correct
@@ -303,6 +298,11 @@ public struct Trainer: Sendable {
         let keepBest = config.keep == .best || (config.keep == .auto && validationSet != nil)
         if config.swa > 1 {
             parameters = Self.average(recent)
+            // Averaged weights need their own normalisation statistics, not the average of the
+            // epochs' ones: one more pass over the training data measures them.
+            runner.recomputeRunningStatistics(
+                &parameters, samples: balanced.samples, batchSize: config.batchSize, augmentation: config.augmentation,
+                seed: config.seed &* 0x2545_F491_4F6C_DD1D &+ 0xB4)
             history.bestEpoch = history.epochs.count
             history.selection = .averaged
             history.averagedEpochs = recent.count
@@ -403,7 +403,7 @@ public struct Trainer: Sendable {
 
     static func optimizer(_ settings: Optimizer.Settings, layout: ParameterLayout) throws -> Optimizer {
         do {
-            return try Optimizer(settings, count: layout.count, penaltyMask: layout.weightMask)
+            return try Optimizer(settings, count: layout.count, penaltyMask: layout.weightMask, frozen: layout.frozenRanges)
         } catch {
             throw TrainingError("\(error)")
         }

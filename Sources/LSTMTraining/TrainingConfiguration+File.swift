@@ -28,8 +28,7 @@ extension TrainingConfiguration {
         Setting(
             "front_end", \.frontEnd, frontEndLayers,
             summary: "Convolutional front end before the LSTMs, comma-separated FILTERSxKERNEL layers (each a causal "
-                + "Conv1d, batch normalisation and ReLU), e.g. 64x5,64x5, or none. Models with one label window by "
-                + "window (no continuous mode).",
+                + "Conv1d, batch normalisation and ReLU), e.g. 64x5,64x5, or none.",
             validate: { layers in
                 guard layers.count > 4 || layers.contains(where: { !(1...4096).contains($0.filters) || !(1...64).contains($0.kernel) })
                 else { return nil }

@@ -33,7 +33,8 @@ public struct TuningSpace: Sendable, Equatable {
     /// The documented default space (README, "Tuning"): input normalisation, downsampling,
     /// hidden size, layers, direction, learning rate and ensemble size, every candidate with a
     /// convolutional front end of two causal 64×5 layers (a one-value dimension: `--front-end
-    /// none` turns it off, for models that step in continuous mode); the refinement stage tries
+    /// none` turns it off, e.g. for models whose continuous streams should be batched); the
+    /// refinement stage tries
     /// ensemble 5, hidden size 64 and time-warp augmentation (all chosen by cross-validation on
     /// training data only; the README has the numbers).
     public static let standard = TuningSpace(dimensions: [
@@ -160,8 +161,8 @@ public struct TuningCandidate: Sendable {
 
 /// What a model costs to stream: the tie-break between candidates whose accuracies are equal.
 public struct StreamingCost: Sendable, Equatable, Comparable {
-    /// Whether the model recomputes its whole window per label: bidirectional models and those
-    /// with a convolutional front end; unidirectional ones without one step.
+    /// Bidirectional models recompute their whole window per label; unidirectional ones step
+    /// (with or without a front end).
     public var bidirectional: Bool
     /// Multiply–adds ×2 per raw input timestep of the front end and the recurrent layers, over
     /// every ensemble member, divided by a numeric downsampling factor.
@@ -185,7 +186,7 @@ public struct StreamingCost: Sendable, Equatable, Comparable {
         }
         let members = Double(Int(configuration.value(of: "ensemble")) ?? 1)
         let downsample = Double(max(1, Int(configuration.value(of: "downsample")) ?? 1))
-        bidirectional = configuration.bidirectional || !configuration.frontEnd.isEmpty
+        bidirectional = configuration.bidirectional
         flopsPerStep = flops * max(1, members) / downsample
     }
 

@@ -240,6 +240,10 @@ import Testing
         var negative = convolutional
         negative.tensors["frontend.0.norm.running_var"]!.scalars[1] = -0.5
         expectError(.tensor, containing: "negative variance") { _ = try ModelFile(bytes: negative.serialized()) }
+        var overflowing = convolutional
+        overflowing.tensors["frontend.0.norm.weight"]!.scalars[0] = 3e38
+        overflowing.tensors["frontend.0.norm.running_var"]!.scalars[0] = 0
+        expectError(.tensor, containing: "overflows") { _ = try LSTMModel(try ModelFile(bytes: overflowing.serialized())) }
         expectError(.architecture, containing: "front_end[0].kernel 65") {
             var wide = convolutional
             wide.architecture.frontEnd[0].kernel = 65

@@ -25,6 +25,26 @@ struct OptimizerTests {
         zip(a, b).allSatisfy { abs(Double($0) - $1) <= tolerance * max(1, abs($1)) }
     }
 
+    /// A front end's running statistics are frozen: whatever gradient arrives for them, with
+    /// coupled or decoupled weight decay, clipping and every rule, they keep their values, and
+    /// the clipping norm (returned) is that of the other entries alone; the other entries move
+    /// exactly as they would with the frozen ones absent.
+    @Test("Frozen entries are never changed and stay out of the clipping norm", arguments: Optimizer.Kind.allCases)
+    func frozenEntries(_ kind: Optimizer.Kind) throws {
+        let settings = Optimizer.Settings(kind: kind, learningRate: 0.05, weightDecay: 0.5, clipNorm: 0.2)
+        var frozenOptimizer = try Optimizer(settings, count: 6, penaltyMask: [], frozen: [4..<6])
+        var plainOptimizer = try Optimizer(settings, count: 4, penaltyMask: [])
+        var frozen: [Float] = Self.w0 + [0.75, 1.5], plain = Self.w0
+        for _ in 0..<3 {
+            var g = Self.g0 + [3, -4], h = Self.g0
+            let norm = frozenOptimizer.step(parameters: &frozen, gradients: &g, learningRate: 0.05)
+            let expected = plainOptimizer.step(parameters: &plain, gradients: &h, learningRate: 0.05)
+            #expect(norm == expected)
+        }
+        #expect(Array(frozen[4...]) == [0.75, 1.5])
+        #expect(Array(frozen[..<4]) == plain)
+    }
+
     @Test("Adam: two steps with bias correction")
     func adam() throws {
         let got = try Self.run(.init(kind: .adam), steps: 2)

@@ -87,7 +87,7 @@ struct TrainingParityTests {
         check("grad.input", inputGradient, try expected.floats("grad.input"))
 
         guard batchNormalization else { return }
-        layout.updateRunningStatistics(&parameters, workspaces: [workspace])
+        layout.updateRunningStatistics(&parameters, workspaces: [workspace][...])
         for index in arch.frontEnd.indices {
             for statistic in ["running_mean", "running_var"] {
                 let name = "frontend.\(index).norm.\(statistic)"

@@ -104,6 +104,84 @@ struct TrainerTests {
         #expect(difference <= 1e-5, "trainer and model file differ by \(difference)")
     }
 
+    /// A batch smaller than the thread count leaves the last shard empty: its workspace still
+    /// holds the previous batch's statistics, which must not reach the running statistics; the
+    /// frozen ranges are exactly those statistics.
+    @Test("Running statistics come from the shards that held the batch")
+    func runningStatisticsSkipEmptyShards() throws {
+        let architecture = Architecture(
+            inputSize: 2, hiddenSize: 4, numClasses: 2, frontEnd: [.init(filters: 3, kernel: 2)])
+        let layout = ParameterLayout(architecture)
+        #expect(layout.frozenRanges.flatMap { Array($0) } == layout.entries.filter { $0.name.contains(".running_") }.flatMap {
+            Array($0.offset..<($0.offset + $0.count))
+        })
+        let data = toyDataset(samples: 9, length: 12, variable: true)
+        let runner = BatchRunner(layout: layout, threads: 2, batchSize: 8, longest: data.maxLength)
+        defer { runner.close() }
+        let parameters = layout.initialParameters(seed: 4)
+        parameters.withUnsafeBufferPointer { p in
+            _ = runner.trainStep(
+                parameters: p.baseAddress!, samples: data.samples, batch: Array(0..<9)[0..<8], classWeights: nil,
+                augmentation: .none, seed: 1)
+            _ = runner.trainStep(
+                parameters: p.baseAddress!, samples: data.samples, batch: Array(0..<9)[8..<9], classWeights: nil,
+                augmentation: .none, seed: 2)
+        }
+        var viaRunner = parameters, viaFirstShard = parameters
+        runner.updateRunningStatistics(&viaRunner)
+        layout.updateRunningStatistics(&viaFirstShard, workspaces: runner.workspaces[0..<1])
+        #expect(viaRunner == viaFirstShard)
+        var bothShards = parameters
+        layout.updateRunningStatistics(&bothShards, workspaces: runner.workspaces[0..<2])
+        #expect(bothShards != viaFirstShard, "the stale shard would have changed the statistics")
+    }
+
+    /// Weight averaging with a front end measures the averaged weights' statistics again: one
+    /// batch of the whole training set gives exactly its population mean and unbiased variance
+    /// of the convolution's output over the valid timesteps (computed here with plain loops),
+    /// and `train --swa` with a front end ends with an averaged model the file reader agrees on.
+    @Test("swa with a front end measures the averaged weights' statistics")
+    func averagedFrontEnd() throws {
+        let architecture = Architecture(inputSize: 2, hiddenSize: 4, numClasses: 2, frontEnd: [.init(filters: 3, kernel: 3)])
+        let layout = ParameterLayout(architecture)
+        let data = toyDataset(samples: 10, length: 12, variable: true)
+        let runner = BatchRunner(layout: layout, threads: 2, batchSize: 10, longest: data.maxLength)
+        defer { runner.close() }
+        var parameters = layout.initialParameters(seed: 8)
+        runner.recomputeRunningStatistics(&parameters, samples: data.samples, batchSize: 10, augmentation: .none, seed: 1)
+        let weight = layout.entry("frontend.0.conv.weight")!.offset
+        var values: [[Double]] = [[], [], []]
+        for sample in data.samples {
+            for t in 0..<sample.length {
+                for f in 0..<3 {
+                    var z = 0.0
+                    for c in 0..<2 {
+                        for j in 0..<3 where t - 2 + j >= 0 {
+                            z += Double(parameters[weight + (f * 2 + c) * 3 + j]) * Double(sample.values[(t - 2 + j) * 2 + c])
+                        }
+                    }
+                    values[f].append(z)
+                }
+            }
+        }
+        let meanAt = layout.entry("frontend.0.norm.running_mean")!.offset, varAt = layout.entry("frontend.0.norm.running_var")!.offset
+        for f in 0..<3 {
+            let n = Double(values[f].count), mean = values[f].reduce(0, +) / n
+            let variance = values[f].reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+            #expect(abs(Double(parameters[meanAt + f]) - mean) <= 1e-5 * max(1, abs(mean)), "filter \(f) mean")
+            #expect(abs(Double(parameters[varAt + f]) - variance) <= 1e-5 * max(1, variance), "filter \(f) variance")
+        }
+
+        var configuration = smallRecipe()
+        configuration.frontEnd = [.init(filters: 6, kernel: 3)]
+        configuration.swa = 5
+        configuration.epochs = 8
+        let result = try Trainer(configuration: configuration).train(toyDataset(samples: 40, length: 24, variable: true))
+        #expect(result.history.selection == .averaged)
+        let model = try LSTMModel(try ModelFile(bytes: result.model.serialized()))
+        #expect(try ClassificationMetrics(evaluating: model, on: toyDataset(samples: 10, length: 24, seed: 97)).count == 10)
+    }
+
     @Test("Variable-length samples train with masks, and the model's window is the longest sample")
     func variableLength() throws {
         var configuration = smallRecipe()

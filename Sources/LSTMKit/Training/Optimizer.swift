@@ -83,13 +83,23 @@ public struct Optimizer: Sendable {
     private var first: [Float]
     private var second: [Float]
     private let penaltyMask: [Float]
+    /// Entries the optimiser never changes and leaves out of the gradient norm (a front end's
+    /// running statistics), and room for their values while AdamW's decay runs.
+    private let frozen: [Range<Int>]
+    private var frozenValues: [Float]
 
     /// Creates an optimiser for `count` parameters.
-    /// - Parameter penaltyMask: 1 where L1/L2 apply (see `ParameterLayout.weightMask`), or empty for none.
+    /// - Parameters:
+    ///   - penaltyMask: 1 where L1/L2 apply (see `ParameterLayout.weightMask`), or empty for none.
+    ///   - frozen: ranges that are not trained (`ParameterLayout.frozenRanges`): no penalty,
+    ///     decay, clipping contribution or update touches them.
     /// - Throws: `OptimizerError` when a setting is out of range.
-    public init(_ settings: Settings, count: Int, penaltyMask: [Float]) throws {
+    public init(_ settings: Settings, count: Int, penaltyMask: [Float], frozen: [Range<Int>] = []) throws {
         try settings.validate()
         precondition(penaltyMask.isEmpty || penaltyMask.count == count, "penalty mask must cover every parameter")
+        precondition(frozen.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= count }, "frozen ranges must lie in the buffer")
+        self.frozen = frozen
+        frozenValues = [Float](repeating: 0, count: frozen.reduce(0) { $0 + $1.count })
         self.settings = settings
         first = [Float](repeating: 0, count: count)
         second = [Float](repeating: 0, count: settings.kind == .adam || settings.kind == .adamw ? count : (settings.kind == .rmsprop ? count : 0))
@@ -121,6 +131,10 @@ public struct Optimizer: Sendable {
                             if s.weightDecay > 0 && s.kind != .adamw {
                                 for i in 0..<n { g[i] += s.weightDecay * w[i] }
                             }
+                            // Frozen entries: no gradient, so no norm share, moment or update.
+                            for range in frozen {
+                                for i in range { g[i] = 0 }
+                            }
                             var squares = 0.0
                             for i in 0..<n { squares += Double(g[i]) * Double(g[i]) }
                             let norm = Float(squares.squareRoot())
@@ -133,7 +147,23 @@ public struct Optimizer: Sendable {
                             case .adam, .adamw:
                                 if s.kind == .adamw && s.weightDecay > 0 {
                                     let decay = 1 - lr * s.weightDecay
-                                    for i in 0..<n { w[i] *= decay }
+                                    frozenValues.withUnsafeMutableBufferPointer { kept in
+                                        var next = 0
+                                        for range in frozen {
+                                            for i in range {
+                                                kept[next] = w[i]
+                                                next += 1
+                                            }
+                                        }
+                                        for i in 0..<n { w[i] *= decay }
+                                        next = 0
+                                        for range in frozen {
+                                            for i in range {
+                                                w[i] = kept[next]
+                                                next += 1
+                                            }
+                                        }
+                                    }
                                 }
                                 let correction1 = 1 - Float(Foundation.pow(Double(s.beta1), Double(t)))
                                 let correction2 = 1 - Float(Foundation.pow(Double(s.beta2), Double(t)))

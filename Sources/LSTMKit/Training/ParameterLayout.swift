@@ -173,44 +173,41 @@ public struct ParameterLayout: Sendable {
         return buffer
     }
 
-    /// The front end's running statistics (every layer's mean, then variance), copied out: the
-    /// trainer keeps them out of the optimiser step (they have no gradient, but weight decay
-    /// would shrink them).
-    public func runningStatistics(of parameters: [Float]) -> [Float] {
-        frontEnd.flatMap { layer in
-            Array(parameters[layer.runningMean..<(layer.runningMean + layer.filters)])
-                + Array(parameters[layer.runningVariance..<(layer.runningVariance + layer.filters)])
-        }
+    /// The entries no optimiser step may change: the front end's running statistics (they have
+    /// no gradient, and weight decay would otherwise shrink them).
+    public var frozenRanges: [Range<Int>] {
+        frontEnd.flatMap { [$0.runningMean..<($0.runningMean + $0.filters), $0.runningVariance..<($0.runningVariance + $0.filters)] }
     }
 
-    /// Puts back statistics taken by `runningStatistics(of:)`.
-    public func setRunningStatistics(_ statistics: [Float], in parameters: inout [Float]) {
-        var next = 0
-        for layer in frontEnd {
-            for offset in [layer.runningMean, layer.runningVariance] {
-                parameters.replaceSubrange(offset..<(offset + layer.filters), with: statistics[next..<(next + layer.filters)])
-                next += layer.filters
-            }
-        }
+    /// Sets the front end's running statistics to those of no data yet (mean 0, variance 0), for a
+    /// cumulative average (`updateRunningStatistics(_:workspaces:momentum:)` with momentum `1/j`
+    /// for the j-th batch).
+    public func clearRunningStatistics(_ parameters: inout [Float]) {
+        for range in frozenRanges { parameters.replaceSubrange(range, with: repeatElement(0, count: range.count)) }
     }
 
     /// Folds the batch statistics of the workspaces' last training forward pass into the front
-    /// end's running statistics, as PyTorch's `BatchNorm1d` does with momentum `0.1`:
-    /// `mean ← 0.9·mean + 0.1·μ`, `var ← 0.9·var + 0.1·σ²·n/(n-1)`. `μ` and `σ²` are those of the
+    /// end's running statistics, as PyTorch's `BatchNorm1d` does (momentum `0.1` by default):
+    /// `mean ← (1-m)·mean + m·μ`, `var ← (1-m)·var + m·σ²·n/(n-1)`. `μ` and `σ²` are those of the
     /// whole batch (every workspace's valid timesteps pooled, in workspace order), `n` its valid
-    /// timesteps. Workspaces that held no samples are skipped.
-    public func updateRunningStatistics(_ parameters: inout [Float], workspaces: [TrainingWorkspace]) {
-        let momentum: Double = 0.1
+    /// timesteps. Pass only the workspaces that ran the batch. Allocates nothing.
+    public func updateRunningStatistics(
+        _ parameters: inout [Float], workspaces: ArraySlice<TrainingWorkspace>, momentum: Double = 0.1
+    ) {
         for (index, layer) in frontEnd.enumerated() {
-            let shards = workspaces.compactMap { $0.batchStatistics(layer: index) }
-            let n = shards.reduce(0) { $0 + $1.count }
+            var n = 0
+            for workspace in workspaces { n += workspace.batchStatistics(layer: index)?.count ?? 0 }
             guard n > 0 else { continue }
             for f in 0..<layer.filters {
                 var mean = 0.0
-                for shard in shards { mean += Double(shard.count) * Double(shard.mean[f]) }
+                for workspace in workspaces {
+                    guard let shard = workspace.batchStatistics(layer: index) else { continue }
+                    mean += Double(shard.count) * Double(shard.mean[f])
+                }
                 mean /= Double(n)
                 var variance = 0.0
-                for shard in shards {
+                for workspace in workspaces {
+                    guard let shard = workspace.batchStatistics(layer: index) else { continue }
                     let offset = Double(shard.mean[f]) - mean
                     variance += Double(shard.count) * (Double(shard.variance[f]) + offset * offset)
                 }

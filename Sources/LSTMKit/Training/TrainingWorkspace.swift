@@ -228,7 +228,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// The batch statistics front-end layer `layer` normalised with in the last forward pass:
     /// valid timesteps `count`, per-filter mean and biased variance. Nil when that pass ran in
     /// inference mode (running statistics) or the batch was empty.
-    public func batchStatistics(layer: Int) -> (count: Int, mean: UnsafePointer<Float>, variance: UnsafePointer<Float>)? {
+    func batchStatistics(layer: Int) -> (count: Int, mean: UnsafePointer<Float>, variance: UnsafePointer<Float>)? {
         guard usedBatchStatistics, validRows > 0, convolutions.indices.contains(layer) else { return nil }
         return (validRows, UnsafePointer(convolutions[layer].mean), UnsafePointer(convolutions[layer].variance))
     }
