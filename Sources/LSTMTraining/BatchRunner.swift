@@ -111,7 +111,7 @@ final class BatchRunner: @unchecked Sendable {
         return totals
     }
 
-    /// Folds the last `trainStep`'s (or `measureStatistics`') batch statistics into the front
+    /// Folds the batch statistics of the last `trainStep` (or statistics pass) into the front
     /// end's running statistics (`ParameterLayout.updateRunningStatistics`), from the shards that
     /// held samples: a prefix, as `slice` cuts the batch.
     func updateRunningStatistics(_ parameters: inout [Float], momentum: Double = 0.1) {
