@@ -65,11 +65,8 @@ func addCausalColumnsAdjoint(
 /// One front-end layer for inference: the convolution with its batch normalisation folded in
 /// (`W'[f] = W[f]·s_f`, `b'_f = β_f - μ_f·s_f` with `s_f = γ_f / √(σ²_f + ε)`), then ReLU.
 struct FoldedConvolution: Sendable {
-    /// [F, Cin·k] row-major.
+    /// [F, Cin·k] row-major (PyTorch's `[F, Cin, k]`).
     let weights: [Float]
-    /// [F, k·Cin] row-major: `weights` with each row's columns reordered timestep-major
-    /// (`j·Cin + c`), matching a state's input history (`LSTMState.frontEndHistory`).
-    let stepWeights: [Float]
     /// [F].
     let bias: [Float]
     let filters: Int
@@ -102,22 +99,18 @@ struct FoldedConvolution: Sendable {
         }
         weights = folded
         self.bias = bias
-        var reordered = folded
-        for f in 0..<filters {
-            for c in 0..<inputs {
-                for j in 0..<kernel { reordered[f * width + j * inputs + c] = folded[f * width + c * kernel + j] }
-            }
-        }
-        stepWeights = reordered
     }
 
-    /// One timestep for one stream: shifts `history` ([k, Cin], oldest first) by a row, puts
-    /// `input` [Cin] in its last row, and writes `relu(W'·history + b')` [F] to `output`.
+    /// One timestep for one stream: moves `history` ([Cin, k], each channel's last k inputs,
+    /// oldest first: a row of `weights`' layout) one timestep on, puts `input` [Cin] in each
+    /// channel's last place, and writes `relu(W'·history + b')` [F] to `output`.
     @inline(__always)
     func step(_ input: UnsafePointer<Float>, history: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        if kernel > 1 { memmove(history, history + inputs, (kernel - 1) * inputs * MemoryLayout<Float>.size) }
-        (history + (kernel - 1) * inputs).update(from: input, count: inputs)
-        stepWeights.withUnsafeBufferPointer { w in
+        // One shift of the whole buffer: channel c's oldest value lands in channel c-1's newest
+        // place, which the loop below overwrites.
+        if kernel > 1 { memmove(history, history + 1, (inputs * kernel - 1) * MemoryLayout<Float>.size) }
+        for c in 0..<inputs { history[c * kernel + kernel - 1] = input[c] }
+        weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 denseForward(
                     output, weights: w.baseAddress!, bias: b.baseAddress!, input: history, rows: filters,

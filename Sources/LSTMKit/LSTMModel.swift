@@ -39,7 +39,7 @@ public final class LSTMModel: Sendable {
     /// these from wherever they are cached. An ensemble reads every member's.
     public var stepWeightBytes: Int {
         layers.reduce(0) { $0 + $1[0].fused.count * MemoryLayout<Float>.size }
-            + frontEnd.reduce(0) { $0 + $1.stepWeights.count * MemoryLayout<Float>.size }
+            + frontEnd.reduce(0) { $0 + $1.weights.count * MemoryLayout<Float>.size }
             + otherMembers.reduce(0) { $0 + $1.stepWeightBytes }
     }
 

@@ -127,9 +127,9 @@ extension LSTMState {
         storage + offsets[layer + 1 < layers ? 2 * layer + 2 : 2 * layers]
     }
 
-    /// Front-end layer `index`'s input history `[k, Cin]`, oldest timestep first: the inputs of
-    /// the last `k` steps, zeros before the first (the causal padding). A step shifts it by one
-    /// row and writes the new input into the last row.
+    /// Front-end layer `index`'s input history `[Cin, k]`: each channel's inputs of the last `k`
+    /// steps, oldest first, zeros before the first step (the causal padding); see
+    /// `FoldedConvolution.step`.
     @inline(__always)
     func frontEndHistory(_ index: Int) -> UnsafeMutablePointer<Float> { storage + offsets[3 * layers + 3 + index] }
 

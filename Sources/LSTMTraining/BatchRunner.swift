@@ -116,8 +116,8 @@ final class BatchRunner: @unchecked Sendable {
     /// held samples: a prefix, as `slice` cuts the batch.
     func updateRunningStatistics(_ parameters: inout [Float], momentum: Double = 0.1) {
         guard !layout.architecture.frontEnd.isEmpty else { return }
-        let per = (job.batch.count + threads - 1) / threads
-        let active = per == 0 ? 0 : (job.batch.count + per - 1) / per
+        var active = 0
+        while active < threads && !slice(active).isEmpty { active += 1 }
         layout.updateRunningStatistics(&parameters, workspaces: workspaces[0..<active], momentum: momentum)
     }
 

@@ -84,9 +84,8 @@ public struct Optimizer: Sendable {
     private var second: [Float]
     private let penaltyMask: [Float]
     /// Entries the optimiser never changes and leaves out of the gradient norm (a front end's
-    /// running statistics), and room for their values while AdamW's decay runs.
+    /// running statistics), in increasing order.
     private let frozen: [Range<Int>]
-    private var frozenValues: [Float]
 
     /// Creates an optimiser for `count` parameters.
     /// - Parameters:
@@ -97,9 +96,10 @@ public struct Optimizer: Sendable {
     public init(_ settings: Settings, count: Int, penaltyMask: [Float], frozen: [Range<Int>] = []) throws {
         try settings.validate()
         precondition(penaltyMask.isEmpty || penaltyMask.count == count, "penalty mask must cover every parameter")
-        precondition(frozen.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= count }, "frozen ranges must lie in the buffer")
+        precondition(
+            zip([0..<0] + frozen, frozen + [count..<count]).allSatisfy { $0.upperBound <= $1.lowerBound },
+            "frozen ranges must lie in the buffer, in increasing order, without overlap")
         self.frozen = frozen
-        frozenValues = [Float](repeating: 0, count: frozen.reduce(0) { $0 + $1.count })
         self.settings = settings
         first = [Float](repeating: 0, count: count)
         second = [Float](repeating: 0, count: settings.kind == .adam || settings.kind == .adamw ? count : (settings.kind == .rmsprop ? count : 0))
@@ -147,23 +147,13 @@ public struct Optimizer: Sendable {
                             case .adam, .adamw:
                                 if s.kind == .adamw && s.weightDecay > 0 {
                                     let decay = 1 - lr * s.weightDecay
-                                    frozenValues.withUnsafeMutableBufferPointer { kept in
-                                        var next = 0
-                                        for range in frozen {
-                                            for i in range {
-                                                kept[next] = w[i]
-                                                next += 1
-                                            }
-                                        }
-                                        for i in 0..<n { w[i] *= decay }
-                                        next = 0
-                                        for range in frozen {
-                                            for i in range {
-                                                w[i] = kept[next]
-                                                next += 1
-                                            }
-                                        }
+                                    // Every entry outside the frozen ranges.
+                                    var start = 0
+                                    for range in frozen {
+                                        for i in start..<range.lowerBound { w[i] *= decay }
+                                        start = range.upperBound
                                     }
+                                    for i in start..<n { w[i] *= decay }
                                 }
                                 let correction1 = 1 - Float(Foundation.pow(Double(s.beta1), Double(t)))
                                 let correction2 = 1 - Float(Foundation.pow(Double(s.beta2), Double(t)))
