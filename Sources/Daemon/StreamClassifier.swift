@@ -133,7 +133,7 @@ final class StreamClassifier {
         preprocessingScratch = [Float](repeating: 0, count: stepsWindow ? window * model.channels : 0)
         windowState = stepsWindow ? model.makeState() : nil
         stepper =
-            mode == .continuous && preprocessing.downsample == 1 && model.sharesInputProjection ? BatchStepper(model: model) : nil
+            mode == .continuous && preprocessing.downsample == 1 && model.supportsStep ? BatchStepper(model: model) : nil
     }
 
     /// Consumes one frame for each of several distinct streams at once (continuous mode): the

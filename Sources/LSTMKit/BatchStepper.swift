@@ -11,6 +11,11 @@
 /// `LSTMModel.step` to within float rounding (the summation order of the gate products differs);
 /// `BatchStepperTests` checks this for every fixture architecture.
 ///
+/// A convolutional front end is stepped on rows too: each state's input histories are gathered
+/// into `[rows, Cin·k]` matrices, moved on in place each timestep and multiplied by the folded
+/// weights in one product per layer (`FoldedConvolution.stepRows`), the last layer's output rows
+/// being the first LSTM layer's input.
+///
 /// An ensemble steps every member on its own row matrices (the members' states are gathered and
 /// scattered like member 0's) and labels with `LSTMModel.classify`, the members' mean.
 ///
@@ -55,11 +60,16 @@ public final class BatchStepper {
         /// Per layer: [rows, Hp] hidden states `h` and [rows, Hp] cell states `c`.
         let hidden: [UnsafeMutablePointer<Float>]
         let cells: [UnsafeMutablePointer<Float>]
+        /// Per front-end layer: [rows, Cin·k] input histories and [rows, F] outputs.
+        let histories: [UnsafeMutablePointer<Float>]
+        let features: [UnsafeMutablePointer<Float>]
 
         init(capacity: Int, model: LSTMModel) {
             let hp = model.paddedHidden, layers = model.architecture.numLayers
-            let sizes = [(capacity * model.channels + 15) / 16 * 16, capacity * 4 * hp]
+            let aligned = { (count: Int) in (count + 15) / 16 * 16 }
+            let sizes = [aligned(capacity * model.channels), capacity * 4 * hp]
                 + Array(repeating: capacity * hp, count: 2 * layers)
+                + model.frontEnd.flatMap { [aligned(capacity * $0.inputs * $0.kernel), aligned(capacity * $0.filters)] }
             let total = sizes.reduce(0, +)
             arena = UnsafeMutableRawPointer.allocate(byteCount: max(total, 16) * 4, alignment: 64)
             let floats = arena.bindMemory(to: Float.self, capacity: max(total, 16))
@@ -75,12 +85,15 @@ public final class BatchStepper {
             gates = starts[1]
             hidden = (0..<layers).map { starts[2 + 2 * $0] }
             cells = (0..<layers).map { starts[3 + 2 * $0] }
+            let convolutions = model.frontEnd.indices
+            histories = convolutions.map { starts[2 + 2 * layers + 2 * $0] }
+            features = convolutions.map { starts[3 + 2 * layers + 2 * $0] }
         }
     }
 
     /// - Precondition: the model is unidirectional.
     public init(model: LSTMModel) {
-        precondition(model.sharesInputProjection, "batched steps need a unidirectional model without a front end")
+        precondition(model.supportsStep, "batched steps need a unidirectional model")
         self.model = model
         members = [model] + model.otherMembers
         rows = members.map { Rows(capacity: 1, model: $0) }
@@ -154,7 +167,24 @@ public final class BatchStepper {
                 }
             }
         }
+        /// Calls `body` with every member's state of every row, each of its front-end layers and
+        /// that layer's history row and width.
+        func forEachRowHistory(_ body: (LSTMState, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+            for member in members.indices {
+                let matrices = rows[member], convolutions = members[member].frontEnd
+                guard !convolutions.isEmpty else { continue }
+                for (row, state) in memberStates[member].enumerated() {
+                    state._withUnsafeGuaranteedRef { state in
+                        for (index, convolution) in convolutions.enumerated() {
+                            let width = convolution.inputs * convolution.kernel
+                            body(state, index, matrices.histories[index] + row * width, width)
+                        }
+                    }
+                }
+            }
+        }
         forEachRowLayer { state, layer, hidden, cell in state.gather(layer: layer, hidden: hidden, cell: cell) }
+        forEachRowHistory { state, index, history, width in state.gather(frontEnd: index, history: history, count: width) }
         var active = count
         for t in 0..<rowLengths[0] {
             while active > 0 && rowLengths[active - 1] <= t { active -= 1 }
@@ -163,9 +193,15 @@ public final class BatchStepper {
             }
             for member in members.indices {
                 let matrices = rows[member]
+                // The first LSTM layer reads the scaled inputs, or the front end's last output.
+                var first = UnsafePointer(inputs)
+                for (index, convolution) in members[member].frontEnd.enumerated() {
+                    convolution.stepRows(first, rows: active, histories: matrices.histories[index], output: matrices.features[index])
+                    first = UnsafePointer(matrices.features[index])
+                }
                 for layer in 0..<layers {
                     members[member].stepRows(
-                        layer: layer, rows: active, input: layer == 0 ? inputs : matrices.hidden[layer - 1],
+                        layer: layer, rows: active, input: layer == 0 ? first : UnsafePointer(matrices.hidden[layer - 1]),
                         hidden: matrices.hidden[layer], cell: matrices.cells[layer], gates: matrices.gates)
                 }
             }
@@ -186,6 +222,7 @@ public final class BatchStepper {
             }
         }
         forEachRowLayer { state, layer, hidden, cell in state.scatter(layer: layer, hidden: hidden, cell: cell) }
+        forEachRowHistory { state, index, history, width in state.scatter(frontEnd: index, history: history, count: width) }
     }
 }
 

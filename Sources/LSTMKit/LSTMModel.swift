@@ -58,8 +58,9 @@ public final class LSTMModel: Sendable {
     /// state keeps each layer's last `k` inputs).
     public var supportsStep: Bool { !file.architecture.bidirectional }
 
-    /// Whether `projectInput` and `BatchStepper` apply: stepping models without a front end (the
-    /// first LSTM layer's input then depends on the timestep alone, not on the state's history).
+    /// Whether `projectInput` applies (several states share one timestep's first-layer projection):
+    /// stepping models without a front end (the first LSTM layer's input then depends on the
+    /// timestep alone, not on the state's history).
     public var sharesInputProjection: Bool { supportsStep && frontEnd.isEmpty }
 
     /// Builds the engine from a validated description.

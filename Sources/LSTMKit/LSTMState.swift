@@ -4,8 +4,8 @@
 /// 64-byte-aligned allocation made once.
 ///
 /// `LSTMModel.step` advances it in place. Batched code (`BatchStepper`) does not read this layout:
-/// it copies each layer's `h` and `c` into a row of its own matrices with `gather(layer:hidden:cell:)`
-/// and back with `scatter(layer:hidden:cell:)`.
+/// it copies each layer's `h` and `c` (and each front-end layer's input history) into a row of
+/// its own matrices with `gather` and back with `scatter`.
 ///
 /// An ensemble's state is member 0's with one such state per other member (`members`), advanced
 /// and reset together.
@@ -181,5 +181,17 @@ extension LSTMState {
         hiddenVector(layer).update(from: hidden, count: paddedHidden)
         layerOutput(layer).update(from: hidden, count: paddedHidden)
         cellVector(layer).update(from: cell, count: paddedHidden)
+    }
+
+    /// Copies front-end layer `index`'s input history ([Cin·k]) into one row of a batch.
+    @inline(__always)
+    func gather(frontEnd index: Int, history: UnsafeMutablePointer<Float>, count: Int) {
+        history.update(from: frontEndHistory(index), count: count)
+    }
+
+    /// Sets front-end layer `index`'s input history ([Cin·k]) from one row of a batch.
+    @inline(__always)
+    func scatter(frontEnd index: Int, history: UnsafePointer<Float>, count: Int) {
+        frontEndHistory(index).update(from: history, count: count)
     }
 }

@@ -21,6 +21,13 @@ import Testing
         // An ensemble of 3 such members (seeds 8, 9, 10): every member batched on its own rows.
         "random_ensemble3_l2_h20_attention_dense": Architecture(
             inputSize: 4, hiddenSize: 20, numLayers: 2, head: .attention, dense: [6], numClasses: 3),
+        // Front ends (histories batched as rows; the second layer's input is the first's output),
+        // alone and in an ensemble whose members each convolve their own histories.
+        "random_frontend_l2_h20_last": Architecture(
+            inputSize: 4, hiddenSize: 20, numLayers: 2, numClasses: 3,
+            frontEnd: [.init(filters: 12, kernel: 5), .init(filters: 7, kernel: 3)]),
+        "random_ensemble3_frontend_l1_h16_attention": Architecture(
+            inputSize: 3, hiddenSize: 16, head: .attention, numClasses: 4, frontEnd: [.init(filters: 9, kernel: 4)]),
     ]
 
     /// Every model name: parity fixtures, `training/` fixtures, random architectures.
@@ -51,28 +58,35 @@ import Testing
     struct Workload {
         /// Timesteps in the batch per stream; distinct lengths, so rows are reordered (longest
         /// first) and streams drop out at different timesteps. One stream has none.
-        static let lengths = [4, 1, 11, 0, 7, 9, 2]
+        static let lengthPattern = [4, 1, 11, 0, 7, 9, 2]
         /// Single steps before the batch; zero for some, so the batch makes their first step
         /// (the attention pool's first fold happens inside the batch).
-        static let warmUps = [3, 0, 1, 5, 0, 2, 4]
+        static let warmUpPattern = [3, 0, 1, 5, 0, 2, 4]
 
+        /// The patterns above, repeated.
+        let lengths: [Int]
+        let warmUps: [Int]
         var warmUp: [[Float]]
         var batch: [[Float]]
 
-        /// Raw inputs whose scaled values are roughly N(0, 1) under the model's scaler.
-        init(model: LSTMModel, seed: UInt64) {
+        /// Raw inputs whose scaled values are roughly N(0, 1) under the model's scaler; `repeats`
+        /// copies of the patterns (3: 21 streams, 18 running at first, so a front end's batched
+        /// product runs and then, as streams end, its per-row path; see `FoldedConvolution.stepRows`).
+        init(model: LSTMModel, seed: UInt64, repeats: Int = 1) {
+            lengths = Array([[Int]](repeating: Self.lengthPattern, count: repeats).joined())
+            warmUps = Array([[Int]](repeating: Self.warmUpPattern, count: repeats).joined())
             var generator = SplitMix64(seed: seed)
             let scaler = model.file.scaler
             let c = model.channels
             func values(_ timesteps: Int) -> [Float] {
                 (0..<(timesteps * c)).map { scaler.offset[$0 % c] + scaler.divisor[$0 % c] * generator.normal() }
             }
-            warmUp = Self.warmUps.map(values)
-            batch = Self.lengths.map(values)
+            warmUp = warmUps.map(values)
+            batch = lengths.map(values)
         }
 
         /// Labels at different timesteps per stream, always at a stream's last one.
-        static func shouldLabel(_ index: Int, _ t: Int) -> Bool {
+        func shouldLabel(_ index: Int, _ t: Int) -> Bool {
             (t + index) % 3 == 0 || t == lengths[index] - 1
         }
     }
@@ -100,9 +114,9 @@ import Testing
         var labels: [Label] = []
         for (index, state) in states.enumerated() {
             let inputs = workload.batch[index]
-            for t in 0..<Workload.lengths[index] {
+            for t in 0..<workload.lengths[index] {
                 model.step(state, input: Array(inputs[(t * model.channels)..<((t + 1) * model.channels)]))
-                if Workload.shouldLabel(index, t) { labels.append(Label(stream: index, timestep: t, probabilities: model.classify(state))) }
+                if workload.shouldLabel(index, t) { labels.append(Label(stream: index, timestep: t, probabilities: model.classify(state))) }
             }
         }
         return labels
@@ -114,9 +128,9 @@ import Testing
         let stepper = BatchStepper(model: model)
         workload.batch.withUnsafeBufferPointers { pointers in
             let requests = states.indices.map {
-                BatchStepper.Request(state: states[$0], input: pointers[$0], timesteps: Workload.lengths[$0])
+                BatchStepper.Request(state: states[$0], input: pointers[$0], timesteps: workload.lengths[$0])
             }
-            stepper.run(requests, shouldLabel: Workload.shouldLabel) { index, t, p in
+            stepper.run(requests, shouldLabel: workload.shouldLabel) { index, t, p in
                 labels.append(Label(stream: index, timestep: t, probabilities: Array(UnsafeBufferPointer(start: p, count: model.classCount))))
             }
         }
@@ -163,8 +177,10 @@ import Testing
 
     @Test func everyFixtureArchitectureIsCovered() throws {
         let unidirectional = try Self.cases.map { try Self.model($0).architecture }.filter { !$0.bidirectional }
-        // 5 parity fixtures, 3 training fixtures and 3 random architectures are unidirectional.
-        #expect(unidirectional.count >= 11)
+        // 5 parity fixtures, 4 training fixtures and 6 random architectures are unidirectional;
+        // 4 of them have a front end.
+        #expect(unidirectional.count >= 15)
+        #expect(unidirectional.filter { !$0.frontEnd.isEmpty }.count >= 4)
         #expect(unidirectional.contains { $0.head == .attention } && unidirectional.contains { $0.head == .last })
         #expect(unidirectional.contains { $0.numLayers > 1 } && unidirectional.contains { !$0.dense.isEmpty })
     }
@@ -172,13 +188,17 @@ import Testing
     @Test(arguments: cases)
     func batchedStepsMatchSingleSteps(name: String) throws {
         let model = try Self.model(name)
-        guard model.sharesInputProjection else { return }
-        let workload = Workload(model: model, seed: 1)
+        guard model.supportsStep else { return }
+        // A front end runs 21 streams: its product path (16 rows or more), then its per-row path.
+        let workload = Workload(model: model, seed: 1, repeats: model.architecture.frontEnd.isEmpty ? 1 : 3)
+        if !model.architecture.frontEnd.isEmpty {
+            #expect(workload.lengths.filter { $0 > 0 }.count >= FoldedConvolution.smallestProduct)
+        }
         let single = Self.warmedStates(model, workload), batched = Self.warmedStates(model, workload)
         let expected = Self.singleStep(model, single, workload)
         let emitted = Self.batched(model, batched, workload)
         // Every stream with timesteps is labelled, so the comparison cannot pass on empty lists.
-        #expect(Set(expected.map(\.stream)) == Set(Workload.lengths.indices.filter { Workload.lengths[$0] > 0 }))
+        #expect(Set(expected.map(\.stream)) == Set(workload.lengths.indices.filter { workload.lengths[$0] > 0 }))
         let found = Self.differences(model, expected: expected, emitted: emitted, single: single, batched: batched)
         #expect(found.isEmpty, "\(name): \(found.joined(separator: "; "))")
     }

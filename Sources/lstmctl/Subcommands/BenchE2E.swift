@@ -1,9 +1,14 @@
 import ArgumentParser
 import Foundation
 import LSTMKit
+import LSTMTraining
 import Synchronization
 import Wire
 import ZeroMQ
+
+/// The process id of the daemon a bench case is running (0 between cases), for the signal
+/// handler of `BenchE2E.stopDaemonOnSignals()`.
+private let runningDaemon = Atomic<Int32>(0)
 
 /// `lstmctl bench e2e`: starts `lstmd`, drives N streams from this process over tcp loopback,
 /// and reports sustained throughput, frame-to-label latency at half that load, and memory per
@@ -48,6 +53,11 @@ struct BenchE2E: ParsableCommand {
     var channels = 6
 
     @Option(
+        name: .customLong("front-end"),
+        help: "Convolutional front end of the model: FILTERSxKERNEL,... or none (a tuned model has 64x5,64x5).")
+    var frontEnd = "none"
+
+    @Option(
         help: """
             Seconds per measuring phase. Each case (daemon × mode × streams × T) runs a throughput \
             and a latency phase, plus a latency phase of the relay (transport floor) unless \
@@ -77,17 +87,26 @@ struct BenchE2E: ParsableCommand {
     var relay = true
 
     func run() throws {
+        Self.stopDaemonOnSignals()
         let streamCounts = try integerList(streams), frameSizes = try integerList(frame)
         let modeList = modes.split(separator: ",").map(String.init)
         if let unknown = modeList.first(where: { !["continuous", "window", "per-sample"].contains($0) }) {
             throw ValidationError("--modes: unknown mode '\(unknown)' (continuous, window or per-sample)")
+        }
+        var recipe = TrainingConfiguration()
+        do {
+            try recipe.set("front_end", frontEnd)
+            try recipe.validate()
+        } catch let error as TrainingError {
+            throw ValidationError("--front-end: \(error.message)")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let modelURL = directory.appendingPathComponent("bench.safetensors")
         var model = ModelFile.randomlyInitialized(
-            architecture: Architecture(inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4),
+            architecture: Architecture(
+                inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4, frontEnd: recipe.frontEnd),
             window: 100, hop: 10, seed: 5)
         try model.write(to: modelURL)
         // The same weights with per-sample normalisation: a label needs its whole window, so the
@@ -99,11 +118,15 @@ struct BenchE2E: ParsableCommand {
         let binary = lstmd ?? executableDirectory().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
+        if !recipe.frontEnd.isEmpty {
+            print("front end: " + recipe.frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
+                + " + batch norm (folded) + ReLU before the LSTMs; FLOPs include it")
+        }
         printComputePaths()
         // The compute ceiling: the daemon's continuous-mode engine alone, in this process, one
         // thread, no sockets, no JSON; one label per frame as the daemon publishes.
         let engine = try LSTMModel(model)
-        let flops = 2 * 4 * hidden * (channels + hidden + (layers - 1) * 2 * hidden)
+        let flops = Int(lstmFlopsPerTimestep(model.architecture))
         let sgemmRate = BLAS.measuredRate(seconds: 0.6)
         print(String(format: "one-core sgemm rate of this binary's GEMM on this machine: %.1f GFLOP/s (sustained, best of square products of 128, 256, 512)", sgemmRate))
         // One stream has one multiply-add per weight per timestep: the core's cache bandwidth,
@@ -165,7 +188,9 @@ struct BenchE2E: ParsableCommand {
                         } else {
                             process = try startPythonReference(modelURL.path, endpoints)
                         }
+                        runningDaemon.store(process.processIdentifier, ordering: .relaxed)
                         defer {
+                            runningDaemon.store(0, ordering: .relaxed)
                             if process.isRunning { process.terminate() }
                             process.waitUntilExit()
                         }
@@ -186,6 +211,7 @@ struct BenchE2E: ParsableCommand {
                             result.lost, result.bytesPerStream))
                         fflush(nil)
                         if relay && daemonName == "lstmd" {
+                            runningDaemon.store(0, ordering: .relaxed)
                             process.terminate()
                             process.waitUntilExit()
                             let floor = try relayLatency(
@@ -241,6 +267,27 @@ struct BenchE2E: ParsableCommand {
         var latency: (p50: Double, p99: Double, p999: Double)
         var lost: Int
         var bytesPerStream: Double
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP (Ctrl-C, `timeout`, a closed terminal) stop the daemon
+    /// under test before this process ends by the same signal, so an interrupted bench leaves no
+    /// daemon behind holding its ports.
+    static func stopDaemonOnSignals() {
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number) { received in
+                let pid = runningDaemon.load(ordering: .relaxed)
+                if pid > 0 { kill(pid, SIGTERM) }
+                signal(received, SIG_DFL)
+                raise(received)
+            }
+            sigaddset(&wanted, number)
+        }
+        // A parent may have started us with them blocked (a child inherits the mask of the thread
+        // that spawned it: Foundation's `Process` from a libdispatch worker, say); unblocked on
+        // the main thread, as lstmd does, a signal sent to the process reaches the handler.
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
     }
 
     private func startDaemon(_ path: String, _ arguments: [String]) throws -> Process {
