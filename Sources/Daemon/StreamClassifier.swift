@@ -14,7 +14,9 @@ final class StreamEngine {
         /// One state, never reset except on a gap, eviction or explicit reset.
         case continuous(LSTMState)
         /// ⌈W/hop⌉ staggered states; `starts[slot]` is the timestep its window began, or -1.
-        case staggered(states: [LSTMState], starts: [Int])
+        /// With a convolutional front end, `frontEnd` is the stream's own front end (reset only
+        /// with the stream), whose output the windows share once past `LSTMModel.frontEndReach`.
+        case staggered(states: [LSTMState], starts: [Int], frontEnd: LSTMState?)
         /// The last W raw timesteps in a ring, for models that need the whole window.
         case buffered(ring: [Float])
         /// Held only while `process` mutates the taken-out buffers, so they stay uniquely
@@ -32,7 +34,8 @@ final class StreamEngine {
         let blockBytes = block.count * 4
         switch engine {
         case .continuous(let state): return state.byteCount + blockBytes
-        case .staggered(let states, let starts): return states.reduce(0) { $0 + $1.byteCount } + starts.count * 8 + blockBytes
+        case .staggered(let states, let starts, let frontEnd):
+            return states.reduce(0) { $0 + $1.byteCount } + starts.count * 8 + (frontEnd?.byteCount ?? 0) + blockBytes
         case .buffered(let ring): return ring.count * 4
         case .detached: return 0
         }
@@ -46,8 +49,11 @@ final class StreamEngine {
 /// - window, unidirectional model (last or attention head): one shared first-layer input
 ///   projection plus ⌈W/hop⌉ recurrent steps (the staggered windows), so the work does not grow
 ///   with `W` beyond that factor. Each label is exactly the window's offline forward. With a
-///   convolutional front end the projection is not shared (each window convolves its own
-///   history from zeros): ⌈W/hop⌉ full steps, and continuous streams advance one by one.
+///   convolutional front end, each stream also steps its own front end (never reset within the
+///   stream) and the projection of its output is shared by the windows at least
+///   `frontEndReach` (Σ (k − 1)) steps old, whose own front ends would give the same output;
+///   a younger window convolves its own history from zeros, a full step: one front end, the
+///   projection, ⌈W/hop⌉ recurrent steps and at most ⌈reach/hop⌉ full steps per timestep.
 /// - window, bidirectional model, or a model with per-sample normalisation (which needs the whole
 ///   window's statistics): the last `W` raw timesteps are kept; each label runs the batch forward
 ///   (preprocessing included) over them, O(W) per label, i.e. O(W/hop) per timestep.
@@ -195,7 +201,9 @@ final class StreamClassifier {
             return StreamEngine(engine: .continuous(model.makeState()), block: block)
         case .window where !buffers:
             return StreamEngine(
-                engine: .staggered(states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots)),
+                engine: .staggered(
+                    states: (0..<slots).map { _ in model.makeState() }, starts: Array(repeating: -1, count: slots),
+                    frontEnd: model.sharesInputProjection ? nil : model.makeState()),
                 block: block)
         case .window:
             return StreamEngine(engine: .buffered(ring: [Float](repeating: 0, count: window * channels)), block: 0)
@@ -209,9 +217,13 @@ final class StreamClassifier {
         switch session.engine {
         case .continuous(let state):
             state.reset()
-        case .staggered(let states, _):
+        case .staggered(let states, _, let frontEnd):
             for state in states { state.reset() }
-            session.engine = .staggered(states: states, starts: Array(repeating: -1, count: slots))
+            // Not needed for the labels (a window uses it only `frontEndReach` steps after its
+            // start, when its receptive field holds no timestep before the reset), but a reset
+            // stream keeps nothing of its past.
+            frontEnd?.reset()
+            session.engine = .staggered(states: states, starts: Array(repeating: -1, count: slots), frontEnd: frontEnd)
         case .buffered, .detached:
             break  // the ring is refilled before the next label
         }
@@ -264,9 +276,9 @@ final class StreamClassifier {
                 model.step(state, input: input)
                 if session.timesteps % hop == 0 { label(state, session.timesteps, emit) }
             }
-        case .staggered(let states, var starts):
+        case .staggered(let states, var starts, let frontEnd):
             session.engine = .detached
-            let k = downsample
+            let k = downsample, reach = model.frontEndReach
             for t in 0..<timesteps {
                 guard let input = blockStep(session, values + t * c) else { continue }
                 // The model step covers raw timesteps n ..< n + K.
@@ -276,26 +288,24 @@ final class StreamClassifier {
                     states[slot].reset()
                     starts[slot] = n
                 }
-                guard model.sharesInputProjection else {
-                    // A front end: each window's state convolves its own history, so every open
-                    // window takes the full step.
-                    for slot in 0..<slots where starts[slot] >= 0 {
-                        model.step(states[slot], input: input)
-                        if n + k - starts[slot] == window {
-                            label(states[slot], session.timesteps, emit)
-                            starts[slot] = -1
-                        }
-                    }
-                    continue
-                }
                 projection.withUnsafeMutableBufferPointer { p in
-                    scratch.withUnsafeMutableBufferPointer { s in
-                        model.projectInput(input, into: p.baseAddress!, scratch: s.baseAddress!)
+                    if let frontEnd {
+                        model.projectInput(input, into: p.baseAddress!, frontEndState: frontEnd)
+                    } else {
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            model.projectInput(input, into: p.baseAddress!, scratch: s.baseAddress!)
+                        }
                     }
                 }
                 projection.withUnsafeBufferPointer { p in
                     for slot in 0..<slots where starts[slot] >= 0 {
-                        model.step(states[slot], projectedInput: p.baseAddress!)
+                        // A window younger than the front end's reach still convolves its own
+                        // zeros (its steps so far: (n - start) / K).
+                        if (n - starts[slot]) / k < reach {
+                            model.step(states[slot], input: input)
+                        } else {
+                            model.step(states[slot], projectedInput: p.baseAddress!)
+                        }
                         if n + k - starts[slot] == window {
                             label(states[slot], session.timesteps, emit)
                             starts[slot] = -1
@@ -303,7 +313,7 @@ final class StreamClassifier {
                     }
                 }
             }
-            session.engine = .staggered(states: states, starts: starts)
+            session.engine = .staggered(states: states, starts: starts, frontEnd: frontEnd)
         case .buffered(var ring):
             session.engine = .detached
             for t in 0..<timesteps {

@@ -21,21 +21,34 @@ extension LSTMModel {
     /// Advances `state` by one timestep of `C` raw values; the scaler is applied exactly as at
     /// training. O(1): no allocation, no work proportional to any window.
     public func step(_ state: LSTMState, input: UnsafePointer<Float>) {
-        if frontEnd.isEmpty {
-            scale(input, into: state.layerInput(0))
-        } else {
-            // The scaled input, then each front-end layer's output, alternate between the two
-            // scratch buffers; the last layer writes layer 0's input.
-            scale(input, into: state.frontEndScratch(0))
-            for (index, convolution) in frontEnd.enumerated() {
-                let out = index + 1 < frontEnd.count ? state.frontEndScratch((index + 1) % 2) : state.layerInput(0)
-                convolution.step(
-                    state.frontEndScratch(index % 2), history: state.frontEndHistory(index), output: out)
-            }
-        }
+        firstLayerInput(state, input: input)
         advance(state, projected: nil)
         for (member, memberState) in zip(otherMembers, state.members) { member.step(memberState, input: input) }
     }
+
+    /// Writes the first LSTM layer's input `x_0` for one timestep of raw values into `state`: the
+    /// scaled values, or with a front end its output (each layer's history moved on by one step).
+    @inline(__always)
+    private func firstLayerInput(_ state: LSTMState, input: UnsafePointer<Float>) {
+        guard !frontEnd.isEmpty else {
+            scale(input, into: state.layerInput(0))
+            return
+        }
+        // The scaled input, then each front-end layer's output, alternate between the two scratch
+        // buffers; the last layer writes layer 0's input.
+        scale(input, into: state.frontEndScratch(0))
+        for (index, convolution) in frontEnd.enumerated() {
+            let out = index + 1 < frontEnd.count ? state.frontEndScratch((index + 1) % 2) : state.layerInput(0)
+            convolution.step(state.frontEndScratch(index % 2), history: state.frontEndHistory(index), output: out)
+        }
+    }
+
+    /// Steps after a reset from which a front end's output no longer depends on the reset: its
+    /// layers' receptive field, Σ (k − 1) (0 without a front end). At the `a`-th step after a
+    /// reset, a front end with `a ≥ frontEndReach` has convolved only timesteps since the reset,
+    /// none of the zeros it was reset to, so any state that consumed the same timesteps (reset
+    /// at the same time or earlier) has the same front-end output.
+    public var frontEndReach: Int { frontEnd.reduce(0) { $0 + $1.kernel - 1 } }
 
     /// Advances `state` by one timestep of `C` raw values given as an array.
     public func step(_ state: LSTMState, input: [Float]) {
@@ -65,8 +78,31 @@ extension LSTMModel {
         }
     }
 
+    /// `projectInput(_:into:scratch:)` for a model with a convolutional front end: advances the
+    /// front end of `frontEndState` by one timestep of raw values and writes the first layer's
+    /// gate preactivations of its output into `projection` [N·4·Hp]. Only `frontEndState`'s front
+    /// end is advanced (its LSTM part is not used). The states that share the projection
+    /// (`step(_:projectedInput:)`) must consume the same timesteps as `frontEndState` since
+    /// their own last reset, which must not be earlier than its, and be `frontEndReach` steps
+    /// past that reset (before, their front ends still convolve their reset's zeros: step them
+    /// with `step(_:input:)`).
+    public func projectInput(
+        _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>, frontEndState state: LSTMState
+    ) {
+        precondition(supportsStep && !frontEnd.isEmpty, "a model without a front end projects with projectInput(_:into:scratch:)")
+        firstLayerInput(state, input: input)
+        let first = stepPlan.layers[0]
+        lstmProject(
+            projection, weights: first.fused, blockStride: first.blockStride,
+            input: state.layerInput(0), count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
+        for (index, member) in otherMembers.enumerated() {
+            member.projectInput(input, into: projection + (index + 1) * 4 * paddedHidden, frontEndState: state.members[index])
+        }
+    }
+
     /// Advances `state` by one timestep whose first-layer projection was computed by
-    /// `projectInput(_:into:scratch:)`; only the recurrent part is computed here.
+    /// `projectInput(_:into:scratch:)` (or `projectInput(_:into:frontEndState:)`); only the
+    /// recurrent part is computed here.
     public func step(_ state: LSTMState, projectedInput: UnsafePointer<Float>) {
         advance(state, projected: projectedInput)
         for (index, member) in otherMembers.enumerated() {
