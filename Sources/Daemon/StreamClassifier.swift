@@ -53,7 +53,8 @@ final class StreamEngine {
 ///   stream) and the projection of its output is shared by the windows at least
 ///   `frontEndReach` (Σ (k − 1)) steps old, whose own front ends would give the same output;
 ///   a younger window convolves its own history from zeros, a full step: one front end, the
-///   projection, ⌈W/hop⌉ recurrent steps and at most ⌈reach/hop⌉ full steps per timestep.
+///   projection, ⌈W/hop⌉ recurrent steps and at most ⌈reach·K/hop⌉ full steps per model step
+///   (`K`: the downsampling factor below).
 /// - window, bidirectional model, or a model with per-sample normalisation (which needs the whole
 ///   window's statistics): the last `W` raw timesteps are kept; each label runs the batch forward
 ///   (preprocessing included) over them, O(W) per label, i.e. O(W/hop) per timestep.

@@ -67,12 +67,9 @@ extension LSTMModel {
         _ input: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        precondition(sharesInputProjection, "a front end's output depends on each state's history; step each state")
+        precondition(sharesInputProjection, "a model with a front end projects with projectInput(_:into:frontEndState:)")
         scale(input, into: scratch)
-        let first = stepPlan.layers[0]
-        lstmProject(
-            projection, weights: first.fused, blockStride: first.blockStride,
-            input: scratch, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
+        project(UnsafePointer(scratch), into: projection)
         for (index, member) in otherMembers.enumerated() {
             member.projectInput(input, into: projection + (index + 1) * 4 * paddedHidden, scratch: scratch)
         }
@@ -91,13 +88,19 @@ extension LSTMModel {
     ) {
         precondition(supportsStep && !frontEnd.isEmpty, "a model without a front end projects with projectInput(_:into:scratch:)")
         firstLayerInput(state, input: input)
-        let first = stepPlan.layers[0]
-        lstmProject(
-            projection, weights: first.fused, blockStride: first.blockStride,
-            input: state.layerInput(0), count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
+        project(UnsafePointer(state.layerInput(0)), into: projection)
         for (index, member) in otherMembers.enumerated() {
             member.projectInput(input, into: projection + (index + 1) * 4 * paddedHidden, frontEndState: state.members[index])
         }
+    }
+
+    /// `W_ih·x_0 + b` [4·Hp] of this model's own first layer (member 0's of an ensemble).
+    @inline(__always)
+    private func project(_ x: UnsafePointer<Float>, into projection: UnsafeMutablePointer<Float>) {
+        let first = stepPlan.layers[0]
+        lstmProject(
+            projection, weights: first.fused, blockStride: first.blockStride,
+            input: x, count: first.inputWidth, preactivation: first.bias, blocks: paddedHidden / 16)
     }
 
     /// Advances `state` by one timestep whose first-layer projection was computed by

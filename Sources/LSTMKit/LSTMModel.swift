@@ -58,9 +58,10 @@ public final class LSTMModel: Sendable {
     /// state keeps each layer's last `k` inputs).
     public var supportsStep: Bool { !file.architecture.bidirectional }
 
-    /// Whether `projectInput` applies (several states share one timestep's first-layer projection):
-    /// stepping models without a front end (the first LSTM layer's input then depends on the
-    /// timestep alone, not on the state's history).
+    /// Whether `projectInput(_:into:scratch:)` applies (several states share one timestep's
+    /// first-layer projection): stepping models without a front end, whose first LSTM layer's
+    /// input depends on the timestep alone. With a front end it depends on the state's history
+    /// too, and sharing goes through `projectInput(_:into:frontEndState:)`.
     public var sharesInputProjection: Bool { supportsStep && frontEnd.isEmpty }
 
     /// Builds the engine from a validated description.

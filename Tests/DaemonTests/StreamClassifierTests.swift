@@ -52,8 +52,9 @@ import Testing
         ModelCase(
             name: "uni L2 H17 attention",
             architecture: Architecture(inputSize: 2, hiddenSize: 17, numLayers: 2, head: .attention, numClasses: 2)),
-        // A front end steps too: each state keeps its layers' last k inputs, so the staggered
-        // windows cannot share a first-layer projection; continuous streams batch their histories.
+        // A front end steps too: each state keeps its layers' last k inputs; staggered windows
+        // share the stream's own front end once past its reach (6 here), continuous streams
+        // batch their histories.
         ModelCase(
             name: "front end 2 layers, uni L1 H8 attention",
             architecture: Architecture(
@@ -368,20 +369,23 @@ import Testing
 
     /// A model that downsamples by 4 (window 20 raw timesteps = 5 model steps): window labels
     /// are the offline forward of the raw window, at the same timesteps, whatever the frames.
-    @Test(arguments: unidirectional, [4, 8, 20])
-    func downsampledWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, hop: Int) throws {
-        let model = try modelCase.model(preprocessing: Preprocessing(downsample: 4))
+    /// Window mode with downsampling by K. With K = 2 a window is 10 model steps, longer than the
+    /// front-end case's reach (6): its windows take full steps, then the shared projection.
+    @Test(arguments: unidirectional, [(k: 4, hop: 4), (k: 4, hop: 8), (k: 4, hop: 20), (k: 2, hop: 2), (k: 2, hop: 10)])
+    func downsampledWindowLabelsEqualOfflineForward(_ modelCase: ModelCase, setting: (k: Int, hop: Int)) throws {
+        let hop = setting.hop
+        let model = try modelCase.model(preprocessing: Preprocessing(downsample: setting.k))
         let classifier = try StreamClassifier(model: model, mode: .window, hop: hop)
-        var generator = SplitMix64(seed: UInt64(hop) * 13 + 1)
+        var generator = SplitMix64(seed: UInt64(hop) * 13 + UInt64(setting.k))
         let session = classifier.engine(slot: 0)
         let values = Self.randomValues(timesteps: 93, channels: model.channels, generator: &generator)
         let emitted = Self.feed(classifier, session, values, channels: model.channels, generator: &generator)
-        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) K 4 hop \(hop)")
+        try Self.checkWindows(emitted, model: model, values: values, hop: hop, context: "\(modelCase.name) K \(setting.k) hop \(hop)")
         // After a reset the blocks start again at the stream's first timestep.
         classifier.reset(slot: 0)
         let after = Self.randomValues(timesteps: 47, channels: model.channels, generator: &generator)
         let second = Self.feed(classifier, session, after, channels: model.channels, generator: &generator)
-        try Self.checkWindows(second, model: model, values: after, hop: hop, context: "\(modelCase.name) K 4 after reset")
+        try Self.checkWindows(second, model: model, values: after, hop: hop, context: "\(modelCase.name) K \(setting.k) after reset")
     }
 
     /// Continuous mode with downsampling: a label every `hop` raw timesteps equals the forward

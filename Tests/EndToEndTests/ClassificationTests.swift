@@ -153,8 +153,9 @@ extension EndToEnd {
 
         /// A model with a convolutional front end (format version 4) served by the daemon: each
         /// stream's states keep the front end's last inputs (window mode: one state per open
-        /// window, each from zeros; continuous mode: one state, more streams than the batching
-        /// threshold, which such a model does not use), and each label equals the offline forward.
+        /// window from zeros, sharing the stream's own front end once past its reach; continuous
+        /// mode: one state, batched with the other streams'), and each label equals the offline
+        /// forward.
         @Test(arguments: [StreamingMode.window, .continuous])
         func frontEndModelLabelsEqualOfflineForward(mode: StreamingMode) throws {
             let models = try TemporaryDirectory()

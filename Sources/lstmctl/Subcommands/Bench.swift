@@ -26,6 +26,24 @@ struct BenchOptions: ParsableArguments {
     var comparePytorch = false
 }
 
+/// A `--front-end` value (`FILTERSxKERNEL,...` or `none`), read as the recipe key `front_end`.
+/// - Throws: `ValidationError` naming the option.
+func frontEndOption(_ text: String) throws -> [Architecture.ConvolutionLayer] {
+    var recipe = TrainingConfiguration()
+    do {
+        try recipe.set("front_end", text)
+        try recipe.validate()
+    } catch let error as TrainingError {
+        throw ValidationError("--front-end: \(error.message)")
+    }
+    return recipe.frontEnd
+}
+
+/// `Conv1d(64, k5) → Conv1d(64, k5)`.
+func frontEndDescription(_ layers: [Architecture.ConvolutionLayer]) -> String {
+    layers.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
+}
+
 /// The gate-product FLOPs of the LSTM layers for one timestep of one sequence (a multiply-add
 /// counts 2): Σ over layers and directions of 2·4H·(inputs + H). What every bench's GFLOP/s uses.
 /// A convolutional front end adds its layers' 2·F·Cin·k.
@@ -191,18 +209,12 @@ struct BenchStep: ParsableCommand {
     var frontEnd = "none"
 
     func run() throws {
-        var recipe = TrainingConfiguration()
-        do {
-            try recipe.set("front_end", frontEnd)
-            try recipe.validate()
-        } catch let error as TrainingError {
-            throw ValidationError("--front-end: \(error.message)")
-        }
+        let frontEnd = try frontEndOption(self.frontEnd)
         let hiddenSizes = try integerList(hidden), layerCounts = try integerList(layers)
         let ensembleSizes = try integerList(ensemble)
         guard let bad = ensembleSizes.first(where: { !(1...ModelFile.maxEnsemble).contains($0) }) else {
             return try runCases(
-                hiddenSizes: hiddenSizes, layerCounts: layerCounts, ensembleSizes: ensembleSizes, frontEnd: recipe.frontEnd)
+                hiddenSizes: hiddenSizes, layerCounts: layerCounts, ensembleSizes: ensembleSizes, frontEnd: frontEnd)
         }
         throw ValidationError("--ensemble \(bad) must be in 1...\(ModelFile.maxEnsemble)")
     }
@@ -213,8 +225,7 @@ struct BenchStep: ParsableCommand {
         let c = options.channels, seconds = options.seconds
         print("lstmctl bench step: batch 1, C=\(options.channels), one thread, scaler applied, no allocation")
         if !frontEnd.isEmpty {
-            print("front end: " + frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
-                + " + batch norm (folded) + ReLU before the LSTMs; weights and FLOPs include it")
+            print("front end: \(frontEndDescription(frontEnd)) + batch norm (folded) + ReLU before the LSTMs; weights and FLOPs include it")
         }
         printComputePaths()
         print("read floor: the time to only read the step's packed weights once (SIMD loads, 8 accumulators) on this machine")

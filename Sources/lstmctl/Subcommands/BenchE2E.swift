@@ -93,20 +93,14 @@ struct BenchE2E: ParsableCommand {
         if let unknown = modeList.first(where: { !["continuous", "window", "per-sample"].contains($0) }) {
             throw ValidationError("--modes: unknown mode '\(unknown)' (continuous, window or per-sample)")
         }
-        var recipe = TrainingConfiguration()
-        do {
-            try recipe.set("front_end", frontEnd)
-            try recipe.validate()
-        } catch let error as TrainingError {
-            throw ValidationError("--front-end: \(error.message)")
-        }
+        let frontEnd = try frontEndOption(self.frontEnd)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let modelURL = directory.appendingPathComponent("bench.safetensors")
         var model = ModelFile.randomlyInitialized(
             architecture: Architecture(
-                inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4, frontEnd: recipe.frontEnd),
+                inputSize: channels, hiddenSize: hidden, numLayers: layers, numClasses: 4, frontEnd: frontEnd),
             window: 100, hop: 10, seed: 5)
         try model.write(to: modelURL)
         // The same weights with per-sample normalisation: a label needs its whole window, so the
@@ -118,9 +112,8 @@ struct BenchE2E: ParsableCommand {
         let binary = lstmd ?? executableDirectory().appendingPathComponent("lstmd").path
 
         print("lstmctl bench e2e: model H=\(hidden) L=\(layers) C=\(channels) window 100; tcp loopback; \(ProcessInfo.processInfo.activeProcessorCount) cores shared by daemon and load generator")
-        if !recipe.frontEnd.isEmpty {
-            print("front end: " + recipe.frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
-                + " + batch norm (folded) + ReLU before the LSTMs; FLOPs include it")
+        if !frontEnd.isEmpty {
+            print("front end: \(frontEndDescription(frontEnd)) + batch norm (folded) + ReLU before the LSTMs; FLOPs include it")
         }
         printComputePaths()
         // The compute ceiling: the daemon's continuous-mode engine alone, in this process, one
@@ -273,14 +266,21 @@ struct BenchE2E: ParsableCommand {
     /// under test before this process ends by the same signal, so an interrupted bench leaves no
     /// daemon behind holding its ports.
     static func stopDaemonOnSignals() {
+        // Initialised here, not lazily inside the handler (not async-signal-safe).
+        runningDaemon.store(0, ordering: .relaxed)
         var wanted = sigset_t()
         sigemptyset(&wanted)
         for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number) { received in
+            let previous = signal(number) { received in
                 let pid = runningDaemon.load(ordering: .relaxed)
                 if pid > 0 { kill(pid, SIGTERM) }
                 signal(received, SIG_DFL)
                 raise(received)
+            }
+            // A signal ignored by whoever started us (`nohup`, `&` in a script) stays ignored.
+            if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
+                signal(number, SIG_IGN)
+                continue
             }
             sigaddset(&wanted, number)
         }

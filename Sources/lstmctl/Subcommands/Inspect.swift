@@ -56,8 +56,7 @@ struct Inspect: ParsableCommand {
         print("integrity   \(file.integrity == .verified ? "verified (tensor checksum matches)" : "unverified (no checksum)")")
         let direction = a.bidirectional ? "bidirectional" : "unidirectional"
         if !a.frontEnd.isEmpty {
-            let layers = a.frontEnd.map { "Conv1d(\($0.filters), k\($0.kernel))" }.joined(separator: " → ")
-            print("front end   \(layers) on \(a.inputSize) channels, causal, each + batch norm + ReLU")
+            print("front end   \(frontEndDescription(a.frontEnd)) on \(a.inputSize) channels, causal, each + batch norm + ReLU")
         }
         let lstmInputs = a.frontEnd.isEmpty ? "\(a.inputSize) channels" : "\(a.lstmInputSize) filters"
         print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(lstmInputs)")
