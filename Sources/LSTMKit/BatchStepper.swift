@@ -196,7 +196,8 @@ public final class BatchStepper {
                 // The first LSTM layer reads the scaled inputs, or the front end's last output.
                 var first = UnsafePointer(inputs)
                 for (index, convolution) in members[member].frontEnd.enumerated() {
-                    convolution.stepRows(first, rows: active, histories: matrices.histories[index], output: matrices.features[index])
+                    convolution.stepRows(
+                        first, rows: active, histories: matrices.histories[index], output: matrices.features[index])
                     first = UnsafePointer(matrices.features[index])
                 }
                 for layer in 0..<layers {

@@ -44,10 +44,10 @@ extension LSTMModel {
     }
 
     /// Steps after a reset from which a front end's output no longer depends on the reset: its
-    /// layers' receptive field, Σ (k − 1) (0 without a front end). At the `a`-th step after a
-    /// reset, a front end with `a ≥ frontEndReach` has convolved only timesteps since the reset,
-    /// none of the zeros it was reset to, so any state that consumed the same timesteps (reset
-    /// at the same time or earlier) has the same front-end output.
+    /// layers' receptive field, Σ (k − 1) (0 without a front end). At step `a` after a reset (0
+    /// for the first), a front end with `a ≥ frontEndReach` has convolved only timesteps since
+    /// the reset, none of the zeros it was reset to, so any state that consumed the same
+    /// timesteps (reset at the same time or earlier) has the same front-end output.
     public var frontEndReach: Int { frontEnd.reduce(0) { $0 + $1.kernel - 1 } }
 
     /// Advances `state` by one timestep of `C` raw values given as an array.
