@@ -32,7 +32,9 @@ Serving loop (batched, the default): poll; drain every pending message without b
 `--drain-limit`); per stream, concatenate its pending frames along time (a sequence gap starts a
 new segment, processed in a later round after the state reset); group the segments of a round by
 length and run ONE nn.LSTM call per group with the streams' (h, c) gathered from a state pool
-[L, capacity, H] into h0/c0 [L, B, H]; scatter the final states back; run the head (dense layers,
+[L, capacity, H] into h0/c0 [L, B, H] (a model with a convolutional front end first runs its
+Conv1d + BatchNorm1d + ReLU layers over the group, each stream's last k-1 inputs per layer kept
+in the pool); scatter the final states back; run the head (dense layers,
 classifier, softmax) in one call on the outputs at every timestep where a stream's count crosses
 a multiple of hop; publish. `--one-at-a-time` instead runs one nn.LSTM call per message.
 
@@ -97,7 +99,22 @@ class Model:
         self.version = explicit if isinstance(explicit, str) and explicit else self.digest[len("sha256:"):][:12]
 
         t = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in tensors.items()}
-        self.lstm = nn.LSTM(C, H, L, batch_first=True)
+        # A convolutional front end (format version 4): causal Conv1d without bias, BatchNorm1d
+        # with the running statistics, ReLU; each stream keeps every layer's last k-1 inputs.
+        self.front_end = []
+        inputs = C
+        for i, layer in enumerate(arch.get("front_end", [])):
+            F, k = int(layer["filters"]), int(layer["kernel"])
+            conv = nn.Conv1d(inputs, F, k, bias=False)
+            conv.load_state_dict({"weight": t[f"frontend.{i}.conv.weight"]})
+            norm = nn.BatchNorm1d(F, eps=1e-5)
+            norm.load_state_dict({
+                "weight": t[f"frontend.{i}.norm.weight"], "bias": t[f"frontend.{i}.norm.bias"],
+                "running_mean": t[f"frontend.{i}.norm.running_mean"],
+                "running_var": t[f"frontend.{i}.norm.running_var"], "num_batches_tracked": torch.tensor(0)})
+            self.front_end.append((nn.Sequential(conv, norm, nn.ReLU()).eval().requires_grad_(False), inputs, k))
+            inputs = F
+        self.lstm = nn.LSTM(inputs, H, L, batch_first=True)
         self.lstm.load_state_dict({k[len("lstm."):]: v for k, v in t.items() if k.startswith("lstm.")})
         self.lstm.eval().requires_grad_(False)
         head = []
@@ -166,6 +183,9 @@ class StatePool:
         self.m = torch.zeros(0, dtype=torch.float64)
         self.s = torch.zeros(0, dtype=torch.float64)
         self.a = torch.zeros(0, self.H, dtype=torch.float64)
+        # Per front-end layer: every stream's last k-1 inputs [capacity, Cin, k-1] (zeros after a
+        # reset: the causal padding).
+        self.histories = [torch.zeros(0, inputs, k - 1) for _, inputs, k in model.front_end]
         self.free = []
         self._grow(capacity)
 
@@ -177,6 +197,7 @@ class StatePool:
             return torch.cat([x, torch.full(shape, value, dtype=x.dtype)], dim=dim)
         self.h, self.c = pad(self.h, 1), pad(self.c, 1)
         self.m, self.s, self.a = pad(self.m, 0, -math.inf), pad(self.s, 0), pad(self.a, 0)
+        self.histories = [pad(x, 0) for x in self.histories]
         self.free.extend(range(capacity - 1, old - 1, -1))
         self.capacity = capacity
 
@@ -196,6 +217,8 @@ class StatePool:
         self.m[slot] = -math.inf
         self.s[slot] = 0.0
         self.a[slot].zero_()
+        for x in self.histories:
+            x[slot].zero_()
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,7 +484,7 @@ class Daemon:
             s, seg = items[0]
             slot = s.slot
             x = seg[0][2] if len(seg) == 1 else np.concatenate([f[2] for f in seg])
-            x = torch.from_numpy(model.scale_input(x)).unsqueeze(0)
+            x = self.front_end(torch.from_numpy(model.scale_input(x)).unsqueeze(0), torch.tensor([slot]))
             h0 = pool.h[:, slot:slot + 1].contiguous()
             c0 = pool.c[:, slot:slot + 1].contiguous()
             out, (hn, cn) = model.lstm(x, (h0, c0))
@@ -472,7 +495,8 @@ class Daemon:
             slots = torch.tensor([s.slot for s, _ in items], dtype=torch.long)
             h0 = pool.h.index_select(1, slots)
             c0 = pool.c.index_select(1, slots)
-            out, (hn, cn) = model.lstm(torch.from_numpy(model.scale_input(x)), (h0, c0))
+            x = self.front_end(torch.from_numpy(model.scale_input(x)), slots)
+            out, (hn, cn) = model.lstm(x, (h0, c0))
             pool.h.index_copy_(1, slots, hn)
             pool.c.index_copy_(1, slots, cn)
 
@@ -502,6 +526,19 @@ class Daemon:
             return
         probs = model.head(pooled).numpy()
         self.publish(meta, probs)
+
+    def front_end(self, x, slots):
+        """x [B, T, C] scaled through the model's front end (if any) for the streams in `slots`,
+        each layer convolving the stream's kept inputs followed by these; the kept inputs move on."""
+        if not self.model.front_end:
+            return x
+        y = x.transpose(1, 2)  # [B, Cin, T]
+        for (layer, _, k), history in zip(self.model.front_end, self.pool.histories):
+            full = torch.cat([history.index_select(0, slots), y], dim=2)  # [B, Cin, k-1+T]
+            if k > 1:
+                history.index_copy_(0, slots, full[:, :, -(k - 1):].contiguous())
+            y = layer(full)  # [B, F, T]
+        return y.transpose(1, 2).contiguous()
 
     def attention_pool(self, out, items, label_b, label_t):
         """Online softmax pooling over every timestep since the last reset (as lstmd's step
