@@ -64,7 +64,9 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let weak = try weakModel(in: directory)
-        let recipe = try Self.writeRecipe("retrain", in: directory, epochs: 25, learningRate: 0.01, seed: 5)
+        // A candidate that fits the training windows (see `killingTheDaemonDuringAPromotion`):
+        // which windows validate depends on their send times.
+        let recipe = try Self.writeRecipe("retrain", in: directory, hidden: 16, epochs: 80, learningRate: 0.01, seed: 5)
         let daemon = try DaemonProcess(arguments: [
             "--model", weak, "--state-directory", directory.url.appendingPathComponent("state").path,
             "--retrain-recipe", recipe.path, "--retrain-min-validation-per-class", "0", "--retrain-promote-margin", "0",
@@ -181,7 +183,11 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let weak = try weakModel(in: directory)
-        let recipe = try Self.writeRecipe("retrain", in: directory, epochs: 25, learningRate: 0.01, seed: 5)
+        // The candidate must beat the weak model whatever order the labelled windows reached the
+        // buffer in and whichever windows validate (both depend on send times): with 25 epochs
+        // of H=8 one CI run in many scored macro-F1 0.225 against the weak model's 0.267 on its
+        // 7 validation windows and was rightly rejected.
+        let recipe = try Self.writeRecipe("retrain", in: directory, hidden: 16, epochs: 80, learningRate: 0.01, seed: 5)
         let state = directory.url.appendingPathComponent("state").path
         let weakVersion: String
         do {
