@@ -153,6 +153,8 @@ public final class BatchStepper {
         }
         let states = memberStates[0]
         let tops = rows.map { $0.hidden[layers - 1] }
+        // Per member, its front end (empty without one), read once per batch, not per timestep.
+        let frontEnds = members.map(\.frontEnd)
         /// Calls `body` with every member's state of every row and that row's `h` and `c` in the
         /// member's matrices, per layer.
         func forEachRowLayer(_ body: (LSTMState, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
@@ -171,7 +173,7 @@ public final class BatchStepper {
         /// that layer's history row and width.
         func forEachRowHistory(_ body: (LSTMState, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
             for member in members.indices {
-                let matrices = rows[member], convolutions = members[member].frontEnd
+                let matrices = rows[member], convolutions = frontEnds[member]
                 guard !convolutions.isEmpty else { continue }
                 for (row, state) in memberStates[member].enumerated() {
                     state._withUnsafeGuaranteedRef { state in
@@ -195,7 +197,7 @@ public final class BatchStepper {
                 let matrices = rows[member]
                 // The first LSTM layer reads the scaled inputs, or the front end's last output.
                 var first = UnsafePointer(inputs)
-                for (index, convolution) in members[member].frontEnd.enumerated() {
+                for (index, convolution) in frontEnds[member].enumerated() {
                     convolution.stepRows(
                         first, rows: active, histories: matrices.histories[index], output: matrices.features[index])
                     first = UnsafePointer(matrices.features[index])
