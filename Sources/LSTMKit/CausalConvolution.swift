@@ -3,40 +3,28 @@ import Foundation
 /// The causal convolution of the front end (`Architecture.ConvolutionLayer`) as one matrix
 /// product: `causalColumns` lays every output position's receptive field out as a row
 /// (im2col), so a layer is `Z = columns · Wᵀ` with `W` the PyTorch weight `[F, Cin, k]` read as
-/// `[F, Cin·k]`. Training (`TrainingWorkspace`) and inference (`LSTMModel.forward`) both use it;
-/// they differ only in how rows are ordered, which `RowOrder` describes.
-enum RowOrder {
-    /// Row `t·B + b` (the training workspace).
-    case timeMajor
-    /// Row `b·T + t` (the inference engine's window forward).
-    case sampleMajor
-
-    /// The row of sample `b` at timestep `t` in a batch of `batch` samples of `timesteps`.
-    @inline(__always)
-    func row(sample b: Int, time t: Int, batch: Int, timesteps: Int) -> Int {
-        switch self {
-        case .timeMajor: t * batch + b
-        case .sampleMajor: b * timesteps + t
-        }
-    }
-}
-
-/// Writes `columns[row(b, t), c·k + j] = x[row(b, t - k + 1 + j), c]`, zero where that timestep
-/// is before 0 (the causal left padding). `x` is `[rows, channels]`, `columns` `[rows, channels·k]`.
+/// `[F, Cin·k]`. Inference (`LSTMModel.forward`, sample-major rows `b·T + t`) uses it as it is;
+/// training (`TrainingWorkspace`, time-major rows `t·B + b`) lays the columns out tap-major
+/// (`tapColumns`), so each tap is a contiguous copy and the input gradient is one product per
+/// tap. The training gradient tests hold the training layout to PyTorch and its forward pass in
+/// inference mode to `LSTMModel.forward`.
+///
+/// Writes `columns[b·T + t, c·k + j] = x[b·T + t - k + 1 + j, c]`, zero where that timestep is
+/// before 0 (the causal left padding). `x` is `[B·T, channels]`, `columns` `[B·T, channels·k]`.
 func causalColumns(
-    _ x: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, order: RowOrder, batch: Int,
-    timesteps: Int, channels: Int, kernel k: Int
+    _ x: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, batch: Int, timesteps: Int, channels: Int,
+    kernel k: Int
 ) {
     let width = channels * k
     for b in 0..<batch {
         for t in 0..<timesteps {
-            let out = columns + order.row(sample: b, time: t, batch: batch, timesteps: timesteps) * width
+            let out = columns + (b * timesteps + t) * width
             for j in 0..<k {
                 let source = t - k + 1 + j
                 if source < 0 {
                     for c in 0..<channels { out[c * k + j] = 0 }
                 } else {
-                    let row = x + order.row(sample: b, time: source, batch: batch, timesteps: timesteps) * channels
+                    let row = x + (b * timesteps + source) * channels
                     for c in 0..<channels { out[c * k + j] = row[c] }
                 }
             }
@@ -44,19 +32,26 @@ func causalColumns(
     }
 }
 
-/// The adjoint of `causalColumns`: adds each column gradient back to the input position it was
-/// copied from, `dx[row(b, t - k + 1 + j), c] += dColumns[row(b, t), c·k + j]`. `dx` is not zeroed.
-func addCausalColumnsAdjoint(
-    _ dColumns: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, order: RowOrder, batch: Int,
-    timesteps: Int, channels: Int, kernel k: Int
+/// `causalColumns` for time-major rows with the taps outermost (the training workspace):
+/// `columns[t·B + b, j·Cin + c] = x[(t - k + 1 + j)·B + b, c]`, zero before timestep 0, so each
+/// tap is one contiguous copy of an input row. The weights must then be read tap-major too,
+/// `[F, k, Cin]` (`TrainingWorkspace.Convolution.taps`).
+func tapColumns(
+    _ x: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, batch: Int, timesteps: Int, channels: Int,
+    kernel k: Int
 ) {
     let width = channels * k
-    for b in 0..<batch {
-        for t in 0..<timesteps {
-            let source = dColumns + order.row(sample: b, time: t, batch: batch, timesteps: timesteps) * width
-            for j in 0..<k where t - k + 1 + j >= 0 {
-                let row = dx + order.row(sample: b, time: t - k + 1 + j, batch: batch, timesteps: timesteps) * channels
-                for c in 0..<channels { row[c] += source[c * k + j] }
+    for t in 0..<timesteps {
+        for b in 0..<batch {
+            let out = columns + (t * batch + b) * width
+            for j in 0..<k {
+                let tap = out + j * channels, source = t - k + 1 + j
+                if source < 0 {
+                    tap.update(repeating: 0, count: channels)
+                } else {
+                    let row = x + (source * batch + b) * channels
+                    for c in 0..<channels { tap[c] = row[c] }
+                }
             }
         }
     }
@@ -148,14 +143,13 @@ struct FoldedConvolution: Sendable {
         for c in 0..<inputs { history[c * kernel + kernel - 1] = input[c] }
     }
 
-    /// `output [rows, F] = relu(causal conv(x) + b')` for `x [rows, Cin]`.
-    /// - Parameter columns: scratch of `rows · Cin · k` floats.
+    /// `output [B·T, F] = relu(causal conv(x) + b')` for `x [B·T, Cin]` (sample-major rows).
+    /// - Parameter columns: scratch of `B · T · Cin · k` floats.
     func apply(
         _ x: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
-        order: RowOrder, batch: Int, timesteps: Int
+        batch: Int, timesteps: Int
     ) {
-        causalColumns(
-            x, into: columns, order: order, batch: batch, timesteps: timesteps, channels: inputs, kernel: kernel)
+        causalColumns(x, into: columns, batch: batch, timesteps: timesteps, channels: inputs, kernel: kernel)
         product(columns, rows: batch * timesteps, into: output)
     }
 

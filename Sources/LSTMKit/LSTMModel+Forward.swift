@@ -205,7 +205,7 @@ extension LSTMModel {
                 columns.withUnsafeMutableBufferPointer { scratch in
                     convolved.withUnsafeMutableBufferPointer { out in
                         convolution.apply(
-                            x.baseAddress!, into: out.baseAddress!, columns: scratch.baseAddress!, order: .sampleMajor,
+                            x.baseAddress!, into: out.baseAddress!, columns: scratch.baseAddress!,
                             batch: batchSize, timesteps: timesteps)
                     }
                 }

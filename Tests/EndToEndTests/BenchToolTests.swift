@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// `lstmctl bench e2e` as an operator runs it: interrupted (Ctrl-C, `timeout`), it must not leave
-/// the daemon it started running and holding its ports.
+/// `lstmctl bench` as an operator runs it: `bench e2e` interrupted (Ctrl-C, `timeout`) must not
+/// leave the daemon it started running and holding its ports; `bench train --front-end` trains
+/// the front end it names and rejects one it cannot parse.
 @Suite struct BenchToolTests {
     /// The parent process id and state letter of `pid` (`/proc/<pid>/stat`), nil once it is gone.
     static func status(_ pid: Int32) -> (parent: Int32, state: Character)? {
@@ -54,5 +55,19 @@ import Testing
         let left = running()
         if left { kill(pid, SIGKILL) }
         #expect(!left, "the daemon \(pid) outlived the interrupted bench")
+    }
+
+    @Test func benchTrainRunsTheFrontEndItNames() throws {
+        let lstmctl = try LSTMDBinary.url().deletingLastPathComponent().appendingPathComponent("lstmctl")
+        let small = ["bench", "train", "--samples", "32", "--timesteps", "12", "--hidden", "8", "--layers", "1", "--epochs", "1", "--threads", "1"]
+        let run = try runTool(lstmctl, small + ["--front-end", "16x3,8x2"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("Conv1d(16, k3) → Conv1d(8, k2) (+ batch norm + ReLU) → 1×LSTM(8)"), "\(run.out)")
+        #expect(run.out.contains("lstmd:   median"), "\(run.out)")
+
+        let bad = try runTool(lstmctl, small + ["--front-end", "16x"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("--front-end"), "\(bad.err)")
+        #expect(!bad.out.contains("lstmd:   median"))
     }
 }

@@ -60,6 +60,8 @@ def build(C, H, L, K, T, seed):
 
 
 def run(a):
+    if bp.parse_front_end(a.front_end):
+        sys.exit("--front-end: the Keras baseline has no front end; use bench_train_pytorch.py")
     import keras
     torch.set_num_threads(a.threads)
     N, T, C, H, L, K, B = a.samples, a.timesteps, a.channels, a.hidden, a.layers, a.classes, a.batch

@@ -3,13 +3,19 @@
 
     python3 deploy/tools/bench_train_pytorch.py [--epochs 3] [--threads 2] [--json]
         [--samples 4096] [--timesteps 100] [--channels 6] [--hidden 64] [--layers 2]
-        [--classes 4] [--batch 64] [--seed 0]
+        [--classes 4] [--batch 64] [--seed 0] [--front-end 64x5,64x5]
 
 Workload (defaults in brackets)
 -------------------------------
 Model: nn.LSTM(C, H, L, batch_first=True) [C=6, H=64, L=2] -> head "last" (the top layer's h_n,
 i.e. its output at t = T-1; all windows are full length) -> nn.Linear(H, K) [K=4]. Float32, eval
 semantics (no dropout), default PyTorch CPU backend, torch.set_num_threads(--threads) [2].
+With --front-end F1xK1,F2xK2,... (default none) the LSTM's input is first a causal convolutional
+front end, lstmd's `--front-end`: per layer nn.Conv1d(Cin, F, K, bias=False) over the input padded
+with K-1 zeros on the left, nn.BatchNorm1d(F) (batch statistics over every timestep of the batch,
+running statistics updated with momentum 0.1), ReLU. Its weights keep PyTorch's default init after
+torch.manual_seed(--seed): the front end is for timing, and init_sha256 covers only the LSTM and
+the classifier.
 Loss: cross-entropy (softmax + NLL), unweighted mean over the batch.
 Optimizer: Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay (torch.optim.Adam defaults).
 Before each step the gradients are clipped by global norm 1.0 (torch.nn.utils.clip_grad_norm_:
@@ -170,13 +176,50 @@ def peak_rss_mib():
     return v / (1024.0 * 1024.0) if sys.platform == "darwin" else v / 1024.0
 
 
-class Classifier(nn.Module):
-    def __init__(self, C, H, L, K):
+def parse_front_end(text):
+    """`64x5,64x5` -> [(64, 5), (64, 5)]; `none` or empty -> []."""
+    if text in ("", "none"):
+        return []
+    layers = []
+    for part in text.split(","):
+        filters, _, kernel = part.partition("x")
+        if not (filters.isdigit() and kernel.isdigit() and int(filters) > 0 and int(kernel) > 0):
+            raise ValueError(f"--front-end: expected FILTERSxKERNEL layers like 64x5,64x5, got {text!r}")
+        layers.append((int(filters), int(kernel)))
+    return layers
+
+
+class CausalFrontEnd(nn.Module):
+    """lstmd's front end: per layer causal Conv1d (no bias) + BatchNorm1d + ReLU, on [B, T, C]."""
+
+    def __init__(self, C, layers):
         super().__init__()
-        self.lstm = nn.LSTM(C, H, L, batch_first=True)
+        self.kernels = [k for _, k in layers]
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for filters, kernel in layers:
+            self.convs.append(nn.Conv1d(C, filters, kernel, bias=False))
+            self.norms.append(nn.BatchNorm1d(filters))
+            C = filters
+        self.outputs = C
+
+    def forward(self, x):
+        x = x.transpose(1, 2)
+        for conv, norm, k in zip(self.convs, self.norms, self.kernels):
+            x = torch.relu(norm(conv(F.pad(x, (k - 1, 0)))))
+        return x.transpose(1, 2)
+
+
+class Classifier(nn.Module):
+    def __init__(self, C, H, L, K, front_end=()):
+        super().__init__()
+        self.front_end = CausalFrontEnd(C, front_end) if front_end else None
+        self.lstm = nn.LSTM(self.front_end.outputs if self.front_end else C, H, L, batch_first=True)
         self.classifier = nn.Linear(H, K)
 
     def forward(self, x):
+        if self.front_end is not None:
+            x = self.front_end(x)
         _, (h_n, _) = self.lstm(x)
         return self.classifier(h_n[-1])
 
@@ -191,7 +234,9 @@ def run(a):
     X = torch.from_numpy(x_np)
     Y = torch.from_numpy(y_np)
 
-    model = Classifier(C, H, L, K)
+    torch.manual_seed(a.seed)
+    front_end = parse_front_end(a.front_end)
+    model = Classifier(C, H, L, K, front_end)
     init_digest = init_parameters(model.lstm, model.classifier, a.seed)
     model.train()  # no dropout layers: same as eval semantics
     params = list(model.parameters())
@@ -199,7 +244,8 @@ def run(a):
     log = (lambda *args: print(*args, file=sys.stderr)) if a.json else print
     log(f"PyTorch {torch.__version__}, {platform.machine()}, threads {torch.get_num_threads()}, "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    log(f"workload: N={N} T={T} C={C}  LSTM(H={H}, L={L}) -> Linear({H}, {K})  batch {B}  "
+    stack = "".join(f"Conv1d({f}, k{k}) + BatchNorm1d + ReLU -> " for f, k in front_end)
+    log(f"workload: N={N} T={T} C={C}  {stack}LSTM(H={H}, L={L}) -> Linear({H}, {K})  batch {B}  "
         f"Adam lr 1e-3, clip 1.0, {a.epochs} epochs, seed {a.seed}")
     log(f"data {data_seconds:.2f} s  data_sha256 {digest}  init_sha256 {init_digest}")
 
@@ -254,6 +300,7 @@ def summary(a, seconds, cpu_seconds, losses, rss_before, accuracy, digest, init_
         "final_train_accuracy": round(accuracy, 4),
         "samples": N, "timesteps": a.timesteps, "channels": a.channels, "hidden": a.hidden, "layers": a.layers,
         "classes": a.classes, "batch": a.batch, "epochs": a.epochs, "seed": a.seed,
+        "front_end": getattr(a, "front_end", "none") or "none",
         "optimizer": "adam lr=1e-3 betas=(0.9,0.999) eps=1e-8", "clip_global_norm": 1.0,
         "data_sha256": digest, "init_sha256": init_digest,
         "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
@@ -275,11 +322,16 @@ def main(argv=None, run=None, description="PyTorch LSTM training throughput (see
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--front-end", default="none", help="causal Conv1d+BatchNorm1d+ReLU layers, e.g. 64x5,64x5")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout (progress on stderr)")
     a = ap.parse_args(argv)
     for name in ("samples", "timesteps", "channels", "hidden", "layers", "classes", "batch", "epochs", "threads"):
         if getattr(a, name) < 1:
             ap.error(f"--{name} must be >= 1")
+    try:
+        parse_front_end(a.front_end)
+    except ValueError as error:
+        ap.error(str(error))
     r = run(a)
     if a.json:
         print(json.dumps(r))

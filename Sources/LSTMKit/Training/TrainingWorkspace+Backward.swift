@@ -63,13 +63,16 @@ extension TrainingWorkspace {
     ) {
         let offsets = layout.frontEnd[index], buffers = convolutions[index]
         let b = batchSize, t = timesteps, rows = b * t, f = offsets.filters
-        let width = offsets.inputs * offsets.kernel
+        let channels = offsets.inputs, k = offsets.kernel, width = channels * k
         let gamma = p + offsets.scale
         let dy = buffers.gradient
-        // Through ReLU (padded rows get nothing); dγ = Σ dy·x̂ and dβ = Σ dy over the valid rows.
-        let dGamma = statisticsScratch, dBeta = statisticsScratch + f
-        dGamma.update(repeating: 0, count: 2 * f)
+        // Through ReLU (padded rows get nothing); dγ = Σ dy·x̂ and dβ = Σ dy over the valid rows,
+        // each timestep's rows summed in Float, the timesteps in Double.
+        let sums = statisticsScratch, partials = partialScratch
+        let dGamma = sums, dBeta = sums + f
+        sums.update(repeating: 0, count: 2 * f)
         for time in 0..<t {
+            partials.update(repeating: 0, count: 2 * f)
             for sample in 0..<b {
                 let row = (time * b + sample) * f
                 let d = dy + row
@@ -78,12 +81,15 @@ extension TrainingWorkspace {
                     continue
                 }
                 let out = buffers.output + row, normalized = buffers.normalized + row
+                let partialGamma = partials, partialBeta = partials + f
                 for j in 0..<f {
-                    if out[j] <= 0 { d[j] = 0 }
-                    dGamma[j] += Double(d[j]) * Double(normalized[j])
-                    dBeta[j] += Double(d[j])
+                    let value = out[j] > 0 ? d[j] : 0
+                    d[j] = value
+                    partialGamma[j] += value * normalized[j]
+                    partialBeta[j] += value
                 }
             }
+            for j in 0..<(2 * f) { sums[j] += Double(partials[j]) }
         }
         for j in 0..<f {
             g[offsets.scale + j] += Float(dGamma[j])
@@ -92,32 +98,39 @@ extension TrainingWorkspace {
         // d z: with batch statistics, dz = γ/σ·(dy - mean(dy) - x̂·mean(dy·x̂)) over the valid rows;
         // with running statistics the normalisation is affine, dz = γ/σ·dy.
         let n = Double(max(validRows, 1))
+        let scale = partials, meanDy = partials + f, meanDyX = partials + 2 * f
+        for j in 0..<f {
+            scale[j] = gamma[j] * buffers.inverseDeviation[j]
+            meanDy[j] = usedBatchStatistics ? Float(dBeta[j] / n) : 0
+            meanDyX[j] = usedBatchStatistics ? Float(dGamma[j] / n) : 0
+        }
         for time in 0..<t {
             for sample in 0..<b where time < lengths[sample] {
                 let row = (time * b + sample) * f
                 let d = dy + row, normalized = buffers.normalized + row
-                for j in 0..<f {
-                    let scale = gamma[j] * buffers.inverseDeviation[j]
-                    if usedBatchStatistics {
-                        d[j] = scale * (d[j] - Float(dBeta[j] / n) - normalized[j] * Float(dGamma[j] / n))
-                    } else {
-                        d[j] = scale * d[j]
-                    }
-                }
+                for j in 0..<f { d[j] = scale[j] * (d[j] - meanDy[j] - normalized[j] * meanDyX[j]) }
             }
         }
-        // dW [F, Cin·k] += dZᵀ · columns; d columns = dZ · W, then back to the input rows.
+        // dW [F, Cin, k] += dZᵀ · columns, computed tap-major and added back in PyTorch's order.
         BLAS.sgemm(
             transposeA: true, transposeB: false, m: f, n: width, k: rows, a: dy, lda: f, b: buffers.columns, ldb: width,
-            beta: 1, c: g + offsets.weight, ldc: width)
+            beta: 0, c: tapGradient, ldc: width)
+        let weightGradient = g + offsets.weight
+        for filter in 0..<f {
+            for c in 0..<channels {
+                for j in 0..<k { weightGradient[filter * width + c * k + j] += tapGradient[filter * width + j * channels + c] }
+            }
+        }
         guard let inputGradient else { return }
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: width, k: f, a: dy, lda: f, b: p + offsets.weight,
-            ldb: width, beta: 0, c: columnGradient, ldc: width)
-        inputGradient.update(repeating: 0, count: rows * offsets.inputs)
-        addCausalColumnsAdjoint(
-            columnGradient, into: inputGradient, order: .timeMajor, batch: b, timesteps: t, channels: offsets.inputs,
-            kernel: offsets.kernel)
+        // d x: tap j reads the input `shift = k − 1 − j` timesteps back, and in time-major rows a
+        // timestep is B rows, so d x[rows of s] += d z[rows of s + shift] · taps_j [F, Cin], one
+        // product per tap over the rows it reaches (the first, shift 0, covers every row).
+        for shift in 0..<min(k, t) {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: (t - shift) * b, n: channels, k: f, a: dy + shift * b * f,
+                lda: f, b: buffers.taps + (k - 1 - shift) * channels, ldb: width, beta: shift == 0 ? 0 : 1,
+                c: inputGradient, ldc: channels)
+        }
     }
 
     /// Class layer, dense layers and pooling; leaves d loss / d top-layer output in

@@ -49,37 +49,50 @@ extension TrainingWorkspace {
     ) -> UnsafePointer<Float> {
         let offsets = layout.frontEnd[index], buffers = convolutions[index]
         let b = batchSize, t = timesteps, rows = b * t, f = offsets.filters
-        let width = offsets.inputs * offsets.kernel
-        causalColumns(
-            x, into: buffers.columns, order: .timeMajor, batch: b, timesteps: t, channels: offsets.inputs,
-            kernel: offsets.kernel)
+        let channels = offsets.inputs, k = offsets.kernel, width = channels * k
+        let weight = p + offsets.weight, taps = buffers.taps
+        for filter in 0..<f {
+            for c in 0..<channels {
+                for j in 0..<k { taps[filter * width + j * channels + c] = weight[filter * width + c * k + j] }
+            }
+        }
+        tapColumns(x, into: buffers.columns, batch: b, timesteps: t, channels: channels, kernel: k)
         let z = buffers.normalized
         BLAS.sgemm(
             transposeA: false, transposeB: true, m: rows, n: f, k: width, a: buffers.columns, lda: width,
-            b: p + offsets.weight, ldb: width, beta: 0, c: z, ldc: f)
+            b: taps, ldb: width, beta: 0, c: z, ldc: f)
         if training && validRows > 0 {
-            // Mean and biased variance over the valid rows, accumulated in Double.
+            // Mean and biased variance over the valid rows: each timestep's rows summed in Float,
+            // the timesteps in Double.
             let sum = statisticsScratch, square = statisticsScratch + f
             sum.update(repeating: 0, count: 2 * f)
+            let n = Double(validRows)
+            let partial = partialScratch, mean = partialScratch + f
             for time in 0..<t {
+                partial.update(repeating: 0, count: f)
                 for sample in 0..<b where time < lengths[sample] {
                     let row = z + (time * b + sample) * f
-                    for j in 0..<f { sum[j] += Double(row[j]) }
+                    for j in 0..<f { partial[j] += row[j] }
                 }
+                for j in 0..<f { sum[j] += Double(partial[j]) }
             }
-            let n = Double(validRows)
-            for j in 0..<f { sum[j] /= n }
+            for j in 0..<f {
+                sum[j] /= n
+                mean[j] = Float(sum[j])
+            }
             for time in 0..<t {
+                partial.update(repeating: 0, count: f)
                 for sample in 0..<b where time < lengths[sample] {
                     let row = z + (time * b + sample) * f
                     for j in 0..<f {
-                        let centred = Double(row[j]) - sum[j]
-                        square[j] += centred * centred
+                        let centred = row[j] - mean[j]
+                        partial[j] += centred * centred
                     }
                 }
+                for j in 0..<f { square[j] += Double(partial[j]) }
             }
             for j in 0..<f {
-                buffers.mean[j] = Float(sum[j])
+                buffers.mean[j] = mean[j]
                 buffers.variance[j] = Float(square[j] / n)
             }
         } else {

@@ -47,8 +47,11 @@ public final class TrainingWorkspace: @unchecked Sendable {
 
     /// One front-end layer: the causal convolution, its batch normalisation and ReLU.
     struct Convolution {
-        /// [T·B, Cin·k] the receptive field of every row (`causalColumns`).
+        /// [T·B, k·Cin] the receptive field of every row, tap-major (`tapColumns`).
         var columns: UnsafeMutablePointer<Float>
+        /// [F, k·Cin] the layer's weights `[F, Cin, k]` reordered tap-major, `taps[f, j·Cin + c] =
+        /// W[f, c, j]` (refreshed by every forward pass; the backward pass reuses them).
+        var taps: UnsafeMutablePointer<Float>
         /// [T·B, F] the convolution's output, then normalised in place: `x̂ = (z - μ)/√(σ² + ε)`
         /// (zero at padded rows).
         var normalized: UnsafeMutablePointer<Float>
@@ -98,12 +101,16 @@ public final class TrainingWorkspace: @unchecked Sendable {
     var inputMask: UnsafeMutablePointer<Float>
     var inputDropped: UnsafeMutablePointer<Float>
     var convolutions: [Convolution] = []
-    /// [T·B, widest Cin·k] d loss / d columns of one front-end layer.
-    var columnGradient: UnsafeMutablePointer<Float>
+    /// [widest F·Cin·k] d loss / d `taps` of one front-end layer, before it is added to the
+    /// weight gradient in PyTorch's `[F, Cin, k]` order.
+    var tapGradient: UnsafeMutablePointer<Float>
     /// Valid timesteps of the last forward pass, and whether it normalised with batch statistics.
     var validRows = 0
     /// [2·widest F] Double sums for the batch statistics.
     var statisticsScratch: UnsafeMutablePointer<Double>
+    /// [3·widest F] one timestep's Float partial sums (added to `statisticsScratch` per
+    /// timestep), then per-filter coefficients.
+    var partialScratch: UnsafeMutablePointer<Float>
     var usedBatchStatistics = false
     var layers: [Layer] = []
     var stages: [Stage] = []
@@ -128,7 +135,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
         (features, featureGradient, attention, attentionGradient, logitGradient) = (dummy, dummy, dummy, dummy, dummy)
         (hiddenGradient, nextHiddenGradient, nextCellGradient, bias) = (dummy, dummy, dummy, dummy)
         weightGradientScratch = dummy
-        columnGradient = dummy
+        (tapGradient, partialScratch) = (dummy, dummy)
         let dummyInts = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         (lengths, labels) = (dummyInts, dummyInts)
         let dummyDoubles = UnsafeMutablePointer<Double>.allocate(capacity: 1)
@@ -179,12 +186,14 @@ public final class TrainingWorkspace: @unchecked Sendable {
         labels = ints(batch)
         convolutions = layout.frontEnd.map { layer in
             Convolution(
-                columns: floats(rows * layer.inputs * layer.kernel), normalized: floats(rows * layer.filters),
+                columns: floats(rows * layer.inputs * layer.kernel),
+                taps: floats(layer.filters * layer.inputs * layer.kernel), normalized: floats(rows * layer.filters),
                 output: floats(rows * layer.filters), gradient: floats(rows * layer.filters),
                 mean: floats(layer.filters), variance: floats(layer.filters), inverseDeviation: floats(layer.filters))
         }
-        columnGradient = floats(rows * (layout.frontEnd.map { $0.inputs * $0.kernel }.max() ?? 0))
+        tapGradient = floats(layout.frontEnd.map { $0.filters * $0.inputs * $0.kernel }.max() ?? 0)
         let widest = layout.frontEnd.map(\.filters).max() ?? 0
+        partialScratch = floats(3 * widest)
         let doubles = UnsafeMutableRawPointer.allocate(byteCount: max(2 * widest, 1) * 8, alignment: 64)
         allocations.append(doubles)
         statisticsScratch = doubles.bindMemory(to: Double.self, capacity: max(2 * widest, 1))

@@ -12,7 +12,8 @@ struct BenchTrain: ParsableCommand {
             The workload of deploy/tools/bench_train_pytorch.py: N windows of T × C (N(0, 0.25) noise plus \
             a class-dependent sinusoid, generated from the same SplitMix64 streams), head "last", \
             unidirectional layers (nn.LSTM's default; `--bidirectional` measures lstmd alone with \
-            both directions), cross-entropy, Adam 1e-3, gradient clipping at global norm 1, batch B, \
+            both directions; `--front-end 64x5,64x5` puts lstmd's causal convolutional front end, \
+            Conv1d + BatchNorm + ReLU per layer, before the LSTMs on both sides), cross-entropy, Adam 1e-3, gradient clipping at global norm 1, batch B, \
             no dropout, no augmentation, no validation. Runs the real trainer (`lstmctl train`'s code path). Reports \
             each epoch's seconds, the median over the epochs after the first (when there are ≥ 3), \
             samples/s and peak resident memory.
@@ -30,6 +31,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Flag(help: "Bidirectional LSTM layers (lstmd only: the PyTorch baseline is unidirectional).")
     var bidirectional = false
+    @Option(help: "Convolutional front end before the LSTMs, FILTERSxKERNEL layers (e.g. 64x5,64x5), or none.")
+    var frontEnd = "none"
 
     @Flag(help: "Also run deploy/tools/bench_train_pytorch.py with the same settings and print the ratio.")
     var comparePytorch = false
@@ -41,6 +44,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
+        let frontEnd = try frontEndOption(self.frontEnd)
         let rssBefore = peakResidentMiB()
         let dataset = Self.synthetic(samples: samples, timesteps: timesteps, channels: channels, classes: classes, seed: seed)
         var configuration = TrainingConfiguration()
@@ -48,6 +52,7 @@ struct BenchTrain: ParsableCommand {
         configuration.layers = layers
         // Explicit: the trainer's default is bidirectional, the PyTorch baseline's is not.
         configuration.bidirectional = bidirectional
+        configuration.frontEnd = frontEnd
         configuration.head = .last
         configuration.dropout = .init()
         configuration.augmentation = .none
@@ -61,7 +66,8 @@ struct BenchTrain: ParsableCommand {
         configuration.seed = seed
         let trainer = try Trainer(configuration: configuration)
         let kind = bidirectional ? "bidirectional " : ""
-        print("lstmctl bench train: N=\(samples) T=\(timesteps) C=\(channels), \(layers)×\(kind)LSTM(\(hidden)) → dense(\(classes)), batch \(batch), \(threads) threads")
+        let stack = frontEnd.isEmpty ? "" : frontEndDescription(frontEnd) + " (+ batch norm + ReLU) → "
+        print("lstmctl bench train: N=\(samples) T=\(timesteps) C=\(channels), \(stack)\(layers)×\(kind)LSTM(\(hidden)) → dense(\(classes)), batch \(batch), \(threads) threads")
         printComputePaths()
         let result = try trainer.train(dataset) { event in
             if case .epoch(let record, _) = event {
@@ -73,10 +79,11 @@ struct BenchTrain: ParsableCommand {
         let timed = seconds.count >= 3 ? Array(seconds.dropFirst()) : seconds
         let median = timed.sorted()[timed.count / 2]
         let peak = peakResidentMiB()
-        // Forward and backward gate products: the backward pass multiplies twice as much (input
-        // and weight gradients), so an epoch is about 3× the forward FLOPs.
+        // Forward and backward gate (and convolution) products: the backward pass multiplies twice
+        // as much (input and weight gradients), so an epoch is about 3× the forward FLOPs.
         let architecture = Architecture(
-            inputSize: channels, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional, numClasses: classes)
+            inputSize: channels, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional, numClasses: classes,
+            frontEnd: frontEnd)
         let flops = 3 * Double(samples * timesteps) * lstmFlopsPerTimestep(architecture)
         print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, %.1f GFLOP/s (3× the forward gate products), peak RSS %.1f MiB (%.1f MiB before training)",
                      median, timed.min() ?? 0, Double(samples) / median, flops / median / 1e9, peak, rssBefore))
@@ -84,7 +91,8 @@ struct BenchTrain: ParsableCommand {
         let arguments = [
             "--samples", "\(samples)", "--timesteps", "\(timesteps)", "--channels", "\(channels)", "--hidden", "\(hidden)",
             "--layers", "\(layers)", "--classes", "\(classes)", "--batch", "\(batch)", "--epochs", "\(epochs)",
-            "--threads", "\(threads)", "--seed", "\(seed)", "--json",
+            "--threads", "\(threads)", "--seed", "\(seed)", "--front-end",
+            frontEnd.isEmpty ? "none" : frontEnd.map { "\($0.filters)x\($0.kernel)" }.joined(separator: ","), "--json",
         ]
         guard let output = try runPythonTool("bench_train_pytorch.py", arguments),
             let object = try? JSONValue.parse(output.split(separator: "\n").last.map(String.init) ?? ""),
