@@ -15,7 +15,8 @@ front end, lstmd's `--front-end`: per layer nn.Conv1d(Cin, F, K, bias=False) ove
 with K-1 zeros on the left, nn.BatchNorm1d(F) (batch statistics over every timestep of the batch,
 running statistics updated with momentum 0.1), ReLU. Its weights keep PyTorch's default init after
 torch.manual_seed(--seed): the front end is for timing, and init_sha256 covers only the LSTM and
-the classifier.
+the classifier. (lstmd with --threads 2 normalises each thread's half of the batch with its own
+statistics; the work is the same.)
 Loss: cross-entropy (softmax + NLL), unweighted mean over the batch.
 Optimizer: Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay (torch.optim.Adam defaults).
 Before each step the gradients are clipped by global norm 1.0 (torch.nn.utils.clip_grad_norm_:

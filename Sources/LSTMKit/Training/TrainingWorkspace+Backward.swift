@@ -4,6 +4,8 @@ extension TrainingWorkspace {
     /// The loss is `Σ_b w[y_b]·(-log p_b[y_b]) / normalizer`; with `normalizer = Σ w[y_b]` over the
     /// whole batch (all shards) this is PyTorch's `cross_entropy(weight=w)` mean. Gradients are
     /// added to `gradients` (the caller zeroes them), laid out like the parameters.
+    /// `parameters` must be the ones the last forward pass ran with: the front end's backward
+    /// pass reuses that pass's tap-major weights (`Convolution.taps`).
     /// - Parameters:
     ///   - classWeights: [K] per-class weights, or `nil` for 1.
     ///   - inputGradient: also fill `inputGradient` [T, B, C].

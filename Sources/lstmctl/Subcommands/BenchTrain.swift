@@ -85,8 +85,8 @@ struct BenchTrain: ParsableCommand {
             inputSize: channels, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional, numClasses: classes,
             frontEnd: frontEnd)
         let flops = 3 * Double(samples * timesteps) * lstmFlopsPerTimestep(architecture)
-        print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, %.1f GFLOP/s (3× the forward gate products), peak RSS %.1f MiB (%.1f MiB before training)",
-                     median, timed.min() ?? 0, Double(samples) / median, flops / median / 1e9, peak, rssBefore))
+        print(String(format: "lstmd:   median %.3f s/epoch (min %.3f), %.0f samples/s, %.1f GFLOP/s (3× the forward %@), peak RSS %.1f MiB (%.1f MiB before training)",
+                     median, timed.min() ?? 0, Double(samples) / median, flops / median / 1e9, frontEnd.isEmpty ? "gate products" : "gate and convolution products", peak, rssBefore))
         guard comparePytorch else { return }
         let arguments = [
             "--samples", "\(samples)", "--timesteps", "\(timesteps)", "--channels", "\(channels)", "--hidden", "\(hidden)",
