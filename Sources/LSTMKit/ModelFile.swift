@@ -246,9 +246,9 @@ extension ModelFile {
     public init(contentsOf url: URL) throws {
         let bytes: [UInt8]
         do {
-            bytes = try [UInt8](Data(contentsOf: url))
+            bytes = try FileBytes.read(url.path)
         } catch {
-            throw ModelError(.io, "cannot read model \(url.path): \(error.localizedDescription)")
+            throw ModelError(.io, "cannot read model \(url.relativePath): \(error.reason)")
         }
         try self.init(bytes: bytes)
     }

@@ -175,6 +175,30 @@ struct CSVDatasetParserErrorTests {
             try CSVDatasetParser.parse(contentsOf: FixtureFiles.url("nope.csv"))
         }
         #expect(error?.code == .unreadableFile)
-        #expect(error?.description.hasPrefix("nope.csv: cannot read file: ") == true)
+        // The path as given (here the fixture directory's), and the system's reason.
+        let path = FixtureFiles.url("nope.csv").path
+        #expect(error?.description == "\(path): cannot read file: No such file or directory")
+    }
+
+    @Test("A directory raises .unreadableFile saying so; a pipe reads like a file")
+    func directoryAndPipe() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-dataset-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let error = #expect(throws: DatasetError.self) { try CSVDatasetParser.parse(contentsOf: directory) }
+        #expect(error?.description == "\(directory.path): cannot read file: is a directory")
+
+        // A FIFO, as `<(zcat data.csv.gz)` gives: written by another thread while it is read.
+        let fifo = directory.appendingPathComponent("data.csv")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let text = try String(contentsOf: FixtureFiles.url("BasicMotions_TRAIN.ts"), encoding: .utf8)
+        let writer = Thread {
+            let handle = FileHandle(forWritingAtPath: fifo.path)!
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        }
+        writer.start()
+        let dataset = try TSFileParser.parse(contentsOf: fifo)
+        #expect(dataset.samples.count == 40)
     }
 }

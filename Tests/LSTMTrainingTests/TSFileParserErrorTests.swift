@@ -179,7 +179,7 @@ struct TSFileParserErrorTests {
         let url = FixtureFiles.url("does-not-exist.ts")
         let error = #expect(throws: DatasetError.self) { try TSFileParser.parse(contentsOf: url) }
         #expect(error?.code == .unreadableFile)
-        #expect(error?.source == "does-not-exist.ts")
+        #expect(error?.source == url.path, "the path as given, not only the file name")
         #expect(error?.cause != nil)
     }
 

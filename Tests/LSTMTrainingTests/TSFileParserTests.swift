@@ -55,7 +55,7 @@ struct TSFileParserTests {
         let url = FixtureFiles.url("BasicMotions_TRAIN.ts")
         let text = try String(contentsOf: url, encoding: .utf8)
         // Same source name: a dataset keeps it (and each sample's line) for messages.
-        #expect(try TSFileParser.parse(text, source: url.lastPathComponent) == TSFileParser.parse(contentsOf: url))
+        #expect(try TSFileParser.parse(text, source: url.path) == TSFileParser.parse(contentsOf: url))
     }
 
     @Test("Variable-length multivariate samples keep their own lengths")

@@ -47,7 +47,7 @@ struct TrainingChecksTests {
         let scaled = data.subset([1]).scaled(by: .zscore(mean: [0, 0], std: [1, 1]))
         #expect(scaled.samples[0].id == "run-07" && scaled.samples[0].line == 6 && scaled.source == "t.csv")
         let ts = try TSFileParser.parse(contentsOf: FixtureFiles.url("BasicMotions_TRAIN.ts"))
-        #expect(ts.samples[0].id == nil && ts.samples[0].line != nil && ts.source == "BasicMotions_TRAIN.ts")
+        #expect(ts.samples[0].id == nil && ts.samples[0].line != nil && ts.source == FixtureFiles.url("BasicMotions_TRAIN.ts").path)
     }
 
     @Test("An unlabelled training CSV names its file, line and sample")

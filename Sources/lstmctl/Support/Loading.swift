@@ -7,6 +7,8 @@ import LSTMTraining
 func loadModel(_ path: String) throws -> LSTMModel {
     do {
         return try LSTMModel(contentsOf: URL(fileURLWithPath: path))
+    } catch let error as ModelError where error.code == .io {
+        throw InputError(error.message)  // it names the path already
     } catch let error as ModelError {
         throw InputError("\(path): \(error.message)")
     }
