@@ -192,9 +192,19 @@ public struct Trainer: Sendable {
         let steps = (balanced.samples.count + config.batchSize - 1) / config.batchSize
         // Window and hop in raw timesteps, whole blocks of the downsampling factor.
         let block = preprocessing.downsample
+        guard block <= dataset.maxLength else {
+            throw TrainingError(
+                "--downsample \(block) averages blocks longer than the longest training sample (\(dataset.maxLength) timesteps), "
+                    + "so every sample would shrink to a single step; use at most \(dataset.maxLength), or auto")
+        }
         let rawWindow = config.window > 0 ? config.window : dataset.maxLength
         let window = max(block, rawWindow / block * block)
-        let rawHop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)
+        guard config.hop <= window else {
+            throw TrainingError(
+                "--hop \(config.hop) is longer than the window (\(window) timesteps\(config.window > 0 ? "" : ", the longest training sample")), "
+                    + "so the timesteps between two windows would never be classified; use at most \(window), or a longer --window")
+        }
+        let rawHop = config.hop > 0 ? config.hop : max(1, window / 10)
         let hop = max(block, rawHop / block * block)
         var warnings = Self.windowWarning(window: window, hop: hop, samples: dataset).map { [$0] } ?? []
         if block > 1 && (config.window > 0 && window != config.window || config.hop > 0 && hop != config.hop) {

@@ -122,7 +122,7 @@ extension ClientToolTests {
         #expect(unknownRun.err.contains("unknown.csv:22: sample 'j1' of the validation data has class 'Jumping'"), "\(unknownRun.err)")
         let channels = try write("channels.csv", Self.csv([("s1", "Standing"), ("r1", "Running")], channels: 3))
         let channelsRun = try run(try lstmctl, train + ["--validation", channels])
-        #expect(channelsRun.status == 65 && channelsRun.err.contains("channels.csv has 3 channels, the training data (BasicMotions_TRAIN.ts) has 6"), "\(channelsRun.err)")
+        #expect(channelsRun.status == 65 && channelsRun.err.contains("channels.csv has 3 channels, the training data (\(Self.trainData)) has 6"), "\(channelsRun.err)")
         let one = try write("one.csv", Self.csv([("s1", "Standing"), ("s2", "Standing")]))
         let oneRun = try run(try lstmctl, train + ["--validation", one])
         #expect(oneRun.status == 65 && oneRun.err.contains("one.csv holds samples of only one class ('Standing'"), "\(oneRun.err)")
@@ -131,7 +131,7 @@ extension ClientToolTests {
         let some = try write("some.csv", Self.csv([("s1", "Standing"), ("r1", "Running"), ("s2", "Standing")]))
         let someRun = try run(try lstmctl, train + ["--validation", some])
         #expect(someRun.status == 0, "\(someRun.err)")
-        #expect(someRun.err.contains("note: validation data some.csv holds 2 of the 4 training classes (none of: Walking, Badminton)"), "\(someRun.err)")
+        #expect(someRun.err.contains("note: validation data \(some) holds 2 of the 4 training classes (none of: Walking, Badminton)"), "\(someRun.err)")
         #expect(someRun.out.contains("samples 3"), "\(someRun.out)")
         // An unlabelled training CSV: where, not just what.
         let unlabelled = try write("unlabelled.csv", Self.csv([("s1", ""), ("r1", "")], labelled: false))
@@ -246,5 +246,18 @@ extension ClientToolTests {
         #expect(evaluate.status == 0, "\(evaluate.err)")
         let perClass = String(evaluate.out[evaluate.out.range(of: "\"per_class\":")!.lowerBound...])
         #expect(order(perClass, classes) == order(perClass, classes).sorted(), "per_class in the model's class order: \(perClass)")
+
+        // A label the model does not know: evaluate refuses; predict still predicts every sample
+        // but says so and leaves that sample out of the accuracy.
+        let foreign = directory.appendingPathComponent("foreign.csv")
+        try Self.csv([("walk-01", "Walking"), ("jump-02", "Jumping"), ("stand-3", "Standing")])
+            .write(to: foreign, atomically: true, encoding: .utf8)
+        let refused = try run(try lstmctl, ["evaluate", "--model", defaultModel, "--data", foreign.path])
+        #expect(refused.status != 0 && refused.err.contains("Jumping"), "\(refused.err)")
+        let predicted = try run(try lstmctl, ["predict", "--model", defaultModel, "--data", foreign.path])
+        #expect(predicted.status == 0, "\(predicted.err)")
+        #expect(predicted.out.split(separator: "\n").count == 3, "\(predicted.out)")
+        #expect(predicted.err.contains("warning: 1 sample is labelled with a class the model does not have ('Jumping'"), "\(predicted.err)")
+        #expect(predicted.err.contains("accuracy") && predicted.err.contains("/2)"), "out of the 2 known labels: \(predicted.err)")
     }
 }

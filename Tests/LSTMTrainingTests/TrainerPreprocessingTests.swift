@@ -66,4 +66,29 @@ struct TrainerPreprocessingTests {
         #expect(result.model.window == 20 && result.model.hop == 4)
         #expect(result.plan.warnings.contains { $0.contains("whole blocks of downsample 4") })
     }
+
+    @Test("A downsampling factor beyond the longest sample and a hop beyond the window are refused, not clamped")
+    func outOfRangeBlocksAndHops() throws {
+        let data = toyDataset(samples: 20, length: 24)
+        func message(_ change: (inout TrainingConfiguration) -> Void) -> String? {
+            var configuration = smallRecipe()
+            configuration.epochs = 1
+            change(&configuration)
+            do {
+                _ = try Trainer(configuration: configuration).train(data)
+                return nil
+            } catch let error as TrainingError {
+                return error.message
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(message { $0.downsample = 100 }?.hasPrefix(
+            "--downsample 100 averages blocks longer than the longest training sample (24 timesteps)") == true)
+        #expect(message { $0.downsample = 24 } == nil, "one block per sample is still a model")
+        #expect(message { $0.hop = 100 }?.hasPrefix(
+            "--hop 100 is longer than the window (24 timesteps, the longest training sample)") == true)
+        #expect(message { $0.window = 10; $0.hop = 11 }?.hasPrefix("--hop 11 is longer than the window (10 timesteps)") == true)
+        #expect(message { $0.window = 10; $0.hop = 10 } == nil)
+    }
 }

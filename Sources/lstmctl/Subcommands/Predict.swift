@@ -31,14 +31,20 @@ struct Predict: ParsableCommand {
             throw InputError("\(data) has \(dataset.channels) channels, the model expects \(engine.channels)")
         }
         let classes = engine.classes
+        let known = Set(classes)
         var correct = 0, labelled = 0
+        var unknown: [String: Int] = [:]
         try engine.forwardEach(dataset) { index, result, slot in
             let predicted = result.predictedClass(of: slot)
             let probabilities = Array(result.probabilities(of: slot))
             let actual = dataset.samples[index].label.map { dataset.classNames[$0] }
             if let actual {
-                labelled += 1
-                if actual == classes[predicted] { correct += 1 }
+                if known.contains(actual) {
+                    labelled += 1
+                    if actual == classes[predicted] { correct += 1 }
+                } else {
+                    unknown[actual, default: 0] += 1
+                }
             }
             let id = dataset.samples[index].id
             if json {
@@ -52,6 +58,14 @@ struct Predict: ParsableCommand {
                 let confidence = String(format: "%.4f", probabilities[predicted])
                 print("\(id ?? String(index))\t\(classes[predicted])\t\(confidence)" + (actual.map { "\t\($0)" } ?? ""))
             }
+        }
+        if !unknown.isEmpty {
+            let names = unknown.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let count = unknown.values.reduce(0, +)
+            printError(
+                "warning: \(count) sample\(count == 1 ? " is" : "s are") labelled with \(unknown.count == 1 ? "a class" : "classes") "
+                    + "the model does not have (\(names); it knows \(classes.map { "'\($0)'" }.joined(separator: ", "))), "
+                    + "so \(count == 1 ? "it is" : "they are") left out of the accuracy; evaluate refuses such data")
         }
         if !json && labelled > 0 {
             printError(String(format: "accuracy %.4f (%d/%d)", Double(correct) / Double(labelled), correct, labelled))
