@@ -75,7 +75,8 @@ public struct RungResult: Sendable, Equatable {
 public enum CandidateOutcome: String, Sendable, Equatable {
     /// Chosen: the best mean accuracy on the highest rung reached (ties → cheaper to stream).
     case winner
-    /// Reached the highest rung but was not chosen.
+    /// Completed the highest rung some candidate completed, but was not chosen (its results may
+    /// show a next rung the budget dropped).
     case finalist
     /// Not promoted past a rung: a better candidate took its place.
     case stopped
@@ -221,7 +222,9 @@ public struct SuccessiveHalving {
             let best = finishers.map { records[$0].results[highest].mean }.max()!
             winner = finishers.filter { records[$0].results[highest].mean >= best - tolerance }
                 .min { cost[$0] != cost[$1] ? cost[$0] < cost[$1] : $0 < $1 }
-            for candidate in finishers where records[candidate].outcome != .dropped { records[candidate].outcome = .finalist }
+            // Every candidate that completed the highest rung competed on it, including those
+            // promoted to a next rung the budget then dropped.
+            for candidate in finishers { records[candidate].outcome = .finalist }
             records[winner!].outcome = .winner
         }
         let total = measured.reduce((0.0, 0.0)) { ($0.0 + $1.seconds, $0.1 + $1.units) }

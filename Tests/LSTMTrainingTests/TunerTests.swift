@@ -91,6 +91,27 @@ struct TunerTests {
         #expect(tight.now == 1)
     }
 
+    @Test func candidatesThatCompletedTheHighestRungAreFinalistsEvenWhenTheirNextRungWasDropped() {
+        // Rung 1: 6 × 1 s, rung 2: the best 3 × 2 s (12 s so far); rung 3 (10 s each) does not fit
+        // 15 s with the final training's 1 s, so both promoted candidates are dropped there and the
+        // search ends on rung 2, where all three competed.
+        let plan = HalvingPlan(
+            rungs: [.init(epochs: 1, folds: 1), .init(epochs: 2, folds: 1), .init(epochs: 10, folds: 1)], reduction: 2)
+        let clock = ManualClock()
+        let scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+        let outcome = Self.scheduler(scores: 6, plan: plan, budget: 15).run(
+            now: { clock.now },
+            evaluate: { candidate, rung, _ in
+                clock.now += Double(plan.rungs[rung].epochs)
+                return scores[candidate]
+            })
+        #expect(outcome.highestRung == 1 && outcome.winner == 5 && outcome.budgetBound)
+        #expect(outcome.records[4].results.map(\.completed) == [true, true, false], "promoted, then dropped by the budget")
+        #expect(outcome.records[4].outcome == .finalist, "it competed on the highest rung")
+        #expect(outcome.records[3].outcome == .finalist && outcome.records[3].results.count == 2)
+        #expect((0..<3).allSatisfy { outcome.records[$0].outcome == .stopped })
+    }
+
     @Test func tiesGoToTheCheaperModelToStream() {
         let plan = HalvingPlan(rungs: [.init(epochs: 1, folds: 2)], reduction: 3)
         let cost = [

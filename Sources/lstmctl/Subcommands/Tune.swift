@@ -277,9 +277,13 @@ final class TuneProgress {
     func chose(_ search: TuningResult) {
         let accuracies = search.recipeAccuracies
         printError(
-            "chose \(search.recipeLabel): accuracy \(MeanStd(accuracies).formatted) over \(accuracies.count) held-out folds; "
-                + "search \(String(format: "%.1f", search.seconds)) s\(search.budgetBound ? " (the budget dropped some candidates)" : ""); training the final model")
+            "chose \(search.recipeLabel): accuracy \(MeanStd(accuracies).formatted) over \(accuracies.count) held-out folds"
+                + Self.tieNote(search) + "; search \(String(format: "%.1f", search.seconds)) s"
+                + (search.budgetBound ? " (the budget dropped some candidates)" : "") + Self.refinementNote(search)
+                + "; training the final model")
         guard mode != .json else { return }
+        let rungs = search.plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
+        print("  #  outcome    settings  mean held-out accuracy per rung (\(rungs.joined(separator: " → ")))")
         for (index, candidate) in search.candidates.enumerated() {
             let record = search.outcome.records[index]
             let rungs = candidate.duplicateOf.map { "= \($0 + 1)" }
@@ -294,6 +298,29 @@ final class TuneProgress {
             let score = entry.completed ? String(format: "%.4f ± %.4f", entry.mean, entry.std) : "dropped"
             print("  round \(entry.round)  \(entry.chosen ? "chosen " : "       ")  \(entry.label)  \(score)")
         }
+    }
+
+    /// `; tied with #32, #88 on the highest rung, the cheapest to stream` when the halving winner
+    /// (without a refinement stage to decide) won a tie.
+    static func tieNote(_ search: TuningResult) -> String {
+        guard search.chosen == nil, let winner = search.outcome.winner, let rung = search.outcome.highestRung else { return "" }
+        let records = search.outcome.records
+        let best = records[winner].results[rung].mean
+        let tied = records.indices.filter { index in
+            index != winner && records[index].results.count > rung && records[index].results[rung].completed
+                && abs(records[index].results[rung].mean - best) <= 1e-6
+        }
+        guard !tied.isEmpty else { return "" }
+        return " (tied with " + tied.map { "#\($0 + 1)" }.joined(separator: ", ") + " on rung \(rung + 1); the cheapest to stream)"
+    }
+
+    /// Why the refinement stage did not run, when it did not.
+    static func refinementNote(_ search: TuningResult) -> String {
+        guard search.refinement == nil, let rung = search.outcome.highestRung else { return "" }
+        if rung < search.plan.rungs.count - 1 {
+            return "; no refinement: the budget ended the search in rung \(rung + 2) of \(search.plan.rungs.count)"
+        }
+        return search.splits == 0 ? "; no refinement (--splits 0)" : ""
     }
 
     /// `4m05s` or `42s`.
