@@ -174,7 +174,7 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
         case .last:
             return hasValidation
                 ? "last epoch \(total) of \(total) (keep = last)"
-                : "last epoch (no validation data to pick a best one), \(total) epochs run"
+                : "last epoch (no validation data to pick a best one), \(total) epoch\(total == 1 ? "" : "s") run"
         }
     }
 

@@ -9,8 +9,9 @@ struct CrossValidate: ParsableCommand {
         commandName: "cv",
         abstract: "Stratified k-fold cross-validation of the training recipe; prints mean ± std.",
         discussion: """
-            Each fold trains with the full recipe on the other folds (including its own stratified \
-            validation hold-out for early stopping and the schedule) and is scored on the held-out fold. \
+            Each fold trains with the full recipe on the other folds (with --validation-fraction, \
+            including its own stratified validation hold-out for early stopping and the schedule; by \
+            default none) and is scored on the held-out fold. \
             Use it to choose settings on training data only; never tune on a test split. \
             Progress goes to standard error: a bar on a terminal, one line per epoch otherwise \
             (also with --json, whose objects alone go to standard output).

@@ -56,9 +56,9 @@ struct Inspect: ParsableCommand {
         print("integrity   \(file.integrity == .verified ? "verified (tensor checksum matches)" : "unverified (no checksum)")")
         let direction = a.bidirectional ? "bidirectional" : "unidirectional"
         if !a.frontEnd.isEmpty {
-            print("front end   \(frontEndDescription(a.frontEnd)) on \(a.inputSize) channels, causal, each + batch norm + ReLU")
+            print("front end   \(frontEndDescription(a.frontEnd)) on \(a.inputSize) channel\(a.inputSize == 1 ? "" : "s"), causal, each + batch norm + ReLU")
         }
-        let lstmInputs = a.frontEnd.isEmpty ? "\(a.inputSize) channels" : "\(a.lstmInputSize) filters"
+        let lstmInputs = a.frontEnd.isEmpty ? "\(a.inputSize) channel\(a.inputSize == 1 ? "" : "s")" : "\(a.lstmInputSize) filters"
         print("lstm        \(a.numLayers) × \(direction) LSTM(\(a.hiddenSize)) on \(lstmInputs)")
         print("head        \(a.head.rawValue)" + (a.dense.isEmpty ? "" : " → dense \(a.dense.map(String.init).joined(separator: " → ")) (ReLU)") + " → \(a.numClasses) classes (softmax)")
         print("parameters  \(parameters)" + (file.ensemble > 1 ? " (\(file.ensemble) ensemble members, probabilities averaged)" : ""))

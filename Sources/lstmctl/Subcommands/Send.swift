@@ -34,10 +34,10 @@ struct Send: ParsableCommand {
     @Option(help: "A UEA/UCR .ts file (or the documented CSV layout).")
     var data: String
 
-    @Option(help: "Timesteps per frame.")
+    @Option(parsing: .unconditional, help: "Timesteps per frame.")
     var frame = 10
 
-    @Option(help: "Frames per second (default: as fast as the daemon takes them).")
+    @Option(parsing: .unconditional, help: "Frames per second (default: as fast as the daemon takes them).")
     var rate: Double?
 
     @Option(help: "Sequence number of the first frame (default: one after the stream's last, asked over --control; 0 for a new stream).")
@@ -52,13 +52,13 @@ struct Send: ParsableCommand {
     @Option(help: "Comma-separated class names, in the model's order, for --labelled (default: the file's order).")
     var classes: String?
 
-    @Option(help: "Send only the first N samples.")
+    @Option(parsing: .unconditional, help: "Send only the first N samples.")
     var samples: Int?
 
-    @Option(name: .customLong("repeat"), help: "Send the samples N times (sequence numbers keep growing).")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Send the samples N times (sequence numbers keep growing).")
     var repeatCount = 1
 
-    @Option(help: "Seconds to wait for the daemon to take a frame, and to flush the last ones.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for the daemon to take a frame, and to flush the last ones.")
     var timeout = 10.0
 
     @OptionGroup var curve: CurveOptions
@@ -147,7 +147,7 @@ struct Send: ParsableCommand {
         let seconds = Double(flushed - started) / 1e9
         let sampleCount = chosen.count * repeatCount
         printError(
-            "sent \(frames) frames (\(timesteps) timesteps, \(sampleCount) sample\(sampleCount == 1 ? "" : "s")) to stream \(stream) "
+            "sent \(frames) frame\(frames == 1 ? "" : "s") (\(timesteps) timestep\(timesteps == 1 ? "" : "s"), \(sampleCount) sample\(sampleCount == 1 ? "" : "s")) to stream \(stream) "
                 + "in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(frames) / max(seconds, 1e-9))) frames/s), "
                 + "sequence \(firstSequence)...\(sequence &- 1)")
         guard let daemon, let before else { return }
@@ -185,7 +185,7 @@ struct Send: ParsableCommand {
         drops.sort { $0.1 > $1.1 }
         let dropText = drops.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
         if accepted >= frames {
-            printError("lstmd accepted all \(frames) frames")
+            printError(frames == 1 ? "lstmd accepted the frame" : "lstmd accepted all \(frames) frames")
             return
         }
         var message = "lstmd accepted \(accepted) of \(frames) frames"

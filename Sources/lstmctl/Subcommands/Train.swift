@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
     @Option(help: "Where to write the HTML report (default: next to the model, NAME.report.html).")
     var report: String?
 
-    @Flag(help: "Print JSON events (started, epoch, finished) on standard output, one per line.")
+    @Flag(help: "Print JSON events (started, member, epoch, warning, finished) on standard output, one per line.")
     var json = false
 
     @OptionGroup var recipe: RecipeOptions

@@ -11,7 +11,8 @@ struct Tune: ParsableCommand {
         discussion: """
             Stratified k-fold cross-validation on the training data over the search space (README, \
             "Tuning"): normalisation and downsampling, hidden size 32/64, \
-            1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size 1/3. \
+            1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size 1/3, \
+            each with the convolutional front end 64x5,64x5 (--front-end none turns it off). \
             Candidates whose recipe is the same on this data (downsample auto resolving to the same K \
             as a number) are trained once; the table says which candidate each repeats. \
             Stage 1, successive halving: every candidate trains a few epochs on about half the \
@@ -37,7 +38,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Training data: a UEA/UCR .ts file or the documented CSV layout.")
     var train: String
 
-    @Option(help: "Time for the search and the final training: 20m, 90s, 1h or plain seconds.")
+    @Option(parsing: .unconditional, help: "Time for the search and the final training: 20m, 90s, 1h or plain seconds.")
     var budget = "20m"
 
     @Option(parsing: .unconditional, help: "Number of cross-validation folds K (at least 2).")

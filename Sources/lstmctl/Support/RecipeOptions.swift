@@ -10,7 +10,7 @@ import LSTMTraining
 /// has its flag and its `--help` line without an edit here. A value may start with `-`
 /// (`--learning-rate -1` takes `-1`), so validation can say what is wrong with it.
 struct RecipeOptions: ParsableArguments {
-    @Option(help: "A recipe file of 'key = value' lines (keys as the flags below, with underscores); flags override it.")
+    @Option(help: "A recipe file of 'key = value' lines (keys as the recipe flags, with underscores); flags override it.")
     var recipe: String?
 
     @Argument(
