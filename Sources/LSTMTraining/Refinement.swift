@@ -77,7 +77,7 @@ public struct Refinement {
 
     /// What a recipe costs: `work` per training sample per epoch, `epochs`, streaming `cost`.
     public var measure: (TrainingConfiguration) -> (work: Double, epochs: Int, cost: StreamingCost)
-    /// Whether two recipes train the same models (``TuningSpace/effective(_:longest:)``).
+    /// Whether two recipes train the same models (``TuningSpace/effective(_:longest:zNormalized:)``).
     public var same: (TrainingConfiguration, TrainingConfiguration) -> Bool
     /// Training samples of one fold and of the final training.
     public var foldSamples: Int

@@ -24,7 +24,7 @@ public enum TuningEvent: Sendable {
 /// (``Refinement``), all within a time budget. The search reads only the data it is given (the
 /// training split); there is no test data.
 ///
-/// Candidates whose recipe is the same on this data (``TuningSpace/duplicates(_:longest:)``)
+/// Candidates whose recipe is the same on this data (``TuningSpace/duplicates(_:longest:zNormalized:)``)
 /// are trained once.
 ///
 /// Deterministic for a fixed seed as long as the budget does not cut the search: the folds, the
@@ -101,19 +101,22 @@ public struct Tuner: Sendable {
             throw TrainingError(error.message)
         }
         let longest = splitList.flatMap { $0.map { $0.train.map { dataset.samples[$0].length }.max() ?? 0 } } + [dataset.maxLength]
+        let zNormalized = dataset.isZNormalizedPerSample()
         func effective(_ configuration: TrainingConfiguration) -> TrainingConfiguration {
-            TuningSpace.effective(configuration, longest: longest)
+            TuningSpace.effective(configuration, longest: longest, zNormalized: zNormalized)
         }
 
         var (candidates, notes) = try space.candidates(base: base, pinned: pinned)
-        let duplicates = TuningSpace.duplicates(candidates, longest: longest)
+        let duplicates = TuningSpace.duplicates(candidates, longest: longest, zNormalized: zNormalized)
         for index in candidates.indices { candidates[index].duplicateOf = duplicates[index] }
         let unique = candidates.indices.filter { duplicates[$0] == nil }
         if unique.count < candidates.count {
             let pairs = candidates.indices.compactMap { index in duplicates[index].map { "\(index + 1)=\($0 + 1)" } }
             notes.append(
                 "\(pairs.count) of \(candidates.count) candidates train the same recipe as an earlier one on this data "
-                    + "(e.g. downsample=auto resolves to the same K as a number) and are not trained (candidate=the one it repeats: "
+                    + "(downsample=auto resolves to the same K as a number"
+                    + (zNormalized ? "; every sample is already z-normalised, so per-sample normalisation without downsampling is the global scaler" : "")
+                    + ") and are not trained (candidate=the one it repeats: "
                     + pairs.joined(separator: ", ") + ")")
         }
         let changes = space.refinements.filter { change in

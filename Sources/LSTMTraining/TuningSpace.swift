@@ -109,23 +109,34 @@ public struct TuningSpace: Sendable, Equatable {
 
 extension TuningSpace {
     /// The recipe `configuration` trains on data whose training subsets have the longest samples
-    /// `longest` (every fold's training part and the whole training data): `downsample auto` is
-    /// replaced by the factor it resolves to when it resolves to the same one on all of them,
-    /// with the trainer's own function (``TrainingConfiguration/preprocessing(longest:)``).
-    public static func effective(_ configuration: TrainingConfiguration, longest: [Int]) -> TrainingConfiguration {
+    /// `longest` (every fold's training part and the whole training data):
+    /// - `downsample auto` is replaced by the factor it resolves to when it resolves to the same
+    ///   one on all of them, with the trainer's own function
+    ///   (``TrainingConfiguration/preprocessing(longest:)``);
+    /// - on data whose samples are already z-normalised alike (`zNormalized`,
+    ///   ``Dataset/isZNormalizedPerSample(tolerance:)``), `normalize per-sample` without
+    ///   downsampling, under the z-score scaler, is `normalize global`: the same inputs up to
+    ///   rounding. (With downsampling it is not: per-sample divides by the raw deviation, the
+    ///   scaler by the block means', and augmentation noise does not scale with either.)
+    public static func effective(
+        _ configuration: TrainingConfiguration, longest: [Int], zNormalized: Bool = false
+    ) -> TrainingConfiguration {
         var effective = configuration
         if configuration.downsample == 0 {
             let factors = Set(longest.map { configuration.preprocessing(longest: $0).downsample })
             if factors.count == 1, let factor = factors.first { effective.downsample = factor }
         }
+        if zNormalized && effective.normalize == .perSample && effective.downsample == 1 && effective.scaler == .zscore {
+            effective.normalize = .global
+        }
         return effective
     }
 
-    /// For each candidate, the first earlier one whose effective recipe (``effective(_:longest:)``)
+    /// For each candidate, the first earlier one whose effective recipe (``effective(_:longest:zNormalized:)``)
     /// is identical, or nil: e.g. `downsample=auto` on data whose samples are at most 200 steps
     /// long repeats `downsample=1`. Identical recipes train identical models on the same folds.
-    public static func duplicates(_ candidates: [TuningCandidate], longest: [Int]) -> [Int?] {
-        let recipes = candidates.map { effective($0.configuration, longest: longest) }
+    public static func duplicates(_ candidates: [TuningCandidate], longest: [Int], zNormalized: Bool = false) -> [Int?] {
+        let recipes = candidates.map { effective($0.configuration, longest: longest, zNormalized: zNormalized) }
         return recipes.indices.map { index in
             recipes[..<index].firstIndex(of: recipes[index])
         }

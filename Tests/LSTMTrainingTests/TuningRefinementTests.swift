@@ -37,6 +37,42 @@ struct TuningRefinementTests {
         #expect(TuningSpace.effective(candidates[2].configuration, longest: [200, 201]).downsample == 0)
     }
 
+    @Test func perSampleNormalisationRepeatsTheScalerOnAlreadyNormalisedData() throws {
+        // Samples z-normalised alike (mean 0, population std 1 per channel), as the UCR archive
+        // ships its univariate sets; then one sample scaled, one shifted, one constant.
+        func sample(_ index: Int, length: Int, scale: Float = 1, shift: Float = 0) -> Dataset.Sample {
+            var generator = SplitMix64(seed: UInt64(index + 1))
+            let raw: [Double] = (0..<length).map { _ in Double(generator.normal()) }
+            let mean: Double = raw.reduce(0, +) / Double(length)
+            let variance: Double = raw.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(length)
+            let values: [Float] = raw.map { Float(($0 - mean) / variance.squareRoot() * Double(scale) + Double(shift)) }
+            return Dataset.Sample(values: values, length: length, label: index % 2)
+        }
+        let normalised = (0..<8).map { sample($0, length: 20 + $0) }
+        func data(_ samples: [Dataset.Sample]) -> Dataset { Dataset(samples: samples, channels: 1, classNames: ["a", "b"]) }
+        #expect(data(normalised).isZNormalizedPerSample())
+        #expect(!data(normalised + [sample(8, length: 24, scale: 1.01)]).isZNormalizedPerSample())
+        #expect(!data(normalised + [sample(8, length: 24, shift: 0.01)]).isZNormalizedPerSample())
+        #expect(!data([Dataset.Sample(values: [2, 2, 2], length: 3, label: 0)]).isZNormalizedPerSample(), "a constant channel")
+        #expect(!Self.dataset(lengths: [5]).isZNormalizedPerSample())
+
+        let space = TuningSpace(dimensions: [
+            TuningDimension(key: "normalize", values: ["global", "per-sample"]),
+            TuningDimension(key: "downsample", values: ["1", "auto"]),
+        ])
+        let (candidates, _) = try space.candidates(base: TrainingConfiguration())
+        // Short samples (auto is 1): all four are the first.
+        #expect(TuningSpace.duplicates(candidates, longest: [29], zNormalized: true) == [nil, 0, 0, 0])
+        #expect(TuningSpace.duplicates(candidates, longest: [29], zNormalized: false) == [nil, 0, nil, 2])
+        // Long samples (auto is 2): per-sample then block means is not the scaler of the block means.
+        #expect(TuningSpace.duplicates(candidates, longest: [400], zNormalized: true) == [nil, nil, 0, nil])
+        // A min-max scaler is not a z-score.
+        var minmax = TrainingConfiguration()
+        minmax.scaler = .minmax
+        let (scaled, _) = try space.candidates(base: minmax)
+        #expect(TuningSpace.duplicates(scaled, longest: [29], zNormalized: true) == [nil, 0, nil, 2])
+    }
+
     @Test func duplicatesAreNotTrainedAndSayWhichCandidateTheyRepeat() throws {
         var base = TrainingConfiguration()
         base.epochs = 9
