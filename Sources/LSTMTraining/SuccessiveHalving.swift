@@ -12,6 +12,9 @@ public struct HalvingPlan: Sendable, Equatable {
             self.epochs = epochs
             self.folds = folds
         }
+
+        /// `4 epochs × 3 folds`.
+        public var label: String { "\(epochs) epoch\(epochs == 1 ? "" : "s") × \(folds) fold\(folds == 1 ? "" : "s")" }
     }
 
     public var rungs: [Rung]

@@ -7,7 +7,7 @@ extension TrainingReport {
     /// held-out accuracy per rung (or why it stopped) and its outcome; the winner highlighted.
     func searchSection(_ search: TuningResult) -> String {
         var html = "<section id=\"search\">\n<h2>Search (lstmctl tune)</h2>\n"
-        let rungs = search.plan.rungs.enumerated().map { "rung \($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
+        let rungs = search.plan.rungs.enumerated().map { "rung \($0.offset + 1): \($0.element.label)" }
         html += "<p class=\"hint\">Stratified \(search.folds)-fold cross-validation on the training data only; "
             + "successive halving (the best 1/\(search.plan.reduction) of each rung move on): \(Self.escape(rungs.joined(separator: ", "))). "
             + "Budget \(Self.decimal(search.budget, places: 0)) s, search took \(Self.decimal(search.seconds, places: 1)) s"

@@ -81,7 +81,14 @@ extension ClientToolTests {
         #expect(missing.status == 65 && missing.err.contains("such.ts: cannot read"), "\(missing.err)")
         let tooMany = try run(try lstmctl, base + ["--folds", "11"])
         #expect(tooMany.status == 65 && tooMany.err.contains("11 folds need at least 11 samples in some class"), "\(tooMany.err)")
-        for result in [zero, word, one, missing, tooMany] { #expect(!result.err.contains("Usage:"), "\(result.err)") }
+        let negative = try run(try lstmctl, base + ["--budget", "-5"])
+        #expect(negative.status == 78 && negative.err.contains("--budget must be more than 0, got '-5'"), "\(negative.err)")
+        // A budget too short for any rung: one line for the candidates it never started, then the error.
+        let short = try run(try lstmctl, base + ["--budget", "0.01"] + Self.tinyTune)
+        #expect(short.status == 78 && short.err.contains("did not fit one rung of any candidate"), "\(short.err)")
+        #expect(short.err.contains("candidates dropped by the budget before their first fold"), "\(short.err)")
+        #expect(short.err.split(separator: "\n").filter { $0.contains("dropped by the budget") }.count <= 2, "\(short.err)")
+        for result in [zero, word, one, missing, tooMany, negative] { #expect(!result.err.contains("Usage:"), "\(result.err)") }
         #expect(!FileManager.default.fileExists(atPath: model))
         let help = try run(try lstmctl, ["tune", "--help"])
         for text in ["--budget", "--folds", "--splits", "--hidden-size", "refinement"] {

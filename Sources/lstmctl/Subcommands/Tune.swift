@@ -88,6 +88,7 @@ struct Tune: ParsableCommand {
             throw InputError(error.message)
         }
         guard let recipe = search.recipe, let index = search.outcome.winner, search.outcome.highestRung != nil else {
+            progress.flushUntrained()
             throw InputError(
                 "the budget of \(budget) did not fit one rung of any candidate (the search took \(String(format: "%.1f", search.seconds)) s); "
                     + "give a larger --budget (nothing was written)",
@@ -193,6 +194,8 @@ final class TuneProgress {
     private var member = ""
     private var epochs = 1
     private var lastDraw = Date.distantPast
+    /// Candidates the budget dropped before their first fold, not printed yet: (rung, count).
+    private var untrained: (rung: Int, count: Int)?
 
     init(mode: TrainingProgress.Mode, budget: Double) {
         self.mode = mode
@@ -204,7 +207,7 @@ final class TuneProgress {
         case .planned(let candidates, let plan, let notes):
             self.candidates = candidates
             self.plan = plan
-            let rungs = plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
+            let rungs = plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.label)" }
             let duplicates = candidates.filter { $0.duplicateOf != nil }.count
             printError(
                 "tuning \(candidates.count) candidates"
@@ -237,9 +240,16 @@ final class TuneProgress {
         case .training:
             break
         case .rung(let candidate, let result):
+            if !result.completed && result.accuracies.isEmpty && mode != .json {
+                // One line for the lot, not one per candidate the budget never started.
+                if let held = untrained, held.rung != result.rung { flushUntrained() }
+                untrained = (result.rung, (untrained?.count ?? 0) + 1)
+                return
+            }
+            flushUntrained()
             let summary = result.completed
                 ? String(format: "accuracy %.4f ± %.4f over %d folds", result.mean, result.std, result.accuracies.count)
-                : "dropped by the budget after \(result.accuracies.count) folds"
+                : "dropped by the budget after \(result.accuracies.count) fold\(result.accuracies.count == 1 ? "" : "s")"
             let line = "rung \(result.rung + 1)/\(plan.rungs.count) candidate \(candidate + 1)/\(candidates.count): "
                 + "\(candidates[candidate].label): \(summary), \(String(format: "%.1f", result.seconds)) s"
             if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
@@ -256,9 +266,10 @@ final class TuneProgress {
                 fflush(nil)
             }
         case .refined(let entry):
+            flushUntrained()
             let summary = entry.completed
                 ? String(format: "accuracy %.4f ± %.4f over %d folds", entry.mean, entry.std, entry.accuracies.count)
-                : "dropped by the budget after \(entry.accuracies.count) folds"
+                : "dropped by the budget after \(entry.accuracies.count) fold\(entry.accuracies.count == 1 ? "" : "s")"
             if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             printError("refinement round \(entry.round): \(entry.label): \(summary), \(String(format: "%.1f", entry.seconds)) s")
             if mode == .json {
@@ -274,8 +285,19 @@ final class TuneProgress {
         }
     }
 
+    /// Prints the line for the candidates the budget dropped before their first fold, if any.
+    func flushUntrained() {
+        guard let held = untrained else { return }
+        untrained = nil
+        if mode == .bar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        printError(
+            "rung \(held.rung + 1)/\(plan.rungs.count): \(held.count) candidate\(held.count == 1 ? "" : "s") dropped by the budget "
+                + "before \(held.count == 1 ? "its" : "their") first fold")
+    }
+
     /// Prints the choice (standard error; the tables on standard output without --json).
     func chose(_ search: TuningResult) {
+        flushUntrained()
         let accuracies = search.recipeAccuracies
         printError(
             "chose \(search.recipeLabel): accuracy \(MeanStd(accuracies).formatted) over \(accuracies.count) held-out folds"
@@ -283,7 +305,7 @@ final class TuneProgress {
                 + (search.budgetBound ? " (the budget dropped some candidates)" : "") + Self.refinementNote(search)
                 + "; training the final model")
         guard mode != .json else { return }
-        let rungs = search.plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.epochs) epochs × \($0.element.folds) folds" }
+        let rungs = search.plan.rungs.enumerated().map { "\($0.offset + 1): \($0.element.label)" }
         print("  #  outcome    settings  mean held-out accuracy per rung (\(rungs.joined(separator: " → ")))")
         for (index, candidate) in search.candidates.enumerated() {
             let record = search.outcome.records[index]
