@@ -66,6 +66,25 @@ extension ClientToolTests {
         #expect((try JSONSerialization.jsonObject(with: Data(evaluate.out.utf8)) as! [String: Any])["accuracy"] is Double)
     }
 
+    @Test func theFinalTrainingDoesNotSuggestWhatTheSearchMeasured() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("m.safetensors").path
+        let base = ["tune", "--train", Self.trainData, "--budget", "5m", "--folds", "2", "--out", model, "--splits", "0"]
+        // BasicMotions' amplitudes differ by 10^1.3 across samples: train suggests per-sample.
+        let pinned = try run(try lstmctl, base + Self.tinyTune, timeout: 300)
+        #expect(pinned.status == 0, "\(pinned.err)")
+        #expect(pinned.err.contains("suggestion: samples differ in amplitude"), "normalize fixed by a flag: \(pinned.err)")
+        var searching = Self.tinyTune
+        searching.removeSubrange(searching.firstIndex(of: "--normalize")!...searching.firstIndex(of: "--normalize")! + 1)
+        let searched = try run(try lstmctl, base + searching, timeout: 300)
+        #expect(searched.status == 0, "\(searched.err)")
+        #expect(searched.err.contains("normalize=per-sample"), "normalize searched: \(searched.err)")
+        #expect(!searched.err.contains("try --normalize per-sample"), "\(searched.err)")
+        let report = try String(contentsOfFile: directory.appendingPathComponent("m.report.html").path, encoding: .utf8)
+        #expect(!report.contains("try --normalize per-sample"))
+    }
+
     @Test func tuneRefusesBadInputClearly() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -98,7 +98,17 @@ struct Tune: ParsableCommand {
         progress.chose(search)
 
         let trainingProgress = TrainingProgress(mode: TrainingProgress.mode(json: false))
-        let result: TrainingResult
+        // The data summary's suggestions for settings the search already chose by
+        // cross-validation (`try --normalize per-sample` after per-sample lost) are left out.
+        let searched = Set(search.candidates.flatMap { $0.overrides.map(\.key) })
+        func unsearched(_ data: DataSummary?) -> DataSummary? {
+            guard var data else { return nil }
+            data.suggestions.removeAll { text in
+                searched.contains { text.contains("--" + $0.replacingOccurrences(of: "_", with: "-") + " ") }
+            }
+            return data
+        }
+        var result: TrainingResult
         do {
             result = try Trainer(configuration: recipe).train(
                 dataset,
@@ -108,10 +118,15 @@ struct Tune: ParsableCommand {
                     "dataset_digest": .string(try fileDigest(train)),
                     "tuning": search.json,
                 ],
-                progress: trainingProgress.handle)
+                progress: { event in
+                    guard case .started(var plan) = event else { return trainingProgress.handle(event) }
+                    plan.data = unsearched(plan.data)
+                    trainingProgress.handle(.started(plan))
+                })
         } catch let error as TrainingError {
             throw InputError(error.message)
         }
+        result.plan.data = unsearched(result.plan.data)
         var model = result.model
         do {
             try model.write(to: URL(fileURLWithPath: outPath))
