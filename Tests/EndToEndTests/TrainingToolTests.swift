@@ -139,6 +139,9 @@ extension ClientToolTests {
         #expect(unlabelledRun.status == 65 && unlabelledRun.err.contains("unlabelled.csv:2: sample 's1' has no label"), "\(unlabelledRun.err)")
         let cvRun = try run(try lstmctl, ["cv", "--train", unlabelled] + Self.quickRecipe)
         #expect(cvRun.status == 65 && cvRun.err.contains("unlabelled.csv:2: sample 's1' has no label"), "\(cvRun.err)")
+        // A bad option value is a configuration error (78), as in tune, whatever the data.
+        let oneFold = try run(try lstmctl, ["cv", "--train", unlabelled, "--folds", "1"] + Self.quickRecipe)
+        #expect(oneFold.status == 78 && oneFold.err.contains("--folds must be at least 2, got 1"), "\(oneFold.err)")
         // A cut-off model file: the same message every time, naming the byte.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
         let truncated = try write("cut.safetensors", "")
@@ -158,8 +161,10 @@ extension ClientToolTests {
         let negative = try run(try lstmctl, ["train", "--train", Self.trainData, "--out", model, "--learning-rate", "-1"])
         #expect(negative.status == 78, "\(negative.err)")
         #expect(negative.err.contains("learning_rate must be > 0, got -1"), "\(negative.err)")
-        let folds = try run(try lstmctl, ["cv", "--train", Self.trainData, "--folds", "-1", "--patience", "-3"])
-        #expect(folds.status == 78 && folds.err.contains("patience must be ≥ 0 (0: off), got -3"), "\(folds.err)")
+        let folds = try run(try lstmctl, ["cv", "--train", Self.trainData, "--folds", "-1"])
+        #expect(folds.status == 78 && folds.err.contains("--folds must be at least 2, got -1"), "\(folds.err)")
+        let patience = try run(try lstmctl, ["cv", "--train", Self.trainData, "--patience", "-3"])
+        #expect(patience.status == 78 && patience.err.contains("patience must be ≥ 0 (0: off), got -3"), "\(patience.err)")
         // A key set twice in a recipe file, as lstmd.conf refuses it.
         let recipe = directory.appendingPathComponent("twice.recipe")
         try "epochs = 3\nlearning_rate = 0.01\n\nlearning_rate = 0.02\n".write(to: recipe, atomically: true, encoding: .utf8)

@@ -29,6 +29,9 @@ struct CrossValidate: ParsableCommand {
     @OptionGroup var recipe: RecipeOptions
 
     func run() throws {
+        guard folds >= 2 else {
+            throw InputError("--folds must be at least 2, got \(folds)", exitCode: InputError.configuration)
+        }
         let configuration = try recipe.configuration()
         let dataset = try loadDataset(train)
         do {
