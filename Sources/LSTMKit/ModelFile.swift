@@ -362,11 +362,14 @@ extension ModelFile {
     /// - Throws: `ModelError(.io)` when the file cannot be read.
     public static func digest(of url: URL) throws -> String {
         do {
-            return sha256([UInt8](try Data(contentsOf: url)))
+            return sha256(try FileBytes.read(url.path))
         } catch {
-            throw ModelError(.io, "cannot read \(url.path): \(error.localizedDescription)")
+            throw ModelError(.io, "cannot read \(url.relativePath): \(error.reason)")
         }
     }
+
+    /// `sha256:<hex>` of `bytes`.
+    public static func digest(of bytes: [UInt8]) -> String { sha256(bytes) }
 
     static func sha256(_ bytes: [UInt8]) -> String {
         "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()

@@ -126,9 +126,9 @@ public struct SafeTensors: Sendable {
     public init(contentsOf url: URL) throws {
         let bytes: [UInt8]
         do {
-            bytes = try [UInt8](Data(contentsOf: url))
+            bytes = try FileBytes.read(url.path)
         } catch {
-            throw ModelError(.io, "cannot read \(url.path): \(error.localizedDescription)")
+            throw ModelError(.io, "cannot read \(url.relativePath): \(error.reason)")
         }
         try self.init(bytes: bytes)
     }

@@ -2,7 +2,20 @@ import Foundation
 import LSTMKit
 
 /// Reading a dataset file, shared by the parsers.
-enum DatasetFile {
+public enum DatasetFile {
+    /// Reads the `.ts` or `.csv` file (by extension) at `url` once: its dataset and the
+    /// `sha256:` digest of the bytes parsed (so a pipe, read once, has both).
+    /// - Throws: `DatasetError`, as the parsers do.
+    public static func load(_ url: URL) throws -> (dataset: Dataset, digest: String) {
+        var digest = ""
+        let csv = url.pathExtension.lowercased() == "csv"
+        let dataset = try withBytes(of: url) { bytes, source in
+            digest = ModelFile.digest(of: Array(bytes))
+            return csv ? try CSVDatasetParser.parse(bytes: bytes, source: source) : try TSFileParser.parse(bytes: bytes, source: source)
+        }
+        return (dataset, digest)
+    }
+
     /// Calls `body` with the bytes of the file at `url` and its path as given (what error
     /// messages name, so `path:line:column` opens from where the command ran).
     /// - Throws: `DatasetError(.unreadableFile)` with the system's reason (`FileBytes`), or what

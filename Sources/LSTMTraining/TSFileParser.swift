@@ -37,7 +37,7 @@ public enum TSFileParser {
     ///
     /// - Parameter url: The file to read.
     /// - Returns: The dataset, with values timestep-major (`T × C` per sample).
-    /// - Throws: `DatasetError` naming the file (its last path component), line and column of
+    /// - Throws: `DatasetError` naming the file (its path as given), line and column of
     ///   the first problem, or `.unreadableFile` with the file-system error as `cause`.
     public static func parse(contentsOf url: URL) throws -> Dataset {
         try DatasetFile.withBytes(of: url, parse(bytes:source:))

@@ -198,18 +198,19 @@ public struct Trainer: Sendable {
                     + "so every sample would shrink to a single step; use at most \(dataset.maxLength), or auto")
         }
         let rawWindow = config.window > 0 ? config.window : dataset.maxLength
-        let window = max(block, rawWindow / block * block)
-        guard config.hop <= window else {
+        guard config.hop <= rawWindow else {
             throw TrainingError(
-                "--hop \(config.hop) is longer than the window (\(window) timesteps\(config.window > 0 ? "" : ", the longest training sample")), "
-                    + "so the timesteps between two windows would never be classified; use at most \(window), or a longer --window")
+                "--hop \(config.hop) is longer than the window (\(rawWindow) timesteps\(config.window > 0 ? "" : ", the longest training sample")), "
+                    + "so the timesteps between two windows would never be classified; use at most \(rawWindow), or a longer --window")
         }
-        let rawHop = config.hop > 0 ? config.hop : max(1, window / 10)
+        let window = max(block, rawWindow / block * block)
+        // A hop up to the window stays within it once both are whole blocks.
+        let rawHop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)
         let hop = max(block, rawHop / block * block)
         var warnings = Self.windowWarning(window: window, hop: hop, samples: dataset).map { [$0] } ?? []
         if block > 1 && (config.window > 0 && window != config.window || config.hop > 0 && hop != config.hop) {
             warnings.append(
-                "window and hop are whole blocks of downsample \(block): window \(rawWindow) → \(window), hop \(rawHop) → \(hop) timesteps")
+                "window and hop are whole blocks of downsample \(block): window \(rawWindow) → \(window), hop \(config.hop > 0 ? config.hop : rawHop) → \(hop) timesteps")
         }
         let plan = TrainingPlan(
             classNames: dataset.classNames, trainSamples: trainSplit.samples.count,

@@ -112,11 +112,20 @@ public struct Tuner: Sendable {
         let unique = candidates.indices.filter { duplicates[$0] == nil }
         if unique.count < candidates.count {
             let pairs = candidates.indices.compactMap { index in duplicates[index].map { "\(index + 1)=\($0 + 1)" } }
+            // Which of the two rules made repeats, to name only those.
+            let repeated = candidates.indices.filter { duplicates[$0] != nil }.map { candidates[$0].configuration }
+            var reasons: [String] = []
+            if repeated.contains(where: { $0.downsample == 0 }) {
+                reasons.append("downsample=auto resolves to the same K as a number")
+            }
+            if zNormalized && repeated.contains(where: { $0.normalize == .perSample }) {
+                reasons.append(
+                    "every sample is already z-normalised alike, so per-sample normalisation without downsampling is the "
+                        + "global scaler; the global twin is kept (cheaper to stream)")
+            }
             notes.append(
                 "\(pairs.count) of \(candidates.count) candidates train the same recipe as an earlier one on this data "
-                    + "(downsample=auto resolves to the same K as a number"
-                    + (zNormalized ? "; every sample is already z-normalised, so per-sample normalisation without downsampling is the global scaler" : "")
-                    + ") and are not trained (candidate=the one it repeats: "
+                    + "(\(reasons.joined(separator: "; "))) and are not trained (candidate=the one it repeats: "
                     + pairs.joined(separator: ", ") + ")")
         }
         let changes = space.refinements.filter { change in

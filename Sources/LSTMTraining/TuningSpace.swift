@@ -134,7 +134,8 @@ extension TuningSpace {
 
     /// For each candidate, the first earlier one whose effective recipe (``effective(_:longest:zNormalized:)``)
     /// is identical, or nil: e.g. `downsample=auto` on data whose samples are at most 200 steps
-    /// long repeats `downsample=1`. Identical recipes train identical models on the same folds.
+    /// long repeats `downsample=1`. Identical effective recipes train identical models on the same
+    /// folds (the z-normalised rule: identical up to rounding).
     public static func duplicates(_ candidates: [TuningCandidate], longest: [Int], zNormalized: Bool = false) -> [Int?] {
         let recipes = candidates.map { effective($0.configuration, longest: longest, zNormalized: zNormalized) }
         return recipes.indices.map { index in
@@ -152,7 +153,7 @@ public struct TuningCandidate: Sendable {
     /// The base recipe with `overrides` applied.
     public var configuration: TrainingConfiguration
     /// The earlier candidate (0-based) whose recipe is the same on the data searched (see
-    /// ``TuningSpace/duplicates(_:longest:)``), or nil. A duplicate is not trained.
+    /// ``TuningSpace/duplicates(_:longest:zNormalized:)``), or nil. A duplicate is not trained.
     public var duplicateOf: Int?
 
     public init(

@@ -80,6 +80,9 @@ extension ClientToolTests {
         let searched = try run(try lstmctl, base + searching, timeout: 300)
         #expect(searched.status == 0, "\(searched.err)")
         #expect(searched.err.contains("normalize=per-sample"), "normalize searched: \(searched.err)")
+        // The suggestion would be made (a global recipe won), so its absence is the filter's doing.
+        let chose = searched.err.split(separator: "\n").first { $0.hasPrefix("chose ") } ?? ""
+        #expect(chose.contains("normalize=global"), "\(chose)")
         #expect(!searched.err.contains("try --normalize per-sample"), "\(searched.err)")
         let report = try String(contentsOfFile: directory.appendingPathComponent("m.report.html").path, encoding: .utf8)
         #expect(!report.contains("try --normalize per-sample"))

@@ -90,5 +90,7 @@ struct TrainerPreprocessingTests {
             "--hop 100 is longer than the window (24 timesteps, the longest training sample)") == true)
         #expect(message { $0.window = 10; $0.hop = 11 }?.hasPrefix("--hop 11 is longer than the window (10 timesteps)") == true)
         #expect(message { $0.window = 10; $0.hop = 10 } == nil)
+        // Hop equal to the window, both then rounded to whole blocks of 4 (20 and 20).
+        #expect(message { $0.window = 22; $0.hop = 22; $0.downsample = 4 } == nil)
     }
 }

@@ -56,6 +56,16 @@ struct TuningRefinementTests {
         #expect(!data([Dataset.Sample(values: [2, 2, 2], length: 3, label: 0)]).isZNormalizedPerSample(), "a constant channel")
         #expect(!Self.dataset(lengths: [5]).isZNormalizedPerSample())
 
+        // The claim itself: per-sample normalisation gives the inputs the fitted z-score scaler
+        // gives, on any subset (a fold's training part), up to rounding.
+        let subset = Array(stride(from: 0, to: normalised.count, by: 2))
+        let scaler = Scaler.fit(.zscore, on: data(normalised), indices: subset)
+        let global = data(normalised).scaled(by: scaler)
+        let perSample = data(normalised).preprocessed(by: Preprocessing(normalization: .perSample))
+        for (a, b) in zip(global.samples, perSample.samples) {
+            #expect(zip(a.values, b.values).allSatisfy { abs($0 - $1) <= 1e-5 }, "global and per-sample inputs differ")
+        }
+
         let space = TuningSpace(dimensions: [
             TuningDimension(key: "normalize", values: ["global", "per-sample"]),
             TuningDimension(key: "downsample", values: ["1", "auto"]),

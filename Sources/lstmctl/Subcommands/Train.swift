@@ -45,7 +45,7 @@ struct Train: ParsableCommand {
         let reportPath = report ?? Self.reportPath(for: out)
         try Self.checkWritable(out, option: "--out")
         try Self.checkWritable(reportPath, option: report == nil ? "the report (next to --out)" : "--report")
-        let dataset = try loadDataset(train)
+        let (dataset, datasetDigest) = try loadDatasetFile(train)
         let validationSet = try validation.map(loadDataset)
         let trainer = try Trainer(configuration: configuration)
         let progress = TrainingProgress(mode: TrainingProgress.mode(json: json))
@@ -56,7 +56,7 @@ struct Train: ParsableCommand {
                 provenance: [
                     "trainer": .string("lstmctl train"),
                     "dataset": .string(URL(fileURLWithPath: train).lastPathComponent),
-                    "dataset_digest": .string(try fileDigest(train)),
+                    "dataset_digest": .string(datasetDigest),
                 ],
                 progress: progress.handle)
         } catch let error as TrainingError {
@@ -124,14 +124,5 @@ struct Train: ParsableCommand {
             data: plan.data)
         report.members = result.members.map(\.history)
         return report
-    }
-}
-
-/// `sha256:<hex>` of a file's bytes.
-func fileDigest(_ path: String) throws -> String {
-    do {
-        return try ModelFile.digest(of: URL(fileURLWithPath: path))
-    } catch let error as ModelError {
-        throw InputError(error.message)
     }
 }

@@ -14,7 +14,9 @@ struct Tune: ParsableCommand {
             1/2 layers, unidirectional or bidirectional, learning rate 1e-3/3e-3, ensemble size 1/3, \
             each with the convolutional front end 64x5,64x5 (--front-end none turns it off). \
             Candidates whose recipe is the same on this data (downsample auto resolving to the same K \
-            as a number) are trained once; the table says which candidate each repeats. \
+            as a number; per-sample normalisation without downsampling on data whose samples are \
+            already z-normalised alike, as UCR ships them) are trained once; the table says which \
+            candidate each repeats. \
             Stage 1, successive halving: every candidate trains a few epochs on about half the \
             folds, the best third move on to more epochs and all folds, and so on up to the recipe's \
             epochs; the winner has the best mean held-out accuracy on the highest rung, ties going to the \
@@ -73,7 +75,7 @@ struct Tune: ParsableCommand {
         let reportPath = report ?? Train.reportPath(for: outPath)
         try Train.checkWritable(outPath, option: "--out")
         try Train.checkWritable(reportPath, option: report == nil ? "the report (next to --out)" : "--report")
-        let dataset = try loadDataset(train)
+        let (dataset, datasetDigest) = try loadDatasetFile(train)
         let tuner: Tuner
         do {
             tuner = try Tuner(base: configuration, folds: folds, splits: splits, budget: seconds, pinned: try pinnedKeys())
@@ -85,6 +87,7 @@ struct Tune: ParsableCommand {
         do {
             search = try tuner.search(dataset, progress: progress.handle)
         } catch let error as TrainingError {
+            progress.flushUntrained()
             throw InputError(error.message)
         }
         guard let recipe = search.recipe, let index = search.outcome.winner, search.outcome.highestRung != nil else {
@@ -115,7 +118,7 @@ struct Tune: ParsableCommand {
                 provenance: [
                     "trainer": .string("lstmctl tune"),
                     "dataset": .string(URL(fileURLWithPath: train).lastPathComponent),
-                    "dataset_digest": .string(try fileDigest(train)),
+                    "dataset_digest": .string(datasetDigest),
                     "tuning": search.json,
                 ],
                 progress: { event in
@@ -349,7 +352,9 @@ final class TuneProgress {
                 && abs(records[index].results[rung].mean - best) <= 1e-6
         }
         guard !tied.isEmpty else { return "" }
-        return " (tied with " + tied.map { "#\($0 + 1)" }.joined(separator: ", ") + " on rung \(rung + 1); the cheapest to stream)"
+        let cheaper = tied.allSatisfy { search.costs[$0] != search.costs[winner] }
+        return " (tied with " + tied.map { "#\($0 + 1)" }.joined(separator: ", ") + " on rung \(rung + 1); "
+            + (cheaper ? "the cheapest to stream)" : "the cheapest to stream, first in the table)")
     }
 
     /// Why the refinement stage did not run, when it did not.
@@ -358,7 +363,8 @@ final class TuneProgress {
         if rung < search.plan.rungs.count - 1 {
             return "; no refinement: the budget ended the search in rung \(rung + 2) of \(search.plan.rungs.count)"
         }
-        return search.splits == 0 ? "; no refinement (--splits 0)" : ""
+        if search.splits == 0 { return "; no refinement (--splits 0)" }
+        return search.splits == 1 && search.changes.isEmpty ? "; no refinement (--splits 1 and every change fixed by a flag)" : ""
     }
 
     /// `4m05s` or `42s`.

@@ -16,11 +16,14 @@ func loadModel(_ path: String) throws -> LSTMModel {
 
 /// Loads a `.ts` or `.csv` dataset by extension.
 func loadDataset(_ path: String) throws -> Dataset {
-    let url = URL(fileURLWithPath: path)
+    try loadDatasetFile(path).dataset
+}
+
+/// Loads a `.ts` or `.csv` dataset by extension, with the digest of the bytes read (provenance),
+/// reading the file once (a pipe works).
+func loadDatasetFile(_ path: String) throws -> (dataset: Dataset, digest: String) {
     do {
-        return url.pathExtension.lowercased() == "csv"
-            ? try CSVDatasetParser.parse(contentsOf: url)
-            : try TSFileParser.parse(contentsOf: url)
+        return try DatasetFile.load(URL(fileURLWithPath: path))
     } catch let error as DatasetError {
         throw InputError(error.description)
     }
