@@ -133,24 +133,33 @@ struct GradientCheckTests {
         return workspace
     }
 
-    @Test("Directional derivatives per tensor match central differences", arguments: cases)
-    func directional(_ testCase: Case) throws {
-        let workspace = Self.prepared(testCase, seed: 1)
-        let layout = workspace.layout
-        var parameters = layout.initialParameters(seed: 2)
-        var generator = SplitMix64(seed: 3)
-        // Random biases too, so no gate sits at a symmetric point.
+    /// A prepared batch (data seed `seed`), parameters with random offsets (seeds `seed + 1`,
+    /// `seed + 2`; random biases too, so no gate sits at a symmetric point), class weights, and one
+    /// forward and backward pass. Returns the generator for the test's own directions.
+    static func differentiated(_ testCase: Case, seed: UInt64) -> (
+        workspace: TrainingWorkspace, parameters: [Float], weights: [Float], gradients: [Float], generator: SplitMix64
+    ) {
+        let workspace = prepared(testCase, seed: seed)
+        var parameters = workspace.layout.initialParameters(seed: seed + 1)
+        var generator = SplitMix64(seed: seed + 2)
         for index in parameters.indices { parameters[index] += generator.uniform(-0.3, 0.3) }
         let weights = (0..<testCase.architecture.numClasses).map { Float($0) * 0.5 + 0.75 }
-        var gradients: [Float]? = [Float](repeating: 0, count: layout.count)
+        var gradients: [Float]? = [Float](repeating: 0, count: workspace.layout.count)
+        _ = loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9, batchStatistics: testCase.batchStatistics)
+        return (workspace, parameters, weights, gradients!, generator)
+    }
+
+    @Test("Directional derivatives per tensor match central differences", arguments: cases)
+    func directional(_ testCase: Case) throws {
+        var (workspace, parameters, weights, gradients, generator) = Self.differentiated(testCase, seed: 1)
+        let layout = workspace.layout
         let batch = testCase.batchStatistics
-        _ = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9, batchStatistics: batch)
         var none: [Float]? = nil
         // The front end's running statistics are not trained: their gradient is zero by definition.
         for entry in layout.entries where !entry.name.contains(".running_") {
             var direction = [Float](repeating: 0, count: layout.count)
             for index in entry.offset..<(entry.offset + entry.count) { direction[index] = generator.uniform(-1, 1) }
-            let analytic = zip(gradients!, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let analytic = zip(gradients, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let epsilon: Float = 2e-3
             let plus = zip(parameters, direction).map { $0 + epsilon * $1 }
             let minus = zip(parameters, direction).map { $0 - epsilon * $1 }
@@ -165,15 +174,8 @@ struct GradientCheckTests {
 
     @Test("The input gradient at valid timesteps matches central differences", arguments: cases)
     func inputGradient(_ testCase: Case) throws {
-        let workspace = Self.prepared(testCase, seed: 10)
-        let layout = workspace.layout
-        var parameters = layout.initialParameters(seed: 11)
-        var generator = SplitMix64(seed: 12)
-        for index in parameters.indices { parameters[index] += generator.uniform(-0.3, 0.3) }
-        let weights = (0..<testCase.architecture.numClasses).map { Float($0) * 0.5 + 0.75 }
-        var gradients: [Float]? = [Float](repeating: 0, count: layout.count)
+        var (workspace, parameters, weights, _, generator) = Self.differentiated(testCase, seed: 10)
         let batch = testCase.batchStatistics
-        _ = Self.loss(workspace, parameters, gradients: &gradients, weights: weights, seed: 9, batchStatistics: batch)
         let b = testCase.lengths.count, c = testCase.architecture.inputSize, t = testCase.timesteps
         let count = b * t * c
         let original = Array(UnsafeBufferPointer(start: workspace.input, count: count))
