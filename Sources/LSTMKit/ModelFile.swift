@@ -368,10 +368,10 @@ extension ModelFile {
         }
     }
 
-    /// `sha256:<hex>` of `bytes`.
-    public static func digest(of bytes: [UInt8]) -> String { sha256(bytes) }
+    /// `sha256:<hex>` of `bytes` (an array, or the buffer a parser reads, without a copy).
+    public static func digest(of bytes: some DataProtocol) -> String { sha256(bytes) }
 
-    static func sha256(_ bytes: [UInt8]) -> String {
+    static func sha256(_ bytes: some DataProtocol) -> String {
         "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 

@@ -8,12 +8,23 @@ public enum DatasetFile {
     /// - Throws: `DatasetError`, as the parsers do.
     public static func load(_ url: URL) throws -> (dataset: Dataset, digest: String) {
         var digest = ""
-        let csv = url.pathExtension.lowercased() == "csv"
         let dataset = try withBytes(of: url) { bytes, source in
-            digest = ModelFile.digest(of: Array(bytes))
-            return csv ? try CSVDatasetParser.parse(bytes: bytes, source: source) : try TSFileParser.parse(bytes: bytes, source: source)
+            digest = ModelFile.digest(of: bytes)
+            return try parse(bytes, source: source, csv: isCSV(url))
         }
         return (dataset, digest)
+    }
+
+    /// Reads the `.ts` or `.csv` file (by extension) at `url`.
+    /// - Throws: `DatasetError`, as the parsers do.
+    public static func dataset(at url: URL) throws -> Dataset {
+        try withBytes(of: url) { bytes, source in try parse(bytes, source: source, csv: isCSV(url)) }
+    }
+
+    private static func isCSV(_ url: URL) -> Bool { url.pathExtension.lowercased() == "csv" }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, source: String, csv: Bool) throws -> Dataset {
+        csv ? try CSVDatasetParser.parse(bytes: bytes, source: source) : try TSFileParser.parse(bytes: bytes, source: source)
     }
 
     /// Calls `body` with the bytes of the file at `url` and its path as given (what error

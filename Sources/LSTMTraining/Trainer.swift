@@ -151,8 +151,22 @@ public struct Trainer: Sendable {
             (trainIndices, validationIndices) = Splitting.stratifiedHoldout(
                 labels: labels, classCount: k, validationFraction: config.validationFraction, seed: splitSeed)
         }
-        // Preprocessing (the model's own, applied again by every reader of it), then the scaler.
         let preprocessing = warmStart?.preprocessing ?? config.preprocessing(longest: dataset.maxLength)
+        // Window and hop in raw timesteps, whole blocks of the downsampling factor: refused here,
+        // before any preprocessing, scaling, rebalancing or thread is paid for.
+        let block = preprocessing.downsample
+        guard block <= dataset.maxLength else {
+            throw TrainingError(
+                "--downsample \(block) averages blocks longer than the longest training sample (\(dataset.maxLength) timesteps), "
+                    + "so every sample would shrink to a single step; use at most \(dataset.maxLength), or auto")
+        }
+        let rawWindow = config.window > 0 ? config.window : dataset.maxLength
+        guard config.hop <= rawWindow else {
+            throw TrainingError(
+                "--hop \(config.hop) is longer than the window (\(rawWindow) timesteps\(config.window > 0 ? "" : ", the longest training sample")), "
+                    + "so the timesteps between two windows would never be classified; use at most \(rawWindow), or a longer --window")
+        }
+        // Preprocessing (the model's own, applied again by every reader of it), then the scaler.
         let prepared = dataset.preprocessed(by: preprocessing)
         let scaler = warmStart?.scaler
             ?? (preprocessing.normalization == .perSample
@@ -190,19 +204,6 @@ public struct Trainer: Sendable {
         var gradient = [Float](repeating: 0, count: layout.count)
 
         let steps = (balanced.samples.count + config.batchSize - 1) / config.batchSize
-        // Window and hop in raw timesteps, whole blocks of the downsampling factor.
-        let block = preprocessing.downsample
-        guard block <= dataset.maxLength else {
-            throw TrainingError(
-                "--downsample \(block) averages blocks longer than the longest training sample (\(dataset.maxLength) timesteps), "
-                    + "so every sample would shrink to a single step; use at most \(dataset.maxLength), or auto")
-        }
-        let rawWindow = config.window > 0 ? config.window : dataset.maxLength
-        guard config.hop <= rawWindow else {
-            throw TrainingError(
-                "--hop \(config.hop) is longer than the window (\(rawWindow) timesteps\(config.window > 0 ? "" : ", the longest training sample")), "
-                    + "so the timesteps between two windows would never be classified; use at most \(rawWindow), or a longer --window")
-        }
         let window = max(block, rawWindow / block * block)
         // A hop up to the window stays within it once both are whole blocks.
         let rawHop = config.hop > 0 ? min(config.hop, window) : max(1, window / 10)

@@ -116,7 +116,7 @@ public enum RetrainJob {
         }
         if let base = spec.baseDataPath {
             let url = URL(fileURLWithPath: base)
-            let data = base.lowercased().hasSuffix(".csv") ? try CSVDatasetParser.parse(contentsOf: url) : try TSFileParser.parse(contentsOf: url)
+            let data = try DatasetFile.dataset(at: url)
             for sample in data.samples {
                 guard let label = sample.label, let mapped = index[data.classNames[label]], data.channels == channels else {
                     skipped += 1

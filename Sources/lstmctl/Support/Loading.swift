@@ -16,11 +16,15 @@ func loadModel(_ path: String) throws -> LSTMModel {
 
 /// Loads a `.ts` or `.csv` dataset by extension.
 func loadDataset(_ path: String) throws -> Dataset {
-    try loadDatasetFile(path).dataset
+    do {
+        return try DatasetFile.dataset(at: URL(fileURLWithPath: path))
+    } catch let error as DatasetError {
+        throw InputError(error.description)
+    }
 }
 
-/// Loads a `.ts` or `.csv` dataset by extension, with the digest of the bytes read (provenance),
-/// reading the file once (a pipe works).
+/// `loadDataset` with the digest of the bytes read (provenance), reading the file once (a pipe
+/// works).
 func loadDatasetFile(_ path: String) throws -> (dataset: Dataset, digest: String) {
     do {
         return try DatasetFile.load(URL(fileURLWithPath: path))
